@@ -38,6 +38,8 @@ export class NodeHost implements Host {
           reject(new EngineError('internal', `${cmd} ${args.join(' ')}: exit ${r.code}: ${stderr.trim() || stdout.trim()}`));
         else resolve(r);
       });
+      // A program may exit without reading its stdin: that EPIPE is not an error of ours.
+      child.stdin.on('error', () => undefined);
       child.stdin.end(o.input ?? '');
     });
   }

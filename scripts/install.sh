@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs everything Pier needs on a fresh Debian 12 machine and builds it.
+# Debian packages: runc (OCI runtime), busybox-static (offline base image),
+# btrfs-progs (btrfs snapshotter), zstd (zstd layers), iproute2/iptables (networks),
+# tini (--init), docker.io (dockerd to benchmark against; never started by Pier itself),
+# hyperfine (benchmark timing). Then npm packages and the build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DEBIAN_FRONTEND=noninteractive
+pkgs=(runc busybox-static btrfs-progs zstd xz-utils iproute2 iptables tini util-linux docker.io hyperfine)
+missing=()
+for p in "${pkgs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+npm ci --no-audit --no-fund
+npm run build

@@ -1,0 +1,94 @@
+import type { Readable } from 'node:stream';
+import type { Router } from '../server.js';
+import type { ImageService } from '../../engine/images.js';
+import type { ImageArchives } from '../../engine/archives.js';
+import { parseFilters } from '../../engine/filters.js';
+import { invalid, notImplemented } from '../../base/errdefs.js';
+import { versionBefore } from '../version.js';
+import { parseReference } from '../../image/reference.js';
+
+export function imageRoutes(r: Router, images: ImageService, archives: ImageArchives): void {
+  r.get('/images/json', async (req, res) => {
+    const filters = parseFilters(req.query.str('filters'));
+    // Old clients pass ?filter=name as a reference filter.
+    const legacy = req.query.str('filter');
+    const list = await images.list({ all: req.query.bool('all') ?? false, filters: legacy ? parseFilters(JSON.stringify({ reference: [legacy] })) : filters });
+    if (versionBefore(req.version, '1.44')) for (const i of list) i.VirtualSize = i.Size;
+    res.json(list);
+  });
+
+  r.post('/images/load', async (req, res) => {
+    const quiet = req.query.bool('quiet') ?? false;
+    const stream = res.stream();
+    try {
+      await archives.load(req.raw as Readable, (m) => stream.write(m), { quiet, signal: req.signal });
+    } catch (e) {
+      stream.error(e);
+    }
+    stream.end();
+  });
+
+  r.get('/images/get', async (req, res) => {
+    const names = req.query.all('names').flatMap((n) => n.split(',')).filter(Boolean);
+    const tar = await archives.save(names);
+    tar.pipe(res.raw('application/x-tar'));
+  });
+
+  r.post('/images/create', async (req, res) => {
+    const fromSrc = req.query.str('fromSrc');
+    const fromImage = req.query.str('fromImage');
+    if (fromSrc === undefined && fromImage === undefined) throw invalid('either fromSrc or fromImage must be given');
+    if (fromImage !== undefined) throw notImplemented(`pulling ${fromImage}: the registry client is not built yet; load the image with "docker load" or make one with "pier image busybox"`);
+    if (fromSrc !== '-') throw notImplemented(`importing from a URL (${fromSrc}) is not supported: download it and pass the file or "-"`);
+    const changes = req.query.all('changes');
+    const repo = req.query.str('repo') || undefined;
+    const tag = req.query.str('tag') || undefined;
+    if (repo) parseReference(tag ? `${repo}:${tag}` : repo); // a bad name is a 400 before any byte is read
+    const stream = res.stream();
+    try {
+      const id = await images.import(req.raw as Readable, { repo, tag, message: req.query.str('message'), changes, platform: req.query.str('platform') || undefined, signal: req.signal });
+      stream.write({ status: id });
+    } catch (e) {
+      stream.error(e);
+    }
+    stream.end();
+  });
+
+  r.post('/images/prune', async (req, res) => {
+    res.json(await images.prune(parseFilters(req.query.str('filters'))));
+  });
+
+  r.get('/images/{name*}/json', async (req, res) => {
+    const info = await images.inspect(req.params[0]!);
+    if (versionBefore(req.version, '1.44')) info.VirtualSize = info.Size;
+    if (versionBefore(req.version, '1.45')) Object.assign(info, { Container: '', ContainerConfig: emptyContainerConfig() });
+    if (versionBefore(req.version, '1.48')) delete info.Descriptor;
+    res.json(info);
+  });
+
+  r.get('/images/{name*}/history', async (req, res) => {
+    res.json(await images.history(req.params[0]!));
+  });
+
+  r.get('/images/{name*}/get', async (req, res) => {
+    const tar = await archives.save([req.params[0]!]);
+    tar.pipe(res.raw('application/x-tar'));
+  });
+
+  r.post('/images/{name*}/tag', async (req, res) => {
+    images.tag(req.params[0]!, req.query.str('repo') ?? '', req.query.str('tag') || undefined);
+    res.text('', 201);
+  });
+
+  r.post('/images/{name*}/push', async () => {
+    throw notImplemented('push: the registry client is not built yet');
+  });
+
+  r.delete('/images/{name*}', async (req, res) => {
+    res.json(await images.remove(req.params[0]!, { force: req.query.bool('force') ?? false, noprune: req.query.bool('noprune') ?? false }));
+  });
+}
+
+function emptyContainerConfig() {
+  return { Hostname: '', Domainname: '', User: '', AttachStdin: false, AttachStdout: false, AttachStderr: false, Tty: false, OpenStdin: false, StdinOnce: false, Env: null, Cmd: null, Image: '', Volumes: null, WorkingDir: '', Entrypoint: null, OnBuild: null, Labels: null };
+}

@@ -1,0 +1,205 @@
+/**
+ * pierd's configuration: command-line flags and a JSON file like dockerd's
+ * daemon.json. Unknown keys and bad values are refused with a message naming
+ * them; a setting given both as a flag and in the file is refused too, as
+ * dockerd does.
+ */
+import { readFileSync } from 'node:fs';
+import { invalid } from '../base/errdefs.js';
+import { LEVELS, type Level } from '../base/log.js';
+
+export const STORAGE_DRIVERS = ['overlay2', 'overlay', 'btrfs', 'vfs'] as const;
+export type StorageDriver = (typeof STORAGE_DRIVERS)[number];
+
+export interface DaemonConfig {
+  dataRoot: string;
+  execRoot: string;
+  hosts: string[];
+  pidfile?: string;
+  debug: boolean;
+  logLevel: Level;
+  logFormat: 'json' | 'text';
+  storageDriver?: StorageDriver;
+  runtimes: Record<string, { path: string; runtimeArgs?: string[] }>;
+  defaultRuntime: string;
+  liveRestore: boolean;
+  labels: string[];
+  group?: string;
+  /** Largest uncompressed layer accepted on load/import/pull, in bytes (decompression bombs stop here). */
+  maxLayerSize: number;
+  configFile?: string;
+}
+
+export const DEFAULTS: DaemonConfig = {
+  dataRoot: '/var/lib/pier',
+  execRoot: '/run/pier',
+  hosts: ['unix:///run/pier/pier.sock'],
+  debug: false,
+  logLevel: 'info',
+  logFormat: 'json',
+  runtimes: { runc: { path: 'runc' } },
+  defaultRuntime: 'runc',
+  liveRestore: true,
+  labels: [],
+  maxLayerSize: 64 * 1024 ** 3,
+};
+
+/** daemon.json keys → how to check and apply them. */
+type Field = (c: DaemonConfig, v: unknown, key: string) => void;
+const str = (f: (c: DaemonConfig, v: string) => void): Field => (c, v, k) => {
+  if (typeof v !== 'string' || v === '') throw invalid(`invalid value for "${k}" in the configuration file: expected a non-empty string`);
+  f(c, v);
+};
+const bool = (f: (c: DaemonConfig, v: boolean) => void): Field => (c, v, k) => {
+  if (typeof v !== 'boolean') throw invalid(`invalid value for "${k}" in the configuration file: expected true or false`);
+  f(c, v);
+};
+const strList = (f: (c: DaemonConfig, v: string[]) => void): Field => (c, v, k) => {
+  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw invalid(`invalid value for "${k}" in the configuration file: expected a list of strings`);
+  f(c, v);
+};
+
+const FILE_KEYS: Record<string, Field> = {
+  'data-root': str((c, v) => (c.dataRoot = v)),
+  'exec-root': str((c, v) => (c.execRoot = v)),
+  hosts: strList((c, v) => (c.hosts = v.map(checkHost))),
+  pidfile: str((c, v) => (c.pidfile = v)),
+  debug: bool((c, v) => (c.debug = v)),
+  'log-level': str((c, v) => (c.logLevel = checkLevel(v))),
+  'log-format': str((c, v) => (c.logFormat = checkFormat(v))),
+  'storage-driver': str((c, v) => (c.storageDriver = checkDriver(v))),
+  'default-runtime': str((c, v) => (c.defaultRuntime = v)),
+  'live-restore': bool((c, v) => (c.liveRestore = v)),
+  labels: strList((c, v) => (c.labels = v)),
+  group: str((c, v) => (c.group = v)),
+  'max-layer-size': (c, v, k) => {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw invalid(`invalid value for "${k}" in the configuration file: expected a positive number of bytes`);
+    c.maxLayerSize = v;
+  },
+  runtimes: (c, v, k) => {
+    if (!v || typeof v !== 'object' || Array.isArray(v)) throw invalid(`invalid value for "${k}" in the configuration file: expected {"name": {"path": "..."}}`);
+    for (const [name, rt] of Object.entries(v as Record<string, unknown>)) {
+      const r = rt as { path?: unknown; runtimeArgs?: unknown };
+      if (!r || typeof r.path !== 'string') throw invalid(`invalid runtime "${name}" in the configuration file: "path" is required`);
+      c.runtimes[name] = { path: r.path, ...(Array.isArray(r.runtimeArgs) ? { runtimeArgs: r.runtimeArgs.map(String) } : {}) };
+    }
+  },
+};
+
+function checkHost(h: string): string {
+  if (h.startsWith('unix://')) {
+    if (h.length <= 'unix://'.length) throw invalid(`invalid host "${h}": a unix socket needs a path`);
+    return h;
+  }
+  if (h.startsWith('tcp://')) {
+    const u = h.slice(6);
+    if (!/^[^:]*:\d+$/.test(u) && !/^\[[0-9a-f:]+\]:\d+$/i.test(u)) throw invalid(`invalid host "${h}": expected tcp://ADDRESS:PORT`);
+    return h;
+  }
+  if (h.startsWith('/')) return `unix://${h}`;
+  throw invalid(`invalid host "${h}": use unix:///path/to/socket or tcp://ADDRESS:PORT`);
+}
+function checkLevel(v: string): Level {
+  if (v === 'warning') return 'warn';
+  if (!(LEVELS as string[]).includes(v)) throw invalid(`invalid log level "${v}": use one of ${LEVELS.join(', ')}`);
+  return v as Level;
+}
+function checkFormat(v: string): 'json' | 'text' {
+  if (v !== 'json' && v !== 'text') throw invalid(`invalid log format "${v}": use json or text`);
+  return v;
+}
+function checkDriver(v: string): StorageDriver {
+  if (!(STORAGE_DRIVERS as readonly string[]).includes(v)) throw invalid(`invalid storage driver "${v}": use one of ${STORAGE_DRIVERS.join(', ')}`);
+  return v as StorageDriver;
+}
+
+export const USAGE = `Usage:	pierd [OPTIONS]
+
+A self-sufficient runtime for containers, speaking the Docker Engine API.
+
+Options:
+      --config-file string      Daemon configuration file (JSON, like dockerd's daemon.json)
+      --data-root string        Root directory of persistent state (default "/var/lib/pier")
+      --exec-root string        Root directory for execution state (default "/run/pier")
+  -D, --debug                   Enable debug mode
+  -H, --host list               Daemon socket(s) to listen on (default unix:///run/pier/pier.sock)
+  -l, --log-level string        Set the logging level ("debug"|"info"|"warn"|"error"|"fatal")
+      --log-format string       Log format: json or text (default "json")
+  -p, --pidfile string          Path to use for the daemon PID file
+  -s, --storage-driver string   Storage driver to use (overlay2, btrfs, vfs)
+      --default-runtime string  Default OCI runtime for containers (default "runc")
+      --live-restore            Keep containers running while the daemon is down (default true)
+      --group string            Group for the unix socket
+      --label list              Set key=value labels on the daemon
+  -v, --version                 Print version information and quit
+  -h, --help                    Print usage
+`;
+
+/** Parses argv (without node and script) into a config; reads the config file if one is named. */
+export function parseDaemonArgs(argv: readonly string[], readFile: (p: string) => string = (p) => readFileSync(p, 'utf8')): DaemonConfig | 'help' | 'version' {
+  const c: DaemonConfig = structuredClone(DEFAULTS);
+  const fromFlags = new Set<string>();
+  const flagHosts: string[] = [];
+  const labels: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    let a = argv[i]!;
+    let value: string | undefined;
+    const eq = a.indexOf('=');
+    if (a.startsWith('--') && eq > 0) {
+      value = a.slice(eq + 1);
+      a = a.slice(0, eq);
+    }
+    const next = (): string => {
+      if (value !== undefined) return value;
+      const v = argv[++i];
+      if (v === undefined) throw invalid(`flag needs an argument: ${a}`);
+      return v;
+    };
+    const boolValue = (): boolean => (value === undefined ? true : value !== 'false' && value !== '0');
+    switch (a) {
+      case '-h': case '--help': return 'help';
+      case '-v': case '--version': return 'version';
+      case '--data-root': c.dataRoot = next(); fromFlags.add('data-root'); break;
+      case '--exec-root': c.execRoot = next(); fromFlags.add('exec-root'); break;
+      case '-H': case '--host': flagHosts.push(checkHost(next())); fromFlags.add('hosts'); break;
+      case '-p': case '--pidfile': c.pidfile = next(); fromFlags.add('pidfile'); break;
+      case '--config-file': c.configFile = next(); break;
+      case '-D': case '--debug': c.debug = boolValue(); fromFlags.add('debug'); break;
+      case '-l': case '--log-level': c.logLevel = checkLevel(next()); fromFlags.add('log-level'); break;
+      case '--log-format': c.logFormat = checkFormat(next()); fromFlags.add('log-format'); break;
+      case '-s': case '--storage-driver': c.storageDriver = checkDriver(next()); fromFlags.add('storage-driver'); break;
+      case '--default-runtime': c.defaultRuntime = next(); fromFlags.add('default-runtime'); break;
+      case '--live-restore': c.liveRestore = boolValue(); fromFlags.add('live-restore'); break;
+      case '--group': c.group = next(); fromFlags.add('group'); break;
+      case '--label': labels.push(next()); fromFlags.add('labels'); break;
+      default:
+        throw invalid(`unknown flag: ${a}\nSee 'pierd --help'.`);
+    }
+  }
+  if (flagHosts.length) c.hosts = flagHosts;
+  if (labels.length) c.labels = labels;
+  if (c.configFile) {
+    let text: string;
+    try {
+      text = readFile(c.configFile);
+    } catch (e) {
+      throw invalid(`unable to read the configuration file ${c.configFile}: ${(e as Error).message}`);
+    }
+    let obj: unknown;
+    try {
+      obj = JSON.parse(text);
+    } catch (e) {
+      throw invalid(`the configuration file ${c.configFile} is not valid JSON: ${(e as Error).message}`);
+    }
+    if (!obj || typeof obj !== 'object' || Array.isArray(obj)) throw invalid(`the configuration file ${c.configFile} must hold a JSON object`);
+    const keys = Object.keys(obj);
+    const unknown = keys.filter((k) => !(k in FILE_KEYS));
+    if (unknown.length) throw invalid(`the following directives don't match any configuration option: ${unknown.join(', ')}`);
+    const both = keys.filter((k) => fromFlags.has(k));
+    if (both.length) throw invalid(`the following directives are specified both as a flag and in the configuration file: ${both.join(', ')}`);
+    for (const k of keys) FILE_KEYS[k]!(c, (obj as Record<string, unknown>)[k], k);
+  }
+  if (c.debug) c.logLevel = 'debug';
+  if (!c.runtimes[c.defaultRuntime]) throw invalid(`default runtime "${c.defaultRuntime}" is not among the configured runtimes (${Object.keys(c.runtimes).join(', ')})`);
+  return c;
+}

@@ -1,0 +1,195 @@
+/**
+ * The composition root: builds every store and service from the config, wires
+ * them to the API router, opens the listeners, and takes them all down again.
+ * Nothing else in Pier constructs services.
+ */
+import { createServer, type Server } from 'node:http';
+import { connect } from 'node:net';
+import { closeSync, openSync, promises as fs, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { EngineError, unavailable } from '../base/errdefs.js';
+import { NodeHost, type Host } from '../base/host.js';
+import type { Logger } from '../base/log.js';
+import { openDb, type Db } from '../base/db.js';
+import { sys } from '../base/sys.js';
+import { FsContentStore } from '../image/fscontent.js';
+import { IMAGE_MIGRATIONS, ImageStore } from '../image/store.js';
+import type { Snapshotter } from '../snapshot/snapshotter.js';
+import { OverlaySnapshotter } from '../snapshot/overlay/overlay.js';
+import { BtrfsSnapshotter } from '../snapshot/btrfs/btrfs.js';
+import { VfsSnapshotter } from '../snapshot/vfs/vfs.js';
+import { Layers } from '../layer/layers.js';
+import { EventBus } from '../engine/events.js';
+import { ImageService } from '../engine/images.js';
+import { ImageArchives } from '../engine/archives.js';
+import { SystemService, PIER_VERSION } from '../engine/system.js';
+import { Router } from '../api/server.js';
+import { systemRoutes } from '../api/routes/system.js';
+import { imageRoutes } from '../api/routes/images.js';
+import type { DaemonConfig, StorageDriver } from './config.js';
+
+const snapshotters = {
+  overlay2: (root: string, host: Host) => OverlaySnapshotter.open(root, host),
+  overlay: (root: string, host: Host) => OverlaySnapshotter.open(root, host),
+  btrfs: (root: string, host: Host) => BtrfsSnapshotter.open(root, host),
+  vfs: (root: string, host: Host) => VfsSnapshotter.open(root, host),
+} satisfies Record<StorageDriver, (root: string, host: Host) => Promise<Snapshotter>>;
+
+export class Daemon {
+  private servers: Server[] = [];
+  private db?: Db;
+  private lockFd?: number;
+  private snapshotter?: Snapshotter;
+  events = new EventBus();
+
+  constructor(
+    readonly cfg: DaemonConfig,
+    private readonly log: Logger,
+    private readonly host: Host = new NodeHost(),
+  ) {}
+
+  async start(): Promise<void> {
+    const { cfg, log } = this;
+    await fs.mkdir(cfg.dataRoot, { recursive: true, mode: 0o711 });
+    await fs.mkdir(cfg.execRoot, { recursive: true, mode: 0o700 });
+    this.lock();
+    this.db = openDb(join(cfg.dataRoot, 'pier.db'), IMAGE_MIGRATIONS);
+    const meta = new ImageStore(this.db);
+    const content = await FsContentStore.open(join(cfg.dataRoot, 'content'));
+    this.snapshotter = await this.openSnapshotter();
+    const layers = new Layers(this.snapshotter, this.host, meta, log.child({ component: 'layers' }), { maxBytes: cfg.maxLayerSize });
+    const images = new ImageService(content, meta, layers, this.events, log.child({ component: 'images' }));
+    const archives = new ImageArchives(images, cfg.dataRoot, log.child({ component: 'archives' }));
+    const system = new SystemService({
+      id: await this.engineId(),
+      dataRoot: cfg.dataRoot,
+      snapshotter: this.snapshotter,
+      images,
+      runtimes: cfg.runtimes,
+      defaultRuntime: cfg.defaultRuntime,
+      debug: cfg.debug,
+      liveRestore: cfg.liveRestore,
+      hosts: cfg.hosts,
+      labels: cfg.labels,
+      started: new Date(),
+    });
+
+    const router = new Router(log.child({ component: 'api' }), `Pier/${PIER_VERSION} (linux)`);
+    systemRoutes(router, system, this.events);
+    imageRoutes(router, images, archives);
+
+    for (const h of cfg.hosts) this.servers.push(await this.listen(h, router));
+    if (cfg.pidfile) {
+      await fs.mkdir(dirname(cfg.pidfile), { recursive: true });
+      writeFileSync(cfg.pidfile, `${process.pid}\n`);
+    }
+    log.info({ version: PIER_VERSION, dataRoot: cfg.dataRoot, driver: this.snapshotter.driver, hosts: cfg.hosts }, 'pierd started');
+  }
+
+  /** An exclusive flock on the data root: two daemons never share one. The kernel drops it if we die. */
+  private lock(): void {
+    const path = join(this.cfg.dataRoot, 'pierd.lock');
+    const fd = openSync(path, 'a+');
+    if (!sys().trylock(fd)) {
+      closeSync(fd);
+      throw unavailable(`data root ${this.cfg.dataRoot} is in use by another pierd; stop it or start this one with a different --data-root`);
+    }
+    this.lockFd = fd;
+  }
+
+  private async openSnapshotter(): Promise<Snapshotter> {
+    const root = (d: string) => join(this.cfg.dataRoot, 'snapshots', d === 'overlay2' ? 'overlay' : d);
+    if (this.cfg.storageDriver) {
+      const d = this.cfg.storageDriver;
+      await fs.mkdir(root(d), { recursive: true });
+      return snapshotters[d](root(d), this.host);
+    }
+    // Automatic choice like dockerd: btrfs on btrfs, else overlay, else vfs (slow but works anywhere).
+    const fsType = (await this.host.run('stat', ['-f', '-c', '%T', this.cfg.dataRoot], { allowFail: true })).stdout.trim();
+    const order: StorageDriver[] = fsType === 'btrfs' ? ['btrfs', 'overlay2', 'vfs'] : ['overlay2', 'vfs'];
+    for (const d of order) {
+      try {
+        await fs.mkdir(root(d), { recursive: true });
+        return await snapshotters[d](root(d), this.host);
+      } catch (e) {
+        this.log.warn({ driver: d, err: e }, 'storage driver unavailable, trying the next');
+      }
+    }
+    throw unavailable('no storage driver works on this data root');
+  }
+
+  private async engineId(): Promise<string> {
+    const p = join(this.cfg.dataRoot, 'engine-id');
+    try {
+      return (await fs.readFile(p, 'utf8')).trim();
+    } catch {
+      const id = randomUUID();
+      await fs.writeFile(p, id + '\n');
+      return id;
+    }
+  }
+
+  private async listen(host: string, router: Router): Promise<Server> {
+    const server = createServer({ keepAliveTimeout: 60_000, requestTimeout: 0 }, (req, res) => router.handle(req, res));
+    server.on('upgrade', (req, socket, head) => router.handleUpgrade(req, socket, head));
+    server.on('clientError', (_e, socket) => socket.destroy());
+    if (host.startsWith('unix://')) {
+      const path = host.slice(7);
+      await fs.mkdir(dirname(path), { recursive: true });
+      await removeStaleSocket(path);
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(path, () => resolve());
+      });
+      await fs.chmod(path, 0o660);
+      if (this.cfg.group) await this.host.run('chgrp', [this.cfg.group, path]);
+    } else {
+      const u = new URL(host.replace(/^tcp:/, 'http:'));
+      this.log.warn({ host }, 'LISTENING ON TCP WITHOUT TLS: anyone who can reach this address controls this machine as root');
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(Number(u.port), u.hostname.replace(/^\[|\]$/g, ''), () => resolve());
+      });
+    }
+    this.log.info({ host }, 'API listening');
+    return server;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(
+      this.servers.map(
+        (s) =>
+          new Promise<void>((resolve) => {
+            s.close(() => resolve());
+            s.closeAllConnections();
+          }),
+      ),
+    );
+    for (const h of this.cfg.hosts) if (h.startsWith('unix://')) await fs.rm(h.slice(7), { force: true });
+    await this.snapshotter?.close();
+    this.db?.close();
+    if (this.cfg.pidfile) await fs.rm(this.cfg.pidfile, { force: true });
+    if (this.lockFd !== undefined) closeSync(this.lockFd);
+    this.log.info('pierd stopped');
+  }
+}
+
+/** A socket file left by a daemon that died is removed; a live one means another daemon owns the path. */
+async function removeStaleSocket(path: string): Promise<void> {
+  try {
+    await fs.access(path);
+  } catch {
+    return;
+  }
+  const alive = await new Promise<boolean>((resolve) => {
+    const c = connect(path);
+    c.once('connect', () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.once('error', () => resolve(false));
+  });
+  if (alive) throw new EngineError('unavailable', `another daemon is listening on ${path}; stop it or choose another --host`);
+  await fs.rm(path, { force: true });
+}

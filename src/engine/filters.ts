@@ -1,0 +1,47 @@
+/**
+ * The `filters` query parameter of the Engine API: JSON of
+ * `{"key": {"value": true}}` (current form) or `{"key": ["value"]}` (old clients).
+ */
+import { invalid } from '../base/errdefs.js';
+
+export interface Filters {
+  get(key: string): string[];
+  /** true/false for "1"/"true"/"0"/"false"; undefined when absent; invalid otherwise. */
+  bool(key: string): boolean | undefined;
+  keys(): string[];
+  /** Refuses keys outside `allowed`, like Docker's "invalid filter 'x'". */
+  validate(allowed: readonly string[]): void;
+}
+
+export function parseFilters(raw: string | undefined | null): Filters {
+  const m = new Map<string, string[]>();
+  if (raw) {
+    let v: unknown;
+    try {
+      v = JSON.parse(raw);
+    } catch {
+      throw invalid(`invalid filter: ${raw} is not valid JSON`);
+    }
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) throw invalid('invalid filter: expected a JSON object of filters');
+    for (const [k, val] of Object.entries(v as Record<string, unknown>)) {
+      if (Array.isArray(val)) m.set(k, val.map(String));
+      else if (val && typeof val === 'object') m.set(k, Object.entries(val as Record<string, unknown>).filter(([, on]) => on).map(([x]) => x));
+      else throw invalid(`invalid filter '${k}': expected a list of values`);
+    }
+  }
+  return {
+    get: (k) => m.get(k) ?? [],
+    keys: () => [...m.keys()],
+    bool(k) {
+      const vs = m.get(k);
+      if (!vs || vs.length === 0) return undefined;
+      const v = vs[vs.length - 1]!.toLowerCase();
+      if (v === 'true' || v === '1') return true;
+      if (v === 'false' || v === '0') return false;
+      throw invalid(`invalid filter '${k}=${vs[vs.length - 1]}': expected true or false`);
+    },
+    validate(allowed) {
+      for (const k of m.keys()) if (!allowed.includes(k)) throw invalid(`invalid filter '${k}'`);
+    },
+  };
+}

@@ -1,0 +1,180 @@
+/**
+ * System facts for /info, /version and /system/df: real figures read from the
+ * machine and the stores, never constants.
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import type { Snapshotter } from '../snapshot/snapshotter.js';
+import type { ImageService } from './images.js';
+import { API_VERSION, MIN_API_VERSION } from '../api/version.js';
+import { hostPlatform } from '../image/oci.js';
+import { chainIds } from '../layer/layers.js';
+
+export const PIER_VERSION = '0.1.0';
+export const GIT_COMMIT = process.env.PIER_GIT_COMMIT ?? 'unknown';
+
+export interface SystemDeps {
+  id: string;
+  dataRoot: string;
+  snapshotter: Snapshotter;
+  images: ImageService;
+  runtimes: Record<string, { path: string; runtimeArgs?: string[] }>;
+  defaultRuntime: string;
+  debug: boolean;
+  liveRestore: boolean;
+  hosts: string[];
+  labels: string[];
+  started: Date;
+  /** Containers by state; the container service fills this in (all zero until then). */
+  containerCounts?: () => { total: number; running: number; paused: number; stopped: number };
+}
+
+export function cgroupVersion(): '1' | '2' {
+  return existsSync('/sys/fs/cgroup/cgroup.controllers') ? '2' : '1';
+}
+
+function osName(): string {
+  try {
+    const m = readFileSync('/etc/os-release', 'utf8').match(/^PRETTY_NAME="?([^"\n]*)"?/m);
+    if (m) return m[1]!;
+  } catch {
+    /* fall through */
+  }
+  return 'Linux';
+}
+
+export class SystemService {
+  constructor(private readonly d: SystemDeps) {}
+
+  version() {
+    const p = hostPlatform();
+    return {
+      Platform: { Name: 'Pier Engine' },
+      Components: [
+        {
+          Name: 'Engine',
+          Version: PIER_VERSION,
+          Details: { ApiVersion: API_VERSION, MinAPIVersion: MIN_API_VERSION, GitCommit: GIT_COMMIT, GoVersion: `node${process.versions.node}`, Os: 'linux', Arch: p.architecture, KernelVersion: os.release(), Experimental: 'false', BuildTime: '' },
+        },
+      ],
+      Version: PIER_VERSION,
+      ApiVersion: API_VERSION,
+      MinAPIVersion: MIN_API_VERSION,
+      GitCommit: GIT_COMMIT,
+      GoVersion: `node${process.versions.node}`,
+      Os: 'linux',
+      Arch: p.architecture,
+      KernelVersion: os.release(),
+      BuildTime: '',
+    };
+  }
+
+  async info() {
+    const c = this.d.containerCounts?.() ?? { total: 0, running: 0, paused: 0, stopped: 0 };
+    const images = this.d.images.meta.list().length;
+    const driverStatus = await this.d.snapshotter.status();
+    const cg = cgroupVersion();
+    return {
+      ID: this.d.id,
+      Containers: c.total,
+      ContainersRunning: c.running,
+      ContainersPaused: c.paused,
+      ContainersStopped: c.stopped,
+      Images: images,
+      Driver: this.d.snapshotter.driver,
+      DriverStatus: driverStatus,
+      Plugins: { Volume: ['local'], Network: ['bridge', 'host', 'none'], Authorization: null, Log: ['json-file'] },
+      MemoryLimit: true,
+      SwapLimit: cg === '2' || existsSync('/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes'),
+      KernelMemoryTCP: false,
+      CpuCfsPeriod: true,
+      CpuCfsQuota: true,
+      CPUShares: true,
+      CPUSet: true,
+      PidsLimit: true,
+      IPv4Forwarding: readFlag('/proc/sys/net/ipv4/ip_forward'),
+      Debug: this.d.debug,
+      NFd: countFds(),
+      OomKillDisable: cg === '1',
+      NGoroutines: 0,
+      SystemTime: new Date().toISOString(),
+      LoggingDriver: 'json-file',
+      CgroupDriver: 'cgroupfs',
+      CgroupVersion: cg,
+      NEventsListener: 0,
+      KernelVersion: os.release(),
+      OperatingSystem: osName(),
+      OSVersion: '',
+      OSType: 'linux',
+      Architecture: os.machine(),
+      IndexServerAddress: 'https://index.docker.io/v1/',
+      RegistryConfig: { IndexConfigs: {}, InsecureRegistryCIDRs: ['127.0.0.0/8', '::1/128'], Mirrors: [] },
+      NCPU: os.availableParallelism(),
+      MemTotal: os.totalmem(),
+      GenericResources: null,
+      DockerRootDir: this.d.dataRoot,
+      HttpProxy: process.env.HTTP_PROXY ?? '',
+      HttpsProxy: process.env.HTTPS_PROXY ?? '',
+      NoProxy: process.env.NO_PROXY ?? '',
+      Name: os.hostname(),
+      Labels: this.d.labels,
+      ExperimentalBuild: false,
+      ServerVersion: PIER_VERSION,
+      Runtimes: this.d.runtimes,
+      DefaultRuntime: this.d.defaultRuntime,
+      Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
+      LiveRestoreEnabled: this.d.liveRestore,
+      Isolation: '',
+      InitBinary: 'docker-init',
+      ContainerdCommit: { ID: '' },
+      RuncCommit: { ID: '' },
+      InitCommit: { ID: '' },
+      SecurityOptions: ['name=seccomp,profile=builtin', ...(cg === '2' ? ['name=cgroupns'] : [])],
+      CDISpecDirs: [],
+      Warnings: null,
+    };
+  }
+
+  /** /system/df: image figures now; containers, volumes and build cache when those services exist. */
+  async df(types?: string[]) {
+    const want = (t: string) => !types || types.length === 0 || types.includes(t);
+    const imgs = want('image') ? await this.d.images.list({ all: true }) : [];
+    // Shared size: bytes of layers an image shares with at least one other image.
+    const layerUse = new Map<string, number>();
+    const chainsOf = new Map<string, string[]>();
+    for (const i of imgs) {
+      const cfg = await this.d.images.configOf(i.Id);
+      const chains = chainIds(cfg.rootfs.diff_ids);
+      chainsOf.set(i.Id, chains);
+      for (const c of chains) layerUse.set(c, (layerUse.get(c) ?? 0) + 1);
+    }
+    const images = imgs.map((i) => {
+      const shared = (chainsOf.get(i.Id) ?? []).filter((c) => (layerUse.get(c) ?? 0) > 1).reduce((n, c) => n + (this.d.images.layers.get(c)?.size ?? 0), 0);
+      const users = this.d.images.users.usersOf(i.Id).length;
+      return { ...i, SharedSize: shared, Containers: users };
+    });
+    return {
+      LayersSize: want('image') ? await this.d.images.usage() : 0,
+      Images: want('image') ? images : null,
+      Containers: want('container') ? [] : null,
+      Volumes: want('volume') ? [] : null,
+      BuildCache: want('build-cache') ? [] : null,
+    };
+  }
+}
+
+function readFlag(p: string): boolean {
+  try {
+    return readFileSync(p, 'utf8').trim() === '1';
+  } catch {
+    return false;
+  }
+}
+
+function countFds(): number {
+  try {
+    return readdirSync('/proc/self/fd').length;
+  } catch {
+    return 0;
+  }
+}
