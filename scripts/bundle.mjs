@@ -15,6 +15,8 @@ await build({
   chunkNames: 'chunks/[name]-[hash]',
   outExtension: { '.js': '.mjs' },
   external: ['better-sqlite3'],
+  // CommonJS dependencies (tar-stream's) call require() for Node built-ins; ESM output has none.
+  banner: { js: "import { createRequire as __pierCreateRequire } from 'node:module'; const require = __pierCreateRequire(import.meta.url);" },
   minifyWhitespace: true,
   minifySyntax: true,
   legalComments: 'none',
