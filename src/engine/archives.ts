@@ -51,7 +51,9 @@ export class ImageArchives {
   // ---- load ------------------------------------------------------------------------------
 
   async load(src: Readable, progress: Progress, o: { quiet?: boolean; signal?: AbortSignal } = {}): Promise<string[]> {
+    const t0 = performance.now();
     const staged = await this.stage(await decompress(src), o.signal);
+    this.log.debug({ ms: Math.round(performance.now() - t0), files: staged.files.size }, 'load: archive staged');
     try {
       const read = async (path: string): Promise<Buffer> => {
         const d = this.lookup(staged, path);
@@ -256,7 +258,8 @@ export class ImageArchives {
       report(size);
       return this.images.layers.get(chainIdOf(parent, diffId))!;
     }
-    return this.images.layers.unpack(
+    const t0 = performance.now();
+    const rec = await this.images.layers.unpack(
       parent,
       async () => {
         const raw = await this.images.content.reader(blob);
@@ -267,6 +270,8 @@ export class ImageArchives {
       diffId,
       o.signal,
     );
+    this.log.debug({ ms: Math.round(performance.now() - t0), layer: id, size }, 'load: layer unpacked');
+    return rec;
   }
 
   // ---- save ------------------------------------------------------------------------------
