@@ -9,9 +9,10 @@ import type { ImageService } from './images.js';
 import { API_VERSION, MIN_API_VERSION } from '../api/version.js';
 import { hostPlatform } from '../image/oci.js';
 import { chainIds } from '../layer/layers.js';
+import { build } from '../base/build.js';
 
-export const PIER_VERSION = '0.1.0';
-export const GIT_COMMIT = process.env.PIER_GIT_COMMIT ?? 'unknown';
+export const PIER_VERSION = build.version;
+export const GIT_COMMIT = build.commit;
 
 export interface SystemDeps {
   id: string;
@@ -54,7 +55,7 @@ export class SystemService {
         {
           Name: 'Engine',
           Version: PIER_VERSION,
-          Details: { ApiVersion: API_VERSION, MinAPIVersion: MIN_API_VERSION, GitCommit: GIT_COMMIT, GoVersion: `node${process.versions.node}`, Os: 'linux', Arch: p.architecture, KernelVersion: os.release(), Experimental: 'false', BuildTime: '' },
+          Details: { ApiVersion: API_VERSION, MinAPIVersion: MIN_API_VERSION, GitCommit: GIT_COMMIT, GoVersion: `node${process.versions.node}`, Os: 'linux', Arch: p.architecture, KernelVersion: os.release(), Experimental: 'false', BuildTime: build.built },
         },
       ],
       Version: PIER_VERSION,
@@ -65,7 +66,7 @@ export class SystemService {
       Os: 'linux',
       Arch: p.architecture,
       KernelVersion: os.release(),
-      BuildTime: '',
+      BuildTime: build.built,
     };
   }
 

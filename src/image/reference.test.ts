@@ -287,3 +287,14 @@ describe('helpers', () => {
     for (const s of ['', 'busybox', 'ABC', `${ID64}0`, 'sha256:', 'sha512:abc', 'abc:latest']) assert.ok(!isImageIdLike(s), s);
   });
 });
+
+describe('parseAnyReference', () => {
+  it('takes full hex IDs and sha256 digests as IDs, names otherwise', async () => {
+    const { parseAnyReference } = await import('./reference.js');
+    const hex = 'a'.repeat(64);
+    assert.deepEqual(parseAnyReference(hex), { id: `sha256:${hex}` });
+    assert.deepEqual(parseAnyReference(`sha256:${hex}`), { id: `sha256:${hex}` });
+    assert.deepEqual(parseAnyReference('busybox'), { domain: 'docker.io', path: 'library/busybox' });
+    assert.throws(() => parseAnyReference('Bad:Name:x'), /invalid reference format/);
+  });
+});

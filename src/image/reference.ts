@@ -188,3 +188,10 @@ export function trimNamed(r: Reference): Reference {
 export function isImageIdLike(s: string): boolean {
   return /^(?:sha256:)?[0-9a-f]{1,64}$/.test(s);
 }
+
+/** reference.ParseAnyReference: a full hex ID or "sha256:…" digest is an ID; anything else must parse as a name. */
+export function parseAnyReference(s: string): Reference | { id: string } {
+  if (/^[a-f0-9]{64}$/.test(s)) return { id: `sha256:${s}` };
+  if (/^sha256:[a-f0-9]{64}$/.test(s)) return { id: s };
+  return parseReference(s);
+}

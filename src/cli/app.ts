@@ -1,0 +1,212 @@
+// Dispatch: global flags, the command table, help, and turning errors into
+// docker's messages and exit codes. Command modules are imported only when their
+// command runs, so `pier version` loads the client and one small module.
+
+import { ApiError, ConnectError, StreamError } from '../client/errors.js';
+import {
+  checkArgs, groupHelpText, helpColumns, helpText, StatusError,
+  type CommandDef, type CommandMeta, type Ctx, type IO,
+} from './command.js';
+import { build } from '../base/build.js';
+import { FlagError, flagUsages, parseFlags, type FlagSpec } from './flags.js';
+
+type Loader = () => Promise<{ commands: Record<string, CommandDef> }>;
+const systemMod: Loader = () => import('./commands/system.js');
+const imagesMod: Loader = () => import('./commands/images.js');
+const eventsMod: Loader = () => import('./commands/events.js');
+const baseMod: Loader = () => import('./commands/base.js');
+
+interface Entry extends CommandMeta {
+  load: Loader;
+  key: string;
+  /** Canonical parent path for usage lines ("image" for `pier image ls`). */
+  parent?: string;
+  hidden?: boolean;
+}
+
+const P = 'pier';
+const imageCmds: Record<string, Entry> = {
+  busybox: { short: "Create a busybox base image from the host's busybox-static", load: baseMod, key: 'busybox', parent: 'image' },
+  history: { short: 'Show the history of an image', load: imagesMod, key: 'history', parent: 'image', aliases: [`${P} image history`, `${P} history`] },
+  import: { short: 'Import the contents from a tarball to create a filesystem image', load: imagesMod, key: 'import', parent: 'image', aliases: [`${P} image import`, `${P} import`] },
+  inspect: { short: 'Display detailed information on one or more images', load: imagesMod, key: 'image inspect', parent: 'image' },
+  load: { short: 'Load an image from a tar archive or STDIN', load: imagesMod, key: 'load', parent: 'image', aliases: [`${P} image load`, `${P} load`] },
+  ls: { short: 'List images', load: imagesMod, key: 'ls', parent: 'image', aliases: [`${P} image ls`, `${P} image list`, `${P} images`] },
+  prune: { short: 'Remove unused images', load: imagesMod, key: 'prune', parent: 'image' },
+  rm: { short: 'Remove one or more images', load: imagesMod, key: 'rm', parent: 'image', aliases: [`${P} image rm`, `${P} image remove`, `${P} rmi`] },
+  save: { short: 'Save one or more images to a tar archive (streamed to STDOUT by default)', load: imagesMod, key: 'save', parent: 'image', aliases: [`${P} image save`, `${P} save`] },
+  tag: { short: 'Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE', load: imagesMod, key: 'tag', parent: 'image', aliases: [`${P} image tag`, `${P} tag`] },
+};
+const imageAliases: Record<string, string> = { list: 'ls', remove: 'rm', rmi: 'rm' };
+
+const systemCmds: Record<string, Entry> = {
+  df: { short: 'Show pier disk usage', load: systemMod, key: 'df', parent: 'system' },
+  events: { short: 'Get real time events from the server', load: eventsMod, key: 'events', parent: 'system', aliases: [`${P} system events`, `${P} events`] },
+  info: { short: 'Display system-wide information', load: systemMod, key: 'info', parent: 'system', aliases: [`${P} system info`, `${P} info`] },
+};
+
+const top: Record<string, Entry> = {
+  events: { ...systemCmds['events']!, parent: '' },
+  history: { ...imageCmds['history']!, parent: '' },
+  images: { ...imageCmds['ls']!, key: 'images', parent: '' },
+  import: { ...imageCmds['import']!, parent: '' },
+  info: { ...systemCmds['info']!, parent: '' },
+  inspect: { short: 'Return low-level information on Pier objects', load: imagesMod, key: 'inspect', parent: '' },
+  load: { ...imageCmds['load']!, parent: '' },
+  rmi: { ...imageCmds['rm']!, key: 'rmi', parent: '' },
+  save: { ...imageCmds['save']!, parent: '' },
+  tag: { ...imageCmds['tag']!, parent: '' },
+  version: { short: 'Show the Pier version information', load: systemMod, key: 'version', parent: '' },
+};
+
+const groups: Record<string, { short: string; subs: Record<string, Entry>; aliases?: Record<string, string> }> = {
+  image: { short: 'Manage images', subs: imageCmds, aliases: imageAliases },
+  system: { short: 'Manage Pier', subs: systemCmds },
+};
+
+const globalFlags: FlagSpec[] = [
+  { name: 'config', type: 'string', usage: 'Location of client config files', hidden: true },
+  { name: 'debug', short: 'D', type: 'bool', usage: 'Enable debug mode' },
+  { name: 'host', short: 'H', type: 'list', usage: 'Daemon socket to connect to' },
+  { name: 'log-level', short: 'l', type: 'string', usage: 'Set the logging level ("debug", "info", "warn", "error", "fatal")', default: 'info' },
+  { name: 'version', short: 'v', type: 'bool', usage: 'Print version information and quit' },
+];
+
+function rootHelp(cols: number): string {
+  const common = ['images', 'version', 'info'];
+  const mgmt = Object.entries(groups).map(([n, g]) => [n, g.short] as const);
+  const cmds = Object.entries(top).filter(([n]) => !common.includes(n)).map(([n, e]) => [n, e.short] as const);
+  const pad = (n: string) => n.padEnd(11);
+  let s = `Usage:  ${P} [OPTIONS] COMMAND\n\nA container engine with the Docker Engine API\n\nCommon Commands:\n`;
+  for (const n of common) s += `  ${pad(n)} ${top[n]!.short}\n`;
+  s += '\nManagement Commands:\n';
+  for (const [n, d] of mgmt) s += `  ${pad(n)} ${d}\n`;
+  s += '\nCommands:\n';
+  for (const [n, d] of cmds) s += `  ${pad(n)} ${d}\n`;
+  s += `\nGlobal Options:\n${flagUsages(globalFlags, cols).trimEnd()}\n`;
+  s += `\nRun '${P} COMMAND --help' for more information on a command.\n`;
+  return s;
+}
+
+/** Resolve the daemon address: -H, then PIER_HOST, then DOCKER_HOST, then the default socket. */
+export function resolveHost(hosts: string[], env: IO['env']): string {
+  if (hosts.length > 1) throw new StatusError(1, 'Specify only one -H');
+  return hosts[0] || env['PIER_HOST'] || env['DOCKER_HOST'] || 'unix:///run/pier/pier.sock';
+}
+
+/** Run the CLI; resolves with the exit code. */
+export async function runCli(argv: string[], io: IO): Promise<number> {
+  const err = (s: string) => void io.stderr.write(s.endsWith('\n') ? s : s + '\n');
+  let debug = false;
+  try {
+    let g;
+    try {
+      g = parseFlags(argv, globalFlags, { interspersed: false });
+    } catch (e) {
+      if (e instanceof FlagError) throw new StatusError(125, `${e.message}\nSee '${P} --help'.`);
+      throw e;
+    }
+    debug = g.values['debug'] === true;
+    if (g.values['version'] === true) {
+      io.stdout.write(`Pier version ${build.version}, build ${build.commit}\n`);
+      return 0;
+    }
+    let [name, ...rest] = g.args;
+    // `pier help images` is `pier images --help`.
+    if (name === 'help' && rest.length > 0) [name, ...rest] = [...rest, '--help'];
+    if (g.help || name === undefined || name === 'help') {
+      io.stdout.write(rootHelp(helpColumns(io)));
+      return 0;
+    }
+    const host = resolveHost(g.values['host'] as string[], io.env);
+
+    let entry: Entry | undefined;
+    let args = rest;
+    const group = groups[name];
+    if (group) {
+      const groupPath = `${P} ${name}`;
+      const subName = rest[0];
+      const subList = Object.entries(group.subs).filter(([, e]) => !e.hidden).map(([n, e]) => [n, e.short] as [string, string]);
+      if (subName === undefined || subName === '--help' || subName === '-h') {
+        // docker prints a group's help to stderr when run bare, stdout for --help.
+        (subName === undefined ? io.stderr : io.stdout).write(groupHelpText(groupPath, group.short, subList));
+        return 0;
+      }
+      entry = group.subs[group.aliases?.[subName] ?? subName];
+      if (!entry) {
+        throw new StatusError(1, `\n${groupHelpText(groupPath, group.short, subList).trimEnd()}`);
+      }
+      args = rest.slice(1);
+    } else {
+      entry = top[name];
+      if (!entry) throw new StatusError(1, `${P}: '${name}' is not a ${P} command.\nSee '${P} --help'`);
+    }
+
+    const parentPath = entry.parent ? `${P} ${entry.parent}` : P;
+    const mod = await entry.load();
+    const def = mod.commands[entry.key]!;
+    const path = `${parentPath} ${def.use.split(' ')[0]}`;
+    let f;
+    try {
+      f = parseFlags(args, def.flags);
+    } catch (e) {
+      if (e instanceof FlagError) throw new StatusError(125, `${e.message}\nSee '${path} --help'.`);
+      throw e;
+    }
+    if (f.help) {
+      io.stdout.write(helpText(parentPath, def, entry, helpColumns(io)));
+      return 0;
+    }
+    const argErr = checkArgs(path, parentPath, def, entry.short, f.args.length);
+    if (argErr) throw new StatusError(1, argErr);
+
+    const { Client } = await import('../client/client.js');
+    let client: InstanceType<typeof Client> | undefined;
+    const ctx: Ctx = {
+      io, path, debug, host,
+      client() {
+        if (!client) {
+          try {
+            const version = io.env['PIER_API_VERSION'] || io.env['DOCKER_API_VERSION'];
+            const userAgent = `Pier-Client/${build.version} (${process.platform})`;
+            client = new Client(version ? { host, version, userAgent } : { host, userAgent });
+          } catch (e) {
+            throw new StatusError(1, `Failed to initialize: unable to resolve pier endpoint: ${(e as Error).message}`);
+          }
+        }
+        return client;
+      },
+      out: (s) => void io.stdout.write(s),
+      err: (s) => void io.stderr.write(s),
+    };
+    try {
+      const code = await def.run(ctx, f);
+      return code ?? 0;
+    } finally {
+      client?.close();
+    }
+  } catch (e) {
+    return report(e, err, debug);
+  }
+}
+
+function report(e: unknown, err: (s: string) => void, debug: boolean): number {
+  if (e instanceof StatusError) {
+    if (e.message) err(e.message);
+    return e.status;
+  }
+  if (e instanceof ApiError) {
+    err(e.toString());
+    return 1;
+  }
+  if (e instanceof ConnectError || e instanceof StreamError) {
+    err(e.message);
+    return 1;
+  }
+  if (e instanceof Error) {
+    err(debug && e.stack ? e.stack : e.message);
+    return 1;
+  }
+  err(String(e));
+  return 1;
+}

@@ -1,0 +1,412 @@
+// Engine API client: HTTP/1.1 over a unix socket or TCP, API version negotiation,
+// JSON requests, streamed bodies in both directions and decoding of the
+// newline-delimited JSON message streams (progress, events).
+//
+//   const c = new Client({ host: 'unix:///run/pier/pier.sock' });
+//   const images = await c.imageList({ all: true });
+//
+// The first versioned request pings the daemon (GET /_ping) and uses
+// min(MAX_API_VERSION, server's Api-Version) as the /vX.Y/ path prefix.
+
+import type { Readable } from 'node:stream';
+import { ApiError, ConnectError } from './errors.js';
+import { httpRequest, type HttpResponse } from './http.js';
+import type {
+  DiskUsage, EventMessage, Filters, HistoryItem, ImageDeleteItem, ImageInspect, ImagesPruneReport,
+  ImageSummary, Info, JSONMessage, Ping, ServerVersion,
+} from './types.js';
+
+export const MAX_API_VERSION = '1.50';
+export const MIN_API_VERSION = '1.24';
+export const DEFAULT_HOST = 'unix:///run/pier/pier.sock';
+
+export type Query = Record<string, string | number | boolean | string[] | Filters | undefined>;
+
+export interface RequestOptions {
+  query?: Query;
+  /** A Buffer/string is sent as is, a stream is piped (chunked), anything else is JSON. */
+  body?: Buffer | string | Readable | object;
+  headers?: Record<string, string>;
+  /** Send to /_ping-style unversioned paths. */
+  unversioned?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface Endpoint {
+  proto: 'unix' | 'tcp';
+  socketPath?: string;
+  hostname?: string;
+  port?: number;
+}
+
+/** docker's ParseHost for the client side: unix:///path, tcp://host:port, host:port. */
+export function parseHost(host: string): Endpoint {
+  let proto: string;
+  let addr: string;
+  const i = host.indexOf('://');
+  if (i === -1) {
+    if (host === '') throw new Error(`invalid bind address format: ${host}`);
+    proto = 'tcp';
+    addr = host;
+  } else {
+    proto = host.slice(0, i);
+    addr = host.slice(i + 3);
+  }
+  if (proto === 'unix') {
+    if (addr === '') throw new Error(`invalid bind address format: ${host}`);
+    return { proto: 'unix', socketPath: addr };
+  }
+  if (proto === 'tcp' || proto === 'http') {
+    addr = addr.replace(/\/+$/, '');
+    const m = /^(?:\[([^\]]+)\]|([^:/]*))(?::(\d+))?$/.exec(addr);
+    if (!m) throw new Error(`invalid bind address format: ${host}`);
+    const hostname = m[1] ?? (m[2] || '127.0.0.1');
+    const port = m[3] ? Number(m[3]) : 2375;
+    if (port < 1 || port > 65535) throw new Error(`invalid bind address format: ${host}`);
+    return { proto: 'tcp', hostname, port };
+  }
+  throw new Error(`invalid bind address format: ${host}`);
+}
+
+/** Compare dotted API versions: -1, 0, 1. */
+export function compareVersions(a: string, b: string): number {
+  const pa = a.split('.').map(Number);
+  const pb = b.split('.').map(Number);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const x = pa[i] ?? 0;
+    const y = pb[i] ?? 0;
+    if (x !== y) return x < y ? -1 : 1;
+  }
+  return 0;
+}
+
+export function encodeQuery(q: Query | undefined): string {
+  if (!q) return '';
+  const parts: string[] = [];
+  for (const [k, v] of Object.entries(q)) {
+    if (v === undefined) continue;
+    const add = (s: string) => parts.push(`${encodeURIComponent(k)}=${encodeURIComponent(s)}`);
+    if (Array.isArray(v)) v.forEach(add);
+    else if (typeof v === 'object') {
+      if (Object.keys(v).length > 0) add(JSON.stringify(v));
+    } else if (typeof v === 'boolean') add(v ? '1' : '0');
+    else add(String(v));
+  }
+  return parts.length ? `?${parts.join('&')}` : '';
+}
+
+export interface ClientOptions {
+  host?: string;
+  /** Fixed API version (skips negotiation), like DOCKER_API_VERSION. */
+  version?: string;
+  userAgent?: string;
+}
+
+export class Client {
+  readonly host: string;
+  private readonly endpoint: Endpoint;
+  private version?: string;
+  private negotiating?: Promise<string>;
+  private pingResult?: Ping;
+  private readonly userAgent: string;
+
+  constructor(o: ClientOptions = {}) {
+    this.host = o.host ?? DEFAULT_HOST;
+    this.endpoint = parseHost(this.host);
+    if (o.version) this.version = o.version.replace(/^v/, '');
+    this.userAgent = o.userAgent ?? 'Pier-Client/0.1.0 (linux)';
+  }
+
+  /** The version in use (negotiated on first use); MAX_API_VERSION before that. */
+  get apiVersion(): string {
+    return this.version ?? MAX_API_VERSION;
+  }
+
+  /** Resolve the API version to use, pinging the daemon once if needed. */
+  async negotiate(): Promise<string> {
+    if (this.version) return this.version;
+    this.negotiating ??= this.ping().then((p) => {
+      let v = p.apiVersion || MIN_API_VERSION;
+      if (compareVersions(v, MAX_API_VERSION) > 0) v = MAX_API_VERSION;
+      this.version = v;
+      return v;
+    });
+    return this.negotiating;
+  }
+
+  async ping(): Promise<Ping> {
+    if (this.pingResult) return this.pingResult;
+    const res = await this.raw('GET', '/_ping', {}, false);
+    const h = res.headers;
+    const body = await readAll(res.body);
+    const p: Ping = {
+      apiVersion: String(h['api-version'] ?? ''),
+      osType: String(h['ostype'] ?? ''),
+      experimental: h['docker-experimental'] === 'true',
+    };
+    if (h['builder-version']) p.builderVersion = String(h['builder-version']);
+    // A failing ping that still carries the version header is good enough (as docker).
+    if (res.statusCode >= 400 && !p.apiVersion) throw apiError(res.statusCode, body);
+    this.pingResult = p;
+    return p;
+  }
+
+  /** Send a request; resolves with the response once headers arrive. Status >= 400 throws ApiError. */
+  async request(method: string, path: string, o: RequestOptions = {}): Promise<HttpResponse> {
+    let full = path;
+    if (!o.unversioned) full = `/v${await this.negotiate()}${path}`;
+    const res = await this.raw(method, full + encodeQuery(o.query), o, true);
+    if (res.statusCode >= 400) throw apiError(res.statusCode, await readAll(res.body));
+    return res;
+  }
+
+  async json<T>(method: string, path: string, o: RequestOptions = {}): Promise<T> {
+    const res = await this.request(method, path, o);
+    const text = (await readAll(res.body)).toString('utf8');
+    return (text.trim() === '' ? undefined : JSON.parse(text)) as T;
+  }
+
+  /** Like json() but also returns the raw text (inspect re-indents the daemon's bytes). */
+  async text(method: string, path: string, o: RequestOptions = {}): Promise<string> {
+    const res = await this.request(method, path, o);
+    return (await readAll(res.body)).toString('utf8');
+  }
+
+  private async raw(method: string, path: string, o: RequestOptions, hasBody: boolean): Promise<HttpResponse> {
+    const headers: Record<string, string> = { 'User-Agent': this.userAgent, ...o.headers };
+    let body: Buffer | string | Readable | undefined;
+    if (hasBody && o.body !== undefined) {
+      if (typeof o.body === 'string' || Buffer.isBuffer(o.body) || isReadable(o.body)) body = o.body;
+      else {
+        body = JSON.stringify(o.body);
+        headers['Content-Type'] ??= 'application/json';
+      }
+    }
+    const req: Parameters<typeof httpRequest>[1] = { method, path, headers };
+    if (body !== undefined) req.body = body;
+    if (o.signal) req.signal = o.signal;
+    try {
+      return await httpRequest(this.endpoint, req);
+    } catch (e) {
+      throw this.wrapError(e as NodeJS.ErrnoException);
+    }
+  }
+
+  private wrapError(err: NodeJS.ErrnoException): Error {
+    switch (err.code) {
+      case 'ENOENT':
+      case 'ECONNREFUSED':
+      case 'ENOTFOUND':
+      case 'EHOSTUNREACH':
+      case 'ENETUNREACH':
+      case 'EAI_AGAIN':
+      case 'ENOTSOCK':
+        return new ConnectError(this.host, { cause: err });
+      case 'EACCES':
+        return new Error(
+          `permission denied while trying to connect to the Pier daemon socket at ${this.host}: ${err.message}`,
+          { cause: err },
+        );
+      default:
+        return err;
+    }
+  }
+
+  /** Nothing to release: every request has its own connection. */
+  close(): void {}
+
+  // --- typed endpoints -------------------------------------------------------
+
+  serverVersion(): Promise<ServerVersion> {
+    return this.json('GET', '/version');
+  }
+
+  info(): Promise<Info> {
+    return this.json('GET', '/info');
+  }
+
+  imageList(o: { all?: boolean; filters?: Filters; digests?: boolean; sharedSize?: boolean } = {}): Promise<ImageSummary[]> {
+    const query: Query = { filters: o.filters };
+    if (o.all) query.all = true;
+    if (o.digests) query.digests = true;
+    if (o.sharedSize) query['shared-size'] = true;
+    return this.json<ImageSummary[] | null>('GET', '/images/json', { query }).then((l) => l ?? []);
+  }
+
+  /** Raw JSON text of GET /images/{name}/json. */
+  imageInspectRaw(name: string): Promise<string> {
+    return this.text('GET', `/images/${encodeName(name)}/json`);
+  }
+
+  async imageInspect(name: string): Promise<ImageInspect> {
+    return JSON.parse(await this.imageInspectRaw(name)) as ImageInspect;
+  }
+
+  imageHistory(name: string): Promise<HistoryItem[]> {
+    return this.json<HistoryItem[] | null>('GET', `/images/${encodeName(name)}/history`).then((l) => l ?? []);
+  }
+
+  async imageTag(source: string, repo: string, tag?: string): Promise<void> {
+    const query: Query = { repo, tag };
+    await this.json('POST', `/images/${encodeName(source)}/tag`, { query });
+  }
+
+  imageRemove(name: string, o: { force?: boolean; noPrune?: boolean } = {}): Promise<ImageDeleteItem[]> {
+    const query: Query = {};
+    if (o.force) query.force = true;
+    if (o.noPrune) query.noprune = true;
+    return this.json<ImageDeleteItem[] | null>('DELETE', `/images/${encodeName(name)}`, { query }).then((l) => l ?? []);
+  }
+
+  /** POST /images/load; the response is a JSON message stream when Content-Type says so. */
+  imageLoad(input: Readable | Buffer, o: { quiet?: boolean } = {}): Promise<HttpResponse> {
+    // The daemon defaults to quiet; docker always says which it wants.
+    const query: Query = { quiet: o.quiet === true };
+    return this.request('POST', '/images/load', { query, body: input, headers: { 'Content-Type': 'application/x-tar' } });
+  }
+
+  /** GET /images/get?names=…: a tar stream. */
+  imageSave(names: string[]): Promise<HttpResponse> {
+    return this.request('GET', '/images/get', { query: { names } });
+  }
+
+  /** POST /images/create?fromSrc=…: import a rootfs tar; the response is a JSON message stream. */
+  imageImport(
+    source: { stream?: Readable | Buffer; name: string },
+    o: { repo?: string; tag?: string; message?: string; changes?: string[]; platform?: string } = {},
+  ): Promise<HttpResponse> {
+    const query: Query = { fromSrc: source.name };
+    if (o.repo) query.repo = o.repo;
+    if (o.tag) query.tag = o.tag;
+    if (o.message) query.message = o.message;
+    if (o.platform) query.platform = o.platform;
+    if (o.changes?.length) query.changes = o.changes;
+    const ro: RequestOptions = { query };
+    if (source.stream) ro.body = source.stream;
+    return this.request('POST', '/images/create', ro);
+  }
+
+  imagesPrune(filters: Filters): Promise<ImagesPruneReport> {
+    return this.json('POST', '/images/prune', { query: { filters } });
+  }
+
+  diskUsage(): Promise<DiskUsage> {
+    return this.json('GET', '/system/df');
+  }
+
+  /** GET /events: a stream of event messages until `until` (or forever). */
+  async *events(o: { since?: string; until?: string; filters?: Filters; signal?: AbortSignal } = {}): AsyncGenerator<EventMessage> {
+    const query: Query = { since: o.since, until: o.until, filters: o.filters };
+    const ro: RequestOptions = { query };
+    if (o.signal) ro.signal = o.signal;
+    const res = await this.request('GET', '/events', ro);
+    for await (const m of jsonMessages(res.body)) yield m as unknown as EventMessage;
+  }
+}
+
+/** Image names go in the path as is, but '/' must stay a separator for "repo/name". */
+function encodeName(name: string): string {
+  return name.split('/').map(encodeURIComponent).join('/');
+}
+
+function isReadable(x: unknown): x is Readable {
+  return typeof x === 'object' && x !== null && typeof (x as Readable).pipe === 'function';
+}
+
+const statusText: Record<number, string> = {
+  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed',
+  409: 'Conflict', 500: 'Internal Server Error', 501: 'Not Implemented', 503: 'Service Unavailable',
+};
+
+export function apiError(status: number, body: Buffer): ApiError {
+  const text = body.toString('utf8').trim();
+  let message = text;
+  try {
+    const j = JSON.parse(text) as { message?: string };
+    if (j && typeof j.message === 'string') message = j.message;
+  } catch {
+    // Plain-text error bodies (old daemons, proxies) are shown as they are.
+  }
+  if (message === '') message = `${status} ${statusText[status] ?? ''}`.trim();
+  return new ApiError(status, message);
+}
+
+export async function readAll(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(typeof c === 'string' ? Buffer.from(c) : (c as Buffer));
+  return Buffer.concat(chunks);
+}
+
+/** Splits concatenated JSON values ("{…}\r\n{…}{…}") as Go's json.Decoder reads them. */
+export class JSONValueSplitter {
+  private buf = '';
+  private pos = 0;
+  private depth = 0;
+  private inString = false;
+  private escaped = false;
+  private start = -1;
+
+  push(chunk: string): string[] {
+    this.buf += chunk;
+    const out: string[] = [];
+    const s = this.buf;
+    for (let i = this.pos; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (this.inString) {
+        if (this.escaped) this.escaped = false;
+        else if (c === 92 /* \ */) this.escaped = true;
+        else if (c === 34 /* " */) this.inString = false;
+        continue;
+      }
+      if (this.start === -1) {
+        if (c === 32 || c === 9 || c === 10 || c === 13) continue;
+        this.start = i;
+      }
+      if (c === 34) this.inString = true;
+      else if (c === 123 || c === 91) this.depth++;
+      else if (c === 125 || c === 93) {
+        this.depth--;
+        if (this.depth === 0) {
+          out.push(s.slice(this.start, i + 1));
+          this.start = -1;
+        }
+      }
+    }
+    // Drop consumed text; keep the partial value.
+    if (this.start === -1) {
+      this.buf = '';
+      this.pos = 0;
+    } else {
+      this.buf = s.slice(this.start);
+      this.pos = this.buf.length;
+      this.start = 0;
+    }
+    return out;
+  }
+
+  /** Text of an unfinished value at end of stream, if any. */
+  rest(): string {
+    return this.buf.trim();
+  }
+}
+
+const timeNanoRe = /"timeNano"\s*:\s*(\d+)/;
+
+/** Parse one message, keeping timeNano's exact digits (beyond 2^53) in timeNanoText. */
+export function parseMessage(text: string): JSONMessage {
+  const m = JSON.parse(text) as JSONMessage;
+  const t = timeNanoRe.exec(text);
+  if (t) m.timeNanoText = t[1]!;
+  return m;
+}
+
+/** Decode a newline-delimited (or merely concatenated) JSON message stream. */
+export async function* jsonMessages(stream: Readable): AsyncGenerator<JSONMessage> {
+  stream.setEncoding('utf8');
+  const split = new JSONValueSplitter();
+  for await (const chunk of stream) {
+    for (const v of split.push(chunk as string)) yield parseMessage(v);
+  }
+  const rest = split.rest();
+  if (rest !== '') throw new Error('unexpected EOF');
+}

@@ -1,0 +1,246 @@
+// A minimal HTTP/1.1 client over node:net, one connection per request.
+//
+// Why not node:http: loading it costs the CLI several milliseconds on every run,
+// and the Engine API needs only a small part of it — request bodies sent as is or
+// chunked, responses with Content-Length, chunked or read-to-close bodies. Owning
+// the socket also makes connection hijacking (attach/exec) straightforward later.
+
+import * as net from 'node:net';
+import { PassThrough, type Readable } from 'node:stream';
+
+export interface HttpEndpoint {
+  socketPath?: string;
+  hostname?: string;
+  port?: number;
+}
+
+export interface HttpRequest {
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+  /** Sent with Content-Length when a Buffer/string, chunked when a stream. */
+  body?: Buffer | string | Readable;
+  signal?: AbortSignal;
+}
+
+export interface HttpResponse {
+  statusCode: number;
+  statusMessage: string;
+  /** Lower-cased names; repeated headers joined with ", ". */
+  headers: Record<string, string>;
+  body: PassThrough;
+}
+
+const CRLF = '\r\n';
+
+/** Decodes a response body into `out` and reports when it is complete. */
+class BodyDecoder {
+  private remaining: number; // bytes left of a Content-Length body or the current chunk
+  private state: 'length' | 'close' | 'size' | 'data' | 'data-crlf' | 'trailer' | 'done';
+  private line = '';
+
+  constructor(private readonly out: PassThrough, headers: Record<string, string>, noBody: boolean) {
+    const te = (headers['transfer-encoding'] ?? '').toLowerCase();
+    const cl = headers['content-length'];
+    this.remaining = 0;
+    if (noBody) this.state = 'done';
+    else if (te.includes('chunked')) this.state = 'size';
+    else if (cl !== undefined) {
+      this.remaining = Number(cl);
+      this.state = this.remaining > 0 ? 'length' : 'done';
+    } else this.state = 'close';
+  }
+
+  get done(): boolean {
+    return this.state === 'done';
+  }
+
+  /** Feed bytes; returns false when the consumer wants us to slow down. */
+  push(buf: Buffer): boolean {
+    let ok = true;
+    let i = 0;
+    while (i < buf.length && this.state !== 'done') {
+      switch (this.state) {
+        case 'close':
+          ok = this.out.write(i === 0 ? buf : buf.subarray(i)) && ok;
+          i = buf.length;
+          break;
+        case 'length':
+        case 'data': {
+          const n = Math.min(this.remaining, buf.length - i);
+          ok = this.out.write(buf.subarray(i, i + n)) && ok;
+          i += n;
+          this.remaining -= n;
+          if (this.remaining === 0) this.state = this.state === 'length' ? 'done' : 'data-crlf';
+          break;
+        }
+        case 'size':
+        case 'data-crlf':
+        case 'trailer': {
+          const nl = buf.indexOf(10, i);
+          const end = nl === -1 ? buf.length : nl;
+          this.line += buf.toString('latin1', i, end);
+          i = end;
+          if (nl === -1) break;
+          i++; // skip \n
+          const line = this.line.replace(/\r$/, '');
+          this.line = '';
+          if (this.state === 'data-crlf') this.state = 'size';
+          else if (this.state === 'trailer') {
+            if (line === '') this.state = 'done';
+          } else {
+            const size = parseInt(line.split(';')[0]!.trim(), 16);
+            if (Number.isNaN(size)) throw new Error(`malformed chunked encoding: ${JSON.stringify(line)}`);
+            if (size === 0) this.state = 'trailer';
+            else {
+              this.remaining = size;
+              this.state = 'data';
+            }
+          }
+          break;
+        }
+      }
+    }
+    return ok;
+  }
+
+  /** The connection closed: fine for read-to-close bodies, truncation otherwise. */
+  eof(): Error | undefined {
+    if (this.state === 'close' || this.state === 'done') {
+      this.state = 'done';
+      return undefined;
+    }
+    return new Error('unexpected EOF');
+  }
+}
+
+function parseHead(head: string): { statusCode: number; statusMessage: string; headers: Record<string, string> } {
+  const lines = head.split(CRLF);
+  const m = /^HTTP\/\d\.\d (\d{3})(?: (.*))?$/.exec(lines[0]!);
+  if (!m) throw new Error(`malformed HTTP response: ${JSON.stringify(lines[0])}`);
+  const headers: Record<string, string> = {};
+  for (const l of lines.slice(1)) {
+    const c = l.indexOf(':');
+    if (c <= 0) continue;
+    const k = l.slice(0, c).trim().toLowerCase();
+    const v = l.slice(c + 1).trim();
+    headers[k] = headers[k] === undefined ? v : `${headers[k]}, ${v}`;
+  }
+  return { statusCode: Number(m[1]), statusMessage: m[2] ?? '', headers };
+}
+
+/** Send one request; resolves once the response head has arrived. */
+export function httpRequest(ep: HttpEndpoint, req: HttpRequest): Promise<HttpResponse> {
+  return new Promise((resolve, reject) => {
+    const socket = ep.socketPath
+      ? net.connect({ path: ep.socketPath })
+      : net.connect({ host: ep.hostname ?? '127.0.0.1', port: ep.port ?? 2375 });
+    let res: HttpResponse | undefined;
+    let decoder: BodyDecoder | undefined;
+    let headBuf: Buffer = Buffer.alloc(0);
+    let settled = false;
+
+    const fail = (err: Error) => {
+      if (!settled) {
+        settled = true;
+        reject(err);
+      } else if (res && !decoder?.done) res.body.destroy(err);
+      socket.destroy();
+    };
+    const onAbort = () => fail(Object.assign(new Error('The operation was aborted'), { name: 'AbortError', code: 'ABORT_ERR' }));
+    if (req.signal) {
+      if (req.signal.aborted) return onAbort();
+      req.signal.addEventListener('abort', onAbort, { once: true });
+    }
+
+    const finish = () => {
+      req.signal?.removeEventListener('abort', onAbort);
+      res!.body.end();
+      socket.destroy();
+    };
+
+    const feed = (chunk: Buffer) => {
+      try {
+        if (!decoder!.push(chunk)) {
+          socket.pause();
+          res!.body.once('drain', () => socket.resume());
+        }
+        if (decoder!.done) finish();
+      } catch (e) {
+        fail(e as Error);
+      }
+    };
+
+    socket.on('data', (chunk: Buffer) => {
+      if (res) return feed(chunk);
+      headBuf = headBuf.length ? Buffer.concat([headBuf, chunk]) : chunk;
+      for (;;) {
+        const end = headBuf.indexOf('\r\n\r\n');
+        if (end === -1) {
+          if (headBuf.length > 1 << 20) fail(new Error('HTTP response head too large'));
+          return;
+        }
+        let head;
+        try {
+          head = parseHead(headBuf.toString('latin1', 0, end));
+        } catch (e) {
+          return fail(e as Error);
+        }
+        const rest = headBuf.subarray(end + 4);
+        if (head.statusCode >= 100 && head.statusCode < 200 && head.statusCode !== 101) {
+          headBuf = rest; // interim response (100 Continue): the real one follows
+          continue;
+        }
+        res = { ...head, body: new PassThrough() };
+        const noBody = req.method === 'HEAD' || head.statusCode === 204 || head.statusCode === 304;
+        decoder = new BodyDecoder(res.body, head.headers, noBody);
+        settled = true;
+        resolve(res);
+        if (decoder.done) finish();
+        else if (rest.length) feed(rest);
+        return;
+      }
+    });
+    socket.on('end', () => {
+      if (!res) return fail(new Error('connection closed before the response'));
+      const err = decoder!.eof();
+      if (err) fail(err);
+      else finish();
+    });
+    socket.on('error', (err) => fail(err));
+    socket.on('close', () => {
+      if (!res) fail(new Error('connection closed before the response'));
+    });
+
+    // Request head and body. Writes are queued until the socket connects.
+    const headers: Record<string, string> = { Host: ep.socketPath ? 'api.moby.localhost' : `${ep.hostname}:${ep.port}`, ...req.headers };
+    const body = req.body;
+    if (typeof body === 'string' || Buffer.isBuffer(body)) headers['Content-Length'] = String(Buffer.byteLength(body));
+    else if (body) headers['Transfer-Encoding'] = 'chunked';
+    headers['Connection'] = 'close';
+    let head = `${req.method} ${req.path} HTTP/1.1${CRLF}`;
+    for (const [k, v] of Object.entries(headers)) head += `${k}: ${v}${CRLF}`;
+    head += CRLF;
+    if (body === undefined || typeof body === 'string' || Buffer.isBuffer(body)) {
+      socket.write(body === undefined ? head : Buffer.concat([Buffer.from(head, 'latin1'), Buffer.from(body)]));
+      return;
+    }
+    socket.write(head);
+    void (async () => {
+      try {
+        for await (const c of body) {
+          const chunk = typeof c === 'string' ? Buffer.from(c) : (c as Buffer);
+          if (chunk.length === 0) continue;
+          if (socket.destroyed) return;
+          socket.write(`${chunk.length.toString(16)}${CRLF}`);
+          socket.write(chunk);
+          const ok = socket.write(CRLF);
+          if (!ok && !socket.destroyed) await new Promise((r) => socket.once('drain', r));
+        }
+        if (!socket.destroyed) socket.write(`0${CRLF}${CRLF}`);
+      } catch (e) {
+        fail(e as Error);
+      }
+    })();
+  });
+}
