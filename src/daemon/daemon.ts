@@ -25,6 +25,7 @@ import { ImageService } from '../engine/images.js';
 import { ImageArchives } from '../engine/archives.js';
 import { SystemService, PIER_VERSION } from '../engine/system.js';
 import { Router } from '../api/server.js';
+import { API_VERSION, MIN_API_VERSION } from '../api/version.js';
 import { systemRoutes } from '../api/routes/system.js';
 import { imageRoutes } from '../api/routes/images.js';
 import type { DaemonConfig, StorageDriver } from './config.js';
@@ -73,6 +74,8 @@ export class Daemon {
       hosts: cfg.hosts,
       labels: cfg.labels,
       started: new Date(),
+      apiVersion: API_VERSION,
+      minApiVersion: MIN_API_VERSION,
     });
 
     const router = new Router(log.child({ component: 'api' }), `Pier/${PIER_VERSION} (linux)`);

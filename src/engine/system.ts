@@ -6,7 +6,6 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import type { Snapshotter } from '../snapshot/snapshotter.js';
 import type { ImageService } from './images.js';
-import { API_VERSION, MIN_API_VERSION } from '../api/version.js';
 import { hostPlatform } from '../image/oci.js';
 import { chainIds } from '../layer/layers.js';
 import { build } from '../base/build.js';
@@ -26,6 +25,9 @@ export interface SystemDeps {
   hosts: string[];
   labels: string[];
   started: Date;
+  /** The Engine API versions the API layer speaks, reported by /version. */
+  apiVersion: string;
+  minApiVersion: string;
   /** Containers by state; the container service fills this in (all zero until then). */
   containerCounts?: () => { total: number; running: number; paused: number; stopped: number };
 }
@@ -49,6 +51,7 @@ export class SystemService {
 
   version() {
     const p = hostPlatform();
+    const { apiVersion: API_VERSION, minApiVersion: MIN_API_VERSION } = this.d;
     return {
       Platform: { Name: 'Pier Engine' },
       Components: [

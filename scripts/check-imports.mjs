@@ -1,0 +1,48 @@
+// Keeps imports flowing one way (docs/architecture.md):
+//   base ← image, archive, snapshot ← layer ← engine ← api ← daemon;  cli → client, base, image/reference.
+// Exits 1 naming each import that goes against the flow.
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative, dirname, resolve } from 'node:path';
+
+const SRC = resolve(new URL('../src', import.meta.url).pathname);
+/** For each top-level package, the packages it may import from (besides itself). */
+const ALLOWED = {
+  base: [],
+  image: ['base', 'archive'],
+  archive: ['base'],
+  snapshot: ['base'],
+  layer: ['base', 'image', 'archive', 'snapshot'],
+  engine: ['base', 'image', 'archive', 'snapshot', 'layer'],
+  api: ['base', 'image', 'engine'],
+  daemon: ['base', 'image', 'archive', 'snapshot', 'layer', 'engine', 'api'],
+  client: ['base'],
+  cli: ['base', 'client', 'image/reference', 'image/oci'],
+};
+
+const files = [];
+const walk = (d) => {
+  for (const n of readdirSync(d)) {
+    const p = join(d, n);
+    if (statSync(p).isDirectory()) walk(p);
+    else if (p.endsWith('.ts') && !p.endsWith('.test.ts') && !p.endsWith('testsuite.ts')) files.push(p);
+  }
+};
+walk(SRC);
+
+const bad = [];
+for (const f of files) {
+  const from = relative(SRC, f).split('/')[0];
+  const allowed = ALLOWED[from];
+  if (!allowed) continue;
+  for (const m of readFileSync(f, 'utf8').matchAll(/^\s*(?:import|export)[^'"]*from\s+['"](\.[^'"]+)['"]/gm)) {
+    const target = relative(SRC, resolve(dirname(f), m[1])).replace(/\.js$/, '');
+    const to = target.split('/')[0];
+    if (to === from || to.startsWith('..')) continue;
+    if (!allowed.some((a) => target === a || target.startsWith(a + '/') || to === a)) bad.push(`${relative(SRC, f)} imports ${target}`);
+  }
+}
+if (bad.length) {
+  console.error(`imports against the layering:\n  ${bad.join('\n  ')}`);
+  process.exit(1);
+}
+console.log(`imports ok (${files.length} files)`);
