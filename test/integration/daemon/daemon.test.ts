@@ -72,6 +72,21 @@ describe('pierd', () => {
     }
   });
 
+  it('runs on the vfs storage driver when asked', async () => {
+    const d = await startDaemon({ args: ['--storage-driver', 'vfs'] });
+    try {
+      const info = (await api(d.sock, 'GET', '/info')).json();
+      assert.equal(info.Driver, 'vfs');
+      const { tarOf } = await import('../../harness/tars.js');
+      const r = await api(d.sock, 'POST', '/images/create?fromSrc=-&repo=vfs/img', await tarOf([{ name: 'f', content: 'on vfs' }]));
+      assert.ok(!r.messages().some((m) => m.error), r.text());
+      assert.equal((await api(d.sock, 'GET', '/images/vfs/img/json')).status, 200);
+      assert.ok(existsSync(join(d.dataRoot, 'snapshots', 'vfs')));
+    } finally {
+      await d.cleanup();
+    }
+  });
+
   it('keeps serving after a client sends garbage', async () => {
     const d = await startDaemon();
     try {
