@@ -19,7 +19,8 @@ const io: IO = {
   env: process.env,
 };
 
-const code = await runCli(process.argv.slice(2), io);
+void runCli(process.argv.slice(2), io).then((code) => {
 // stdout/stderr writes to files, pipes and terminals are synchronous on Linux,
 // so nothing is lost by exiting right away (keep-alive sockets would linger).
-process.exit(code);
+  process.exit(code);
+});
