@@ -2,12 +2,14 @@
 # Installs everything Pier needs on a fresh Debian 12 machine and builds it.
 # Debian packages: runc (OCI runtime), busybox-static (offline base image),
 # btrfs-progs (btrfs snapshotter), zstd (zstd layers), iproute2/iptables (networks),
-# tini (--init), docker.io (dockerd to benchmark against; never started by Pier itself),
+# tini (--init), docker.io (dockerd to compare and benchmark against; never started by
+# Pier itself), docker-registry and skopeo (the CNCF registry and a second client, for
+# registry compatibility tests and benchmarks),
 # hyperfine (benchmark timing). Then npm packages and the build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
-pkgs=(runc busybox-static btrfs-progs zstd xz-utils iproute2 iptables tini util-linux docker.io hyperfine)
+pkgs=(runc busybox-static btrfs-progs zstd xz-utils iproute2 iptables tini util-linux docker.io docker-registry skopeo hyperfine)
 missing=()
 for p in "${pkgs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

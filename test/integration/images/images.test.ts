@@ -179,6 +179,11 @@ describe('images API', () => {
     assert.ok(files.has('index.json') && files.has('oci-layout'));
     assert.equal(sha(files.get(manifest[0].Config)!), id);
 
+    // The single-image form of save gives the same archive contents.
+    const single = await api(d.sock, 'GET', '/images/pier-test/loaded:1/get');
+    assert.equal(single.status, 200);
+    assert.deepEqual([...(await tarNames(single.body)).keys()].sort(), [...files.keys()].sort());
+
     const other = await startDaemon();
     try {
       const again = await api(other.sock, 'POST', '/images/load', saved.body);
