@@ -1,5 +1,6 @@
 // Keeps imports flowing one way (docs/architecture.md):
-//   base ← image, archive, snapshot ← layer ← engine ← api ← daemon;  cli → client, base, image/reference.
+//   base ← image, archive, snapshot ← layer ← distribution, engine ← api ← daemon;
+//   registry (the server) → base, image;  cli → client, base, image/reference.
 // Exits 1 naming each import that goes against the flow.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, dirname, resolve } from 'node:path';
@@ -12,11 +13,13 @@ const ALLOWED = {
   archive: ['base'],
   snapshot: ['base'],
   layer: ['base', 'image', 'archive', 'snapshot'],
+  distribution: ['base', 'image', 'archive', 'layer'],
+  registry: ['base', 'image'],
   engine: ['base', 'image', 'archive', 'snapshot', 'layer'],
-  api: ['base', 'image', 'engine'],
-  daemon: ['base', 'image', 'archive', 'snapshot', 'layer', 'engine', 'api'],
+  api: ['base', 'image', 'engine', 'distribution'],
+  daemon: ['base', 'image', 'archive', 'snapshot', 'layer', 'engine', 'api', 'distribution'],
   client: ['base'],
-  cli: ['base', 'client', 'image/reference', 'image/oci'],
+  cli: ['base', 'client', 'image/reference', 'image/oci', 'registry/main'],
 };
 
 const files = [];

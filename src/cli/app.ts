@@ -15,6 +15,21 @@ const systemMod: Loader = () => import('./commands/system.js');
 const imagesMod: Loader = () => import('./commands/images.js');
 const eventsMod: Loader = () => import('./commands/events.js');
 const baseMod: Loader = () => import('./commands/base.js');
+const registryMod: Loader = () => import('./commands/registry.js');
+
+/**
+ * `pier registry ...` runs the registry server, which is bundled on its own
+ * (dist/registry.mjs) so that no other command ever parses it.
+ */
+async function runRegistryCommand(argv: string[], io: IO): Promise<number> {
+  const { existsSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { pathToFileURL } = await import('node:url');
+  const bundled = typeof __dirname === 'string' ? join(__dirname, 'registry.mjs') : '';
+  const spec = bundled && existsSync(bundled) ? pathToFileURL(bundled).href : new URL('../registry/main.js', import.meta.url).href;
+  const mod = (await import(spec)) as { runRegistry(argv: string[], io: IO): Promise<number> };
+  return mod.runRegistry(argv, io);
+}
 
 interface Entry extends CommandMeta {
   load: Loader;
@@ -33,6 +48,8 @@ const imageCmds: Record<string, Entry> = {
   load: { short: 'Load an image from a tar archive or STDIN', load: imagesMod, key: 'load', parent: 'image', aliases: [`${P} image load`, `${P} load`] },
   ls: { short: 'List images', load: imagesMod, key: 'ls', parent: 'image', aliases: [`${P} image ls`, `${P} image list`, `${P} images`] },
   prune: { short: 'Remove unused images', load: imagesMod, key: 'prune', parent: 'image' },
+  pull: { short: 'Download an image from a registry', load: registryMod, key: 'pull', parent: 'image', aliases: [`${P} image pull`, `${P} pull`] },
+  push: { short: 'Upload an image to a registry', load: registryMod, key: 'push', parent: 'image', aliases: [`${P} image push`, `${P} push`] },
   rm: { short: 'Remove one or more images', load: imagesMod, key: 'rm', parent: 'image', aliases: [`${P} image rm`, `${P} image remove`, `${P} rmi`] },
   save: { short: 'Save one or more images to a tar archive (streamed to STDOUT by default)', load: imagesMod, key: 'save', parent: 'image', aliases: [`${P} image save`, `${P} save`] },
   tag: { short: 'Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE', load: imagesMod, key: 'tag', parent: 'image', aliases: [`${P} image tag`, `${P} tag`] },
@@ -53,6 +70,10 @@ const top: Record<string, Entry> = {
   info: { ...systemCmds['info']!, parent: '' },
   inspect: { short: 'Return low-level information on Pier objects', load: imagesMod, key: 'inspect', parent: '' },
   load: { ...imageCmds['load']!, parent: '' },
+  login: { short: 'Authenticate to a registry', load: registryMod, key: 'login', parent: '' },
+  logout: { short: 'Log out from a registry', load: registryMod, key: 'logout', parent: '' },
+  pull: { ...imageCmds['pull']!, parent: '' },
+  push: { ...imageCmds['push']!, parent: '' },
   rmi: { ...imageCmds['rm']!, key: 'rmi', parent: '' },
   save: { ...imageCmds['save']!, parent: '' },
   tag: { ...imageCmds['tag']!, parent: '' },
@@ -73,7 +94,7 @@ const globalFlags: FlagSpec[] = [
 ];
 
 function rootHelp(cols: number): string {
-  const common = ['images', 'version', 'info'];
+  const common = ['pull', 'push', 'images', 'login', 'logout', 'version', 'info'];
   const mgmt = Object.entries(groups).map(([n, g]) => [n, g.short] as const);
   const cmds = Object.entries(top).filter(([n]) => !common.includes(n)).map(([n, e]) => [n, e.short] as const);
   const pad = (n: string) => n.padEnd(11);
@@ -81,6 +102,7 @@ function rootHelp(cols: number): string {
   for (const n of common) s += `  ${pad(n)} ${top[n]!.short}\n`;
   s += '\nManagement Commands:\n';
   for (const [n, d] of mgmt) s += `  ${pad(n)} ${d}\n`;
+  s += `  ${pad('registry')} Run an image registry (serve, gc)\n`;
   s += '\nCommands:\n';
   for (const [n, d] of cmds) s += `  ${pad(n)} ${d}\n`;
   s += `\nGlobal Options:\n${flagUsages(globalFlags, cols).trimEnd()}\n`;
@@ -118,6 +140,7 @@ export async function runCli(argv: string[], io: IO): Promise<number> {
       io.stdout.write(rootHelp(helpColumns(io)));
       return 0;
     }
+    if (name === 'registry') return await runRegistryCommand(rest, io);
     const host = resolveHost(g.values['host'] as string[], io.env);
 
     let entry: Entry | undefined;

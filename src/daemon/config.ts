@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { invalid } from '../base/errdefs.js';
 import { LEVELS, type Level } from '../base/log.js';
+import { validateInsecureRegistry, validateMirror } from '../distribution/resolve.js';
 
 export const STORAGE_DRIVERS = ['overlay2', 'overlay', 'btrfs', 'vfs'] as const;
 export type StorageDriver = (typeof STORAGE_DRIVERS)[number];
@@ -27,6 +28,12 @@ export interface DaemonConfig {
   group?: string;
   /** Largest uncompressed layer accepted on load/import/pull, in bytes (decompression bombs stop here). */
   maxLayerSize: number;
+  /** Registries reachable over plain HTTP / unverified TLS besides localhost and 127.0.0.0/8 (host[:port] or CIDR). */
+  insecureRegistries: string[];
+  /** Pull mirrors of docker.io, tried in order before it. */
+  registryMirrors: string[];
+  maxConcurrentDownloads: number;
+  maxConcurrentUploads: number;
   configFile?: string;
 }
 
@@ -42,6 +49,10 @@ export const DEFAULTS: DaemonConfig = {
   liveRestore: true,
   labels: [],
   maxLayerSize: 64 * 1024 ** 3,
+  insecureRegistries: [],
+  registryMirrors: [],
+  maxConcurrentDownloads: 3,
+  maxConcurrentUploads: 5,
 };
 
 /** daemon.json keys → how to check and apply them. */
@@ -76,6 +87,10 @@ const FILE_KEYS: Record<string, Field> = {
     if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw invalid(`invalid value for "${k}" in the configuration file: expected a positive number of bytes`);
     c.maxLayerSize = v;
   },
+  'insecure-registries': strList((c, v) => (c.insecureRegistries = v.map(validateInsecureRegistry))),
+  'registry-mirrors': strList((c, v) => (c.registryMirrors = v.map(validateMirror))),
+  'max-concurrent-downloads': (c, v, k) => (c.maxConcurrentDownloads = checkConcurrency(v, k)),
+  'max-concurrent-uploads': (c, v, k) => (c.maxConcurrentUploads = checkConcurrency(v, k)),
   runtimes: (c, v, k) => {
     if (!v || typeof v !== 'object' || Array.isArray(v)) throw invalid(`invalid value for "${k}" in the configuration file: expected {"name": {"path": "..."}}`);
     for (const [name, rt] of Object.entries(v as Record<string, unknown>)) {
@@ -98,6 +113,11 @@ function checkHost(h: string): string {
   }
   if (h.startsWith('/')) return `unix://${h}`;
   throw invalid(`invalid host "${h}": use unix:///path/to/socket or tcp://ADDRESS:PORT`);
+}
+function checkConcurrency(v: unknown, k: string): number {
+  const n = typeof v === 'string' ? Number(v) : v;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 64) throw invalid(`invalid value for "${k}": expected a whole number from 1 to 64, got ${JSON.stringify(v)}`);
+  return n;
 }
 function checkLevel(v: string): Level {
   if (v === 'warning') return 'warn';
@@ -131,6 +151,10 @@ Options:
       --live-restore            Keep containers running while the daemon is down (default true)
       --group string            Group for the unix socket
       --label list              Set key=value labels on the daemon
+      --insecure-registry list  Registry that may be reached over plain HTTP (host[:port] or CIDR)
+      --registry-mirror list    Preferred Docker Hub mirror (URL)
+      --max-concurrent-downloads int  Maximum concurrent downloads for each pull (default 3)
+      --max-concurrent-uploads int    Maximum concurrent uploads for each push (default 5)
   -v, --version                 Print version information and quit
   -h, --help                    Print usage
 `;
@@ -141,6 +165,8 @@ export function parseDaemonArgs(argv: readonly string[], readFile: (p: string) =
   const fromFlags = new Set<string>();
   const flagHosts: string[] = [];
   const labels: string[] = [];
+  const insecure: string[] = [];
+  const mirrors: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     let a = argv[i]!;
     let value: string | undefined;
@@ -172,12 +198,18 @@ export function parseDaemonArgs(argv: readonly string[], readFile: (p: string) =
       case '--live-restore': c.liveRestore = boolValue(); fromFlags.add('live-restore'); break;
       case '--group': c.group = next(); fromFlags.add('group'); break;
       case '--label': labels.push(next()); fromFlags.add('labels'); break;
+      case '--insecure-registry': insecure.push(validateInsecureRegistry(next())); fromFlags.add('insecure-registries'); break;
+      case '--registry-mirror': mirrors.push(validateMirror(next())); fromFlags.add('registry-mirrors'); break;
+      case '--max-concurrent-downloads': c.maxConcurrentDownloads = checkConcurrency(next(), 'max-concurrent-downloads'); fromFlags.add('max-concurrent-downloads'); break;
+      case '--max-concurrent-uploads': c.maxConcurrentUploads = checkConcurrency(next(), 'max-concurrent-uploads'); fromFlags.add('max-concurrent-uploads'); break;
       default:
         throw invalid(`unknown flag: ${a}\nSee 'pierd --help'.`);
     }
   }
   if (flagHosts.length) c.hosts = flagHosts;
   if (labels.length) c.labels = labels;
+  if (insecure.length) c.insecureRegistries = insecure;
+  if (mirrors.length) c.registryMirrors = mirrors;
   if (c.configFile) {
     let text: string;
     try {

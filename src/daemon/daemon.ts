@@ -28,6 +28,8 @@ import { Router } from '../api/server.js';
 import { API_VERSION, MIN_API_VERSION } from '../api/version.js';
 import { systemRoutes } from '../api/routes/system.js';
 import { imageRoutes } from '../api/routes/images.js';
+import { authRoutes } from '../api/routes/auth.js';
+import { DistributionService } from '../distribution/service.js';
 import type { DaemonConfig, StorageDriver } from './config.js';
 
 const snapshotters = {
@@ -62,6 +64,12 @@ export class Daemon {
     const layers = new Layers(this.snapshotter, this.host, meta, log.child({ component: 'layers' }), { maxBytes: cfg.maxLayerSize });
     const images = new ImageService(content, meta, layers, this.events, log.child({ component: 'images' }));
     const archives = new ImageArchives(images, cfg.dataRoot, log.child({ component: 'archives' }));
+    const distribution = new DistributionService(
+      images,
+      { insecureRegistries: cfg.insecureRegistries, mirrors: cfg.registryMirrors, maxConcurrentDownloads: cfg.maxConcurrentDownloads, maxConcurrentUploads: cfg.maxConcurrentUploads },
+      cfg.dataRoot,
+      log.child({ component: 'distribution' }),
+    );
     const system = new SystemService({
       id: await this.engineId(),
       dataRoot: cfg.dataRoot,
@@ -80,7 +88,8 @@ export class Daemon {
 
     const router = new Router(log.child({ component: 'api' }), `Pier/${PIER_VERSION} (linux)`);
     systemRoutes(router, system, this.events);
-    imageRoutes(router, images, archives);
+    imageRoutes(router, images, archives, distribution);
+    authRoutes(router, distribution);
 
     for (const h of cfg.hosts) this.servers.push(await this.listen(h, router));
     if (cfg.pidfile) {

@@ -1,13 +1,16 @@
 import type { Readable } from 'node:stream';
-import type { Router } from '../server.js';
-import type { ImageService } from '../../engine/images.js';
+import type { JsonStream, Res, Router } from '../server.js';
+import { parsePlatform, type ImageService } from '../../engine/images.js';
 import type { ImageArchives } from '../../engine/archives.js';
 import { parseFilters } from '../../engine/filters.js';
 import { invalid, notImplemented } from '../../base/errdefs.js';
 import { versionBefore } from '../version.js';
 import { parseReference } from '../../image/reference.js';
+import type { DistributionService } from '../../distribution/service.js';
+import { decodeAuthHeader } from '../../distribution/auth.js';
+import type { JsonMessage } from '../../engine/progress.js';
 
-export function imageRoutes(r: Router, images: ImageService, archives: ImageArchives): void {
+export function imageRoutes(r: Router, images: ImageService, archives: ImageArchives, dist: DistributionService): void {
   r.get('/images/json', async (req, res) => {
     const filters = parseFilters(req.query.str('filters'));
     // Old clients pass ?filter=name as a reference filter.
@@ -38,7 +41,12 @@ export function imageRoutes(r: Router, images: ImageService, archives: ImageArch
     const fromSrc = req.query.str('fromSrc');
     const fromImage = req.query.str('fromImage');
     if (fromSrc === undefined && fromImage === undefined) throw invalid('either fromSrc or fromImage must be given');
-    if (fromImage !== undefined) throw notImplemented(`pulling ${fromImage}: the registry client is not built yet; load the image with "docker load" or make one with "pier image busybox"`);
+    if (fromImage !== undefined) {
+      const platform = req.query.str('platform') ? parsePlatform(req.query.str('platform')!) : undefined;
+      const auth = decodeAuthHeader(req.headers['x-registry-auth']);
+      await lazyStream(res, (progress) => dist.pull(fromImage, req.query.str('tag') || undefined, { platform, auth, signal: req.signal, progress }));
+      return;
+    }
     if (fromSrc !== '-') throw notImplemented(`importing from a URL (${fromSrc}) is not supported: download it and pass the file or "-"`);
     const changes = req.query.all('changes');
     const repo = req.query.str('repo') || undefined;
@@ -80,13 +88,30 @@ export function imageRoutes(r: Router, images: ImageService, archives: ImageArch
     res.text('', 201);
   });
 
-  r.post('/images/{name*}/push', async () => {
-    throw notImplemented('push: the registry client is not built yet');
+  r.post('/images/{name*}/push', async (req, res) => {
+    const auth = decodeAuthHeader(req.headers['x-registry-auth']);
+    await lazyStream(res, (progress) => dist.push(req.params[0]!, req.query.str('tag') || undefined, { auth, signal: req.signal, progress }));
   });
 
   r.delete('/images/{name*}', async (req, res) => {
     res.json(await images.remove(req.params[0]!, { force: req.query.bool('force') ?? false, noprune: req.query.bool('noprune') ?? false }));
   });
+}
+
+/**
+ * A JSON-message stream that starts with its first message: an error before
+ * that (a bad name, an unknown manifest, an unreachable registry) is a plain
+ * error response, as dockerd answers pull and push.
+ */
+async function lazyStream(res: Res, run: (progress: (m: JsonMessage) => void) => Promise<void>): Promise<void> {
+  let stream: JsonStream | undefined;
+  try {
+    await run((m) => (stream ??= res.stream()).write(m));
+  } catch (e) {
+    if (!stream) throw e;
+    stream.error(e);
+  }
+  stream?.end();
 }
 
 function emptyContainerConfig() {
