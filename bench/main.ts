@@ -18,12 +18,13 @@ import { REPO } from '../test/harness/daemon.js';
 import { cliBench } from './cli.js';
 import { imagesBench } from './images.js';
 import { loadSaveBench } from './loadsave.js';
+import { registryBench } from './registry.js';
 import { HEADER, renderTable, type AreaResult, type Bench } from './report.js';
 import { rssBench } from './rss.js';
 import { hrnow, secondsSince } from './stats.js';
 import { startSubjects, type Subjects } from './subjects.js';
 
-const BENCHES: readonly Bench<Subjects>[] = [rssBench, cliBench, imagesBench, loadSaveBench];
+const BENCHES: readonly Bench<Subjects>[] = [rssBench, cliBench, imagesBench, loadSaveBench, registryBench];
 
 const USAGE = `usage: npm run bench -- [--only ${BENCHES.map((b) => b.area).join(',')}] [--out FILE] [--quick]`;
 

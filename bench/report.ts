@@ -7,7 +7,9 @@
 export interface Goal {
   /** What the goal bounds: the pier/docker ratio, or Pier's absolute figure. */
   on: 'ratio' | 'pier';
-  max: number;
+  /** Upper bound (times, sizes), or lower bound (throughputs): give one. */
+  max?: number;
+  min?: number;
 }
 
 export interface Metric {
@@ -40,7 +42,10 @@ export interface AreaResult {
 export function metric(m: Omit<Metric, 'ratio' | 'pass'>): Metric {
   const ratio = m.pier / m.docker;
   const out: Metric = { ...m, ratio };
-  if (m.goal) out.pass = (m.goal.on === 'ratio' ? ratio : m.pier) <= m.goal.max;
+  if (m.goal) {
+    const x = m.goal.on === 'ratio' ? ratio : m.pier;
+    out.pass = (m.goal.max === undefined || x <= m.goal.max) && (m.goal.min === undefined || x >= m.goal.min);
+  }
   return out;
 }
 
@@ -52,7 +57,8 @@ const fmt = (x: number, unit: string): string => {
 
 const goalText = (m: Metric): string => {
   if (!m.goal) return '';
-  const bound = m.goal.on === 'ratio' ? `ratio ≤ ${m.goal.max}` : `≤ ${m.goal.max} ${m.unit}`;
+  const [op, v] = m.goal.max !== undefined ? ['≤', m.goal.max] : ['≥', m.goal.min];
+  const bound = m.goal.on === 'ratio' ? `ratio ${op} ${v}` : `${op} ${v} ${m.unit}`;
   return `${bound} ${m.pass ? 'ok' : 'MISSED'}`;
 };
 

@@ -18,7 +18,7 @@ if (!fs.existsSync(bundle)) {
   } catch {
     /* first run: no cache yet */
   }
-  const script = new vm.Script(Module.wrap(fs.readFileSync(bundle, 'utf8')), { filename: bundle, cachedData: cached, importModuleDynamically: vm.constants?.USE_MAIN_CONTEXT_DEFAULT_LOADER });
+  const script = new vm.Script(Module.wrap(fs.readFileSync(bundle, 'utf8')), { filename: bundle, cachedData: cached });
   if (!cached || script.cachedDataRejected) {
     // Written at exit, so the cache also holds the functions this run compiled.
     process.once('exit', () => {

@@ -24,6 +24,8 @@ await build({
   platform: 'node',
   target: 'node20',
   outfile: 'dist/pier.cjs',
+  // app.ts reaches the registry bundle through __dirname when bundled, import.meta only when not.
+  logOverride: { 'empty-import-meta': 'silent' },
   minifyWhitespace: true,
   minifySyntax: true,
   legalComments: 'none',
@@ -31,6 +33,21 @@ await build({
   define,
 });
 rmSync(new URL('../dist/pier.cjs.cache', import.meta.url), { force: true });
+
+// `pier registry`: its own CommonJS bundle, required by the CLI only for that command.
+await build({
+  entryPoints: ['src/registry/main.ts'],
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  outfile: 'dist/registry.cjs',
+  minifyWhitespace: true,
+  minifySyntax: true,
+  legalComments: 'none',
+  logLevel: 'warning',
+  define,
+});
 
 await build({
   entryPoints: { pierd: 'src/daemon/main.ts' },

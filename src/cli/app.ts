@@ -19,15 +19,17 @@ const registryMod: Loader = () => import('./commands/registry.js');
 
 /**
  * `pier registry ...` runs the registry server, which is bundled on its own
- * (dist/registry.mjs) so that no other command ever parses it.
+ * (dist/registry.cjs, required only here) so that no other command parses it.
  */
 async function runRegistryCommand(argv: string[], io: IO): Promise<number> {
-  const { existsSync } = await import('node:fs');
-  const { join } = await import('node:path');
-  const { pathToFileURL } = await import('node:url');
-  const bundled = typeof __dirname === 'string' ? join(__dirname, 'registry.mjs') : '';
-  const spec = bundled && existsSync(bundled) ? pathToFileURL(bundled).href : new URL('../registry/main.js', import.meta.url).href;
-  const mod = (await import(spec)) as { runRegistry(argv: string[], io: IO): Promise<number> };
+  type RegistryModule = { runRegistry(argv: string[], io: IO): Promise<number> };
+  let mod: RegistryModule;
+  if (typeof __dirname === 'string' && typeof require === 'function') {
+    const { join } = require('node:path') as typeof import('node:path');
+    mod = require(join(__dirname, 'registry.cjs')) as RegistryModule;
+  } else {
+    mod = (await import(new URL('../registry/main.js', import.meta.url).href)) as RegistryModule;
+  }
   return mod.runRegistry(argv, io);
 }
 
