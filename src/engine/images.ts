@@ -247,18 +247,27 @@ export class ImageService {
     const out: DeleteResponseItem[] = [];
     const users = this.users.usersOf(rec.id);
 
+    let remaining = refs;
     if (!byId) {
       const ref = refString(withDefaultTag(parseReference(name)));
       const named = refs.includes(ref) ? ref : refs.find((r) => r.includes('@') && sameRepoRef(r, ref));
-      if (named && (refs.length > 1 || users.length > 0 && !o.force)) {
-        // Other names remain, or a container holds the image: only untag.
-        if (refs.length === 1 && users.length > 0) {
-          const u = users[0]!;
-          throw conflict(`conflict: unable to remove repository reference "${name}" (must force) - container ${shortId(u.id)} is using its referenced image ${shortId(rec.id)}`);
+      if (named) {
+        if (refs.length <= 1 && users.length > 0 && !o.force)
+          throw conflict(`conflict: unable to remove repository reference "${name}" (must force) - container ${shortId(users[0]!.id)} is using its referenced image ${shortId(rec.id)}`);
+        // Untag first, as Docker does. When that removed the repository's last tag, the
+        // repository's digest references (RepoDigests from a pull or push) go with it.
+        const gone = [named];
+        const repo = repoOf(named);
+        if (!named.includes('@') && !refs.some((r) => r !== named && !r.includes('@') && repoOf(r) === repo))
+          gone.push(...refs.filter((r) => r.includes('@') && repoOf(r) === repo));
+        for (const r of gone) {
+          this.meta.deleteTag(r);
+          out.push({ Untagged: familiarOrRaw(r) });
+          this.events.emit('image', 'untag', rec.id, { name: familiarOrRaw(r) });
         }
-        this.meta.deleteTag(named);
-        this.events.emit('image', 'untag', rec.id, { name: familiar(parseReference(named)) });
-        return [{ Untagged: familiarOrRaw(named) }];
+        remaining = refs.filter((r) => !gone.includes(r));
+        // Other names remain, or a container still holds the image: the untag was the whole job.
+        if (remaining.length > 0 || users.length > 0) return out;
       }
     } else if (refs.length > 1 && !o.force) {
       throw conflict(`conflict: unable to delete ${shortId(rec.id)} (must be forced) - image is referenced in multiple repositories`);
@@ -268,10 +277,10 @@ export class ImageService {
     if (users.length && !o.force) throw conflict(`conflict: unable to delete ${shortId(rec.id)} (must be forced) - image is being used by stopped container ${shortId(users[0]!.id)}`);
     if (this.meta.children(rec.id).length) throw conflict(`conflict: unable to delete ${shortId(rec.id)} (cannot be forced) - image has dependent child images`);
 
-    for (const r of refs) {
+    for (const r of remaining) {
       this.meta.deleteTag(r);
       out.push({ Untagged: familiarOrRaw(r) });
-      this.events.emit('image', 'untag', rec.id, { name: familiar(parseReference(r)) });
+      this.events.emit('image', 'untag', rec.id, { name: familiarOrRaw(r) });
     }
     if (users.length) return out; // forced with a stopped container: untag only, like Docker
     out.push(...(await this.deleteImage(rec, !o.noprune)));
@@ -481,6 +490,16 @@ function sameRepo(fullRef: string, r: Reference): boolean {
     return false;
   }
 }
+/** The repository of a normalised reference: docker.io/library/busybox for ...:latest and ...@sha256:... */
+function repoOf(fullRef: string): string {
+  try {
+    const r = parseReference(fullRef);
+    return `${r.domain}/${r.path}`;
+  } catch {
+    return fullRef;
+  }
+}
+
 function sameRepoRef(a: string, b: string): boolean {
   try {
     return sameRepo(a, parseReference(b)) && parseReference(a).digest === parseReference(b).digest;

@@ -105,6 +105,11 @@ describe('pull and push against docker-registry', { skip }, () => {
     assert.ok(events.some((e) => e.Action === 'pull' && e.Actor.Attributes.name === `${name}:v1`));
     const pushEvents = (await api(a.sock, 'GET', `/events?since=0&until=${Math.ceil(Date.now() / 1000) + 1}&filters=${encodeURIComponent('{"event":["push"]}')}`)).messages();
     assert.ok(pushEvents.some((e) => e.Action === 'push'));
+
+    // Removing the last tag of a repository takes its digest references along, and then the image (Docker's rule).
+    const rmi = (await api(b.sock, 'DELETE', `/images/${name}:v1`)).json();
+    assert.deepEqual(rmi, [{ Untagged: `${name}:v1` }, { Untagged: `${name}@${digest}` }, { Deleted: id }]);
+    assert.equal((await api(b.sock, 'GET', `/images/${id}/json`)).status, 404);
   });
 
   it('pulls by digest, and a related image finds its shared layer already there', async () => {
