@@ -247,7 +247,7 @@ export class Pusher {
     const src = counting(await this.images.content.reader(local.digest), byteProgress(o.progress, 'Pushing', id, local.size));
     const toStore = new PassThrough({ highWaterMark: 1 << 20 });
     const toRegistry = new PassThrough({ highWaterMark: 1 << 20 });
-    tee(compressGzip(src), toStore, toRegistry);
+    tee(compressGzip(src, { adaptive: true }), toStore, toRegistry);
     const stored = this.images.content.ingest(toStore, { signal });
     try {
       const [blob] = await Promise.all([stored, this.upload(repo, undefined, toRegistry, undefined, async () => (await stored).digest, signal)]);
