@@ -8,7 +8,9 @@ import { readFile } from 'node:fs/promises';
 import { EngineError, invalid, messageOf } from '../../base/errdefs.js';
 
 export async function tlsOptions(cert: string, key: string): Promise<{ cert: Buffer; key: Buffer }> {
-  const [certPem, keyPem] = await Promise.all([readPem(cert, 'certificate'), readPem(key, 'key')]);
+  // One after the other, so that with both files bad the error always names the certificate first.
+  const certPem = await readPem(cert, 'certificate');
+  const keyPem = await readPem(key, 'key');
   let x509: X509Certificate;
   try {
     x509 = new X509Certificate(certPem);
