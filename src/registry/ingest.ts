@@ -14,6 +14,7 @@ import type { Digest } from '../base/digest.js';
 import { regErr } from './errors.js';
 
 const HIGH_WATER = 1 << 20;
+const SINK_HIGH_WATER = 128 << 10;
 
 export class BlobIngest {
   private constructor(
@@ -112,7 +113,8 @@ class AppendSink extends Writable {
     private readonly ingest: BlobIngest,
     private readonly limit: number,
   ) {
-    super({ highWaterMark: HIGH_WATER });
+    // Small on purpose: with 50 uploads at once this is what bounds memory (writev coalesces chunks anyway).
+    super({ highWaterMark: SINK_HIGH_WATER });
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (e?: Error | null) => void): void {
