@@ -84,6 +84,8 @@ export class Daemon {
       started: new Date(),
       apiVersion: API_VERSION,
       minApiVersion: MIN_API_VERSION,
+      insecureRegistries: cfg.insecureRegistries,
+      registryMirrors: cfg.registryMirrors,
     });
 
     const router = new Router(log.child({ component: 'api' }), `Pier/${PIER_VERSION} (linux)`);

@@ -28,6 +28,9 @@ export interface SystemDeps {
   /** The Engine API versions the API layer speaks, reported by /version. */
   apiVersion: string;
   minApiVersion: string;
+  /** `insecure-registries` (CIDRs and host[:port]s) and `registry-mirrors` from the daemon config. */
+  insecureRegistries: string[];
+  registryMirrors: string[];
   /** Containers by state; the container service fills this in (all zero until then). */
   containerCounts?: () => { total: number; running: number; paused: number; stopped: number };
 }
@@ -112,7 +115,7 @@ export class SystemService {
       OSType: 'linux',
       Architecture: os.machine(),
       IndexServerAddress: 'https://index.docker.io/v1/',
-      RegistryConfig: { IndexConfigs: {}, InsecureRegistryCIDRs: ['127.0.0.0/8', '::1/128'], Mirrors: [] },
+      RegistryConfig: this.registryConfig(),
       NCPU: os.availableParallelism(),
       MemTotal: os.totalmem(),
       GenericResources: null,
@@ -137,6 +140,17 @@ export class SystemService {
       CDISpecDirs: [],
       Warnings: null,
     };
+  }
+
+  /** Docker's RegistryConfig: loopback is always insecure; CIDRs and named registries from the config. */
+  private registryConfig() {
+    const isCidr = (s: string) => /^[0-9a-f:.]+\/\d+$/i.test(s);
+    const cidrs = ['127.0.0.0/8', '::1/128', ...this.d.insecureRegistries.filter(isCidr)];
+    const IndexConfigs: Record<string, { Name: string; Mirrors: string[]; Secure: boolean; Official: boolean }> = {
+      'docker.io': { Name: 'docker.io', Mirrors: this.d.registryMirrors, Secure: true, Official: true },
+    };
+    for (const h of this.d.insecureRegistries.filter((x) => !isCidr(x))) IndexConfigs[h] = { Name: h, Mirrors: [], Secure: false, Official: false };
+    return { IndexConfigs, InsecureRegistryCIDRs: cidrs, Mirrors: this.d.registryMirrors };
   }
 
   /** /system/df: image figures now; containers, volumes and build cache when those services exist. */

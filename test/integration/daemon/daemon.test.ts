@@ -72,6 +72,19 @@ describe('pierd', () => {
     }
   });
 
+  it('shows its insecure registries and mirrors in /info', async () => {
+    const d = await startDaemon({ config: { 'insecure-registries': ['registry.test:5000', '192.0.2.0/24'], 'registry-mirrors': ['http://127.0.0.1:5999'] } });
+    try {
+      const rc = (await api(d.sock, 'GET', '/info')).json().RegistryConfig;
+      assert.deepEqual(rc.Mirrors, ['http://127.0.0.1:5999']);
+      assert.ok(rc.InsecureRegistryCIDRs.includes('192.0.2.0/24') && rc.InsecureRegistryCIDRs.includes('127.0.0.0/8'));
+      assert.equal(rc.IndexConfigs['registry.test:5000'].Secure, false);
+      assert.deepEqual(rc.IndexConfigs['docker.io'].Mirrors, ['http://127.0.0.1:5999']);
+    } finally {
+      await d.cleanup();
+    }
+  });
+
   it('runs on the vfs storage driver when asked', async () => {
     const d = await startDaemon({ args: ['--storage-driver', 'vfs'] });
     try {
