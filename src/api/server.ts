@@ -112,7 +112,7 @@ export class Router {
     void this.dispatch(req, new SocketRes(socket, this.serverHeader));
   }
 
-  private async dispatch(raw: IncomingMessage, res: Res & { setCommon?: never }): Promise<void> {
+  private async dispatch(raw: IncomingMessage, res: Res): Promise<void> {
     const started = performance.now();
     const url = new URL(raw.url ?? '/', 'http://pier');
     let path = decodePath(url.pathname);
@@ -162,7 +162,7 @@ export class Router {
       const status = statusOf(e);
       const log = status >= 500 ? this.log.error.bind(this.log) : this.log.debug.bind(this.log);
       log({ method: raw.method, path: raw.url, status, err: messageOf(e) }, 'request failed');
-      if (!res.started) res.json({ message: messageOf(e) }, status === 304 ? 304 : status);
+      if (!res.started) res.json({ message: messageOf(e) }, status);
       else this.log.warn({ path: raw.url, err: messageOf(e) }, 'error after the response started');
     } finally {
       raw.socket.off('close', onClose);

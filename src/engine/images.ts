@@ -18,7 +18,6 @@ import { applyChanges } from '../image/changes.js';
 import { decompress } from '../archive/compression.js';
 import type { EventBus } from './events.js';
 import { chainIds, type Layers } from '../layer/layers.js';
-import type { Progress } from './progress.js';
 import { parseFilters, type Filters } from './filters.js';
 
 /** Who uses an image; the container service answers (none until it exists). */
@@ -292,6 +291,7 @@ export class ImageService {
     const out: DeleteResponseItem[] = [];
     const manifest = await this.readJson<Manifest>(rec.manifest).catch(() => undefined);
     this.meta.delete(rec.id);
+    this.log.debug({ id: rec.id }, 'image deleted');
     out.push({ Deleted: rec.id });
     this.events.emit('image', 'delete', rec.id, { name: rec.id });
     await this.collect(manifest ? [rec.id, rec.manifest, ...manifest.layers.map((l) => l.digest)] : [rec.id, rec.manifest]);

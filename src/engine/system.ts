@@ -22,9 +22,7 @@ export interface SystemDeps {
   defaultRuntime: string;
   debug: boolean;
   liveRestore: boolean;
-  hosts: string[];
   labels: string[];
-  started: Date;
   /** The Engine API versions the API layer speaks, reported by /version. */
   apiVersion: string;
   minApiVersion: string;

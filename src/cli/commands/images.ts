@@ -64,8 +64,6 @@ async function showStream(ctx: Ctx, res: HttpResponse): Promise<void> {
   await displayJSONMessages(res.body, ctx.io.stdout, { isTerminal, width });
 }
 
-const since = (unixSeconds: number) => `${humanDuration(Date.now() - unixSeconds * 1000)} ago`;
-
 // --- images -------------------------------------------------------------------
 
 export interface ImageRow {

@@ -34,7 +34,6 @@ export class OverlaySnapshotter implements Snapshotter {
 
   private constructor(
     private readonly root: string,
-    private readonly host: Host,
     private readonly meta: SnapshotMeta,
   ) {}
 
@@ -42,7 +41,7 @@ export class OverlaySnapshotter implements Snapshotter {
   static async open(root: string, host: Host = new NodeHost()): Promise<OverlaySnapshotter> {
     root = resolve(root);
     const meta = await SnapshotMeta.open(root);
-    const sn = new OverlaySnapshotter(root, host, meta);
+    const sn = new OverlaySnapshotter(root, meta);
     const ids = meta.ids();
     await sweep(sn.snapshots, (id) => ids.has(id), removeTree);
     await checkOverlay(sn.snapshots, host);
