@@ -15,7 +15,7 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { startPierRegistry } from '../test/harness/pier-registry.js';
-import { startRegistry } from '../test/integration/distribution/registry.js';
+import { startRegistry } from '../test/harness/docker-registry.js';
 import { dockerArchive, tarOf } from '../test/harness/tars.js';
 import { metric, type Bench } from './report.js';
 import { hrnow, median, rotation, secondsSince } from './stats.js';

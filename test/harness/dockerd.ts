@@ -4,11 +4,11 @@
  * iptables rules (it must never touch docker0 or the host's chains), stopped
  * by pid afterwards.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { api } from './daemon.js';
-import { unmountUnder } from './daemon.js';
+import { api, unmountUnder } from './daemon.js';
+import { startService } from './service.js';
 
 export interface Dockerd {
   root: string;
@@ -34,45 +34,25 @@ export async function startDockerd(storageDriver = 'overlay2'): Promise<Dockerd>
   if (!bin) throw new Error('dockerd is not installed (apt-get install docker.io)');
   const root = mkdtempSync('/tmp/pier-dockerd-');
   const sock = join(root, 'docker.sock');
-  let log = '';
-  const proc = spawn(
-    bin,
-    [
+  const svc = await startService({
+    name: 'dockerd',
+    cmd: bin,
+    args: [
       '--data-root', join(root, 'data'), '--exec-root', join(root, 'exec'), '--host', `unix://${sock}`,
       '--pidfile', join(root, 'docker.pid'), '--bridge', 'none', '--iptables=false', '--ip6tables=false',
       '--ip-masq=false', '--storage-driver', storageDriver, '--containerd-namespace', `pier-bench-${process.pid}`,
       '--containerd-plugins-namespace', `pier-bench-plugins-${process.pid}`,
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PATH: `/usr/sbin:/usr/bin:/sbin:/bin:${process.env.PATH}` } },
-  );
-  proc.stdout!.on('data', (d: Buffer) => (log += d));
-  proc.stderr!.on('data', (d: Buffer) => (log += d));
-  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
-  const stop = async () => {
-    if (proc.exitCode === null && proc.signalCode === null) {
-      proc.kill('SIGTERM');
-      const t = setTimeout(() => proc.kill('SIGKILL'), 20000);
-      await exited;
-      clearTimeout(t);
-    }
-    unmountUnder(root);
-    rmSync(root, { recursive: true, force: true });
-  };
-  const deadline = Date.now() + 60000;
-  while (Date.now() < deadline) {
-    if (proc.exitCode !== null) {
-      await stop();
-      throw new Error(`dockerd exited: ${log.slice(-2000)}`);
-    }
-    try {
-      if (existsSync(sock) && (await api(sock, 'GET', '/_ping')).status === 200) return { root, sock, host: `unix://${sock}`, proc, stop };
-    } catch {
-      /* not yet */
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  await stop();
-  throw new Error(`dockerd did not start within 60s: ${log.slice(-2000)}`);
+    env: { ...process.env, PATH: `/usr/sbin:/usr/bin:/sbin:/bin:${process.env.PATH}` },
+    ready: async () => existsSync(sock) && (await api(sock, 'GET', '/_ping')).status === 200,
+    cleanup: () => {
+      unmountUnder(root);
+      rmSync(root, { recursive: true, force: true });
+    },
+    startTimeoutMs: 60000,
+    stopTimeoutMs: 20000,
+  });
+  return { root, sock, host: `unix://${sock}`, proc: svc.proc, stop: svc.stop };
 }
 
 /** Runs the docker CLI against a host; returns code, stdout, stderr. */

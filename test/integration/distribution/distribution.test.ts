@@ -15,7 +15,7 @@ import bcrypt from 'bcryptjs';
 import { startDaemon, api, PIER, type TestDaemon } from '../../harness/daemon.js';
 import { docker, dockerCli } from '../../harness/dockerd.js';
 import { dockerArchive, tarOf, sha } from '../../harness/tars.js';
-import { startRegistry, REGISTRY_BIN, type TestRegistry } from './registry.js';
+import { startRegistry, REGISTRY_BIN, type TestRegistry } from '../../harness/docker-registry.js';
 
 const skip = existsSync(REGISTRY_BIN) ? false : 'docker-registry is not installed';
 
