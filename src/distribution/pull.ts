@@ -111,40 +111,48 @@ export class Puller {
     o.progress({ status: `Pulling from ${ref.path}`, id: tagOrDigest });
 
     const id = manifest.config.digest;
-    if (!(await this.complete(id))) {
-      const added = new Set<Digest>();
-      try {
-        const configBytes = await this.fetchSmallBlob(repo, manifest.config, CONFIG_LIMIT, 'image config', o.signal);
-        const config = parseConfig(configBytes, manifest, ref);
-        if (o.platform && !viaIndex && (config.os !== o.platform.os || config.architecture !== o.platform.architecture)) {
-          throw notFound(`image with reference ${familiar(ref)} was found but its platform (${config.os}/${config.architecture}) does not match the specified platform (${platformString(o.platform)})`);
+    // Until the image is recorded and tagged, nothing references its layers: hold them
+    // so that a concurrent rmi or prune does not collect them (Layers.hold).
+    let release = () => {};
+    try {
+      if (!(await this.complete(id))) {
+        const added = new Set<Digest>();
+        try {
+          const configBytes = await this.fetchSmallBlob(repo, manifest.config, CONFIG_LIMIT, 'image config', o.signal);
+          const config = parseConfig(configBytes, manifest, ref);
+          release = this.images.layers.hold(chainIds(config.rootfs.diff_ids));
+          if (o.platform && !viaIndex && (config.os !== o.platform.os || config.architecture !== o.platform.architecture)) {
+            throw notFound(`image with reference ${familiar(ref)} was found but its platform (${config.os}/${config.architecture}) does not match the specified platform (${platformString(o.platform)})`);
+          }
+          await this.fetchLayers(repo, manifest.layers, config.rootfs.diff_ids, o, added);
+          // Config and manifest go in last: an image record only ever names complete content.
+          await this.images.content.put(configBytes, { expected: id });
+          await this.images.content.put(target.bytes, { expected: target.digest });
+          const size = chainIds(config.rootfs.diff_ids).reduce((n, c) => n + (this.images.layers.get(c)?.size ?? 0), 0);
+          this.images.meta.put({ id, manifest: target.digest, created: config.created ?? '', size, parent: '', addedAt: Date.now() });
+        } catch (e) {
+          await dropUnused(this.images, added).catch((err: unknown) => this.log.warn({ err }, 'removing the blobs of a failed pull'));
+          throw e;
         }
-        await this.fetchLayers(repo, manifest.layers, config.rootfs.diff_ids, o, added);
-        // Config and manifest go in last: an image record only ever names complete content.
-        await this.images.content.put(configBytes, { expected: id });
-        await this.images.content.put(target.bytes, { expected: target.digest });
-        const size = chainIds(config.rootfs.diff_ids).reduce((n, c) => n + (this.images.layers.get(c)?.size ?? 0), 0);
-        this.images.meta.put({ id, manifest: target.digest, created: config.created ?? '', size, parent: '', addedAt: Date.now() });
-      } catch (e) {
-        await dropUnused(this.images, added).catch((err: unknown) => this.log.warn({ err }, 'removing the blobs of a failed pull'));
-        throw e;
       }
-    }
 
-    // Tags and RepoDigests. A pull by tag through an index records the index digest, as Docker does.
-    let updated = false;
-    if (ref.tag !== undefined && ref.digest === undefined) {
-      const key = refString(ref);
-      updated = this.images.meta.resolveTag(key) !== id;
-      this.images.meta.setTag(key, id);
+      // Tags and RepoDigests. A pull by tag through an index records the index digest, as Docker does.
+      let updated = false;
+      if (ref.tag !== undefined && ref.digest === undefined) {
+        const key = refString(ref);
+        updated = this.images.meta.resolveTag(key) !== id;
+        this.images.meta.setTag(key, id);
+      }
+      const digestRef = `${refName(ref)}@${top.digest}`;
+      if (ref.digest !== undefined) updated = this.images.meta.resolveTag(digestRef) !== id;
+      this.images.meta.setTag(digestRef, id);
+      o.progress({ status: `Digest: ${top.digest}` });
+      this.images.events.emit('image', 'pull', familiar(ref), { name: familiar(ref) });
+      this.log.debug({ ref: familiar(ref), id, ms: Math.round(performance.now() - t0) }, 'pulled');
+      return { id, updated };
+    } finally {
+      release();
     }
-    const digestRef = `${refName(ref)}@${top.digest}`;
-    if (ref.digest !== undefined) updated = this.images.meta.resolveTag(digestRef) !== id;
-    this.images.meta.setTag(digestRef, id);
-    o.progress({ status: `Digest: ${top.digest}` });
-    this.images.events.emit('image', 'pull', familiar(ref), { name: familiar(ref) });
-    this.log.debug({ ref: familiar(ref), id, ms: Math.round(performance.now() - t0) }, 'pulled');
-    return { id, updated };
   }
 
   /** True when the image is recorded and all its layers are there: nothing to download (Docker skips layers then too). */

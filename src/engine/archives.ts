@@ -27,7 +27,7 @@ import { familiar, familiarName, parseReference, toString as refString, withDefa
 import { MediaType, hostPlatform, isIndexType, type Descriptor, type ImageConfig, type Index, type Manifest } from '../image/oci.js';
 import type { ImageService } from './images.js';
 import { throttled, type Progress } from './progress.js';
-import { chainIdOf } from '../layer/layers.js';
+import { chainIdOf, chainIds } from '../layer/layers.js';
 
 const SMALL_JSON_LIMIT = 16 << 20; // manifest.json, index.json, configs: never more than this
 const DISK_RESERVE = 512 << 20; // stop ingesting when the data root's disk gets this close to full
@@ -161,17 +161,23 @@ export class ImageArchives {
       throw invalid(`invalid archive: image config lists ${config.rootfs.diff_ids.length} layers but manifest.json lists ${e.Layers.length}`);
     const layers: Descriptor[] = [];
     let parent = '';
-    for (let i = 0; i < e.Layers.length; i++) {
-      const path = e.Layers[i]!;
-      const blob = this.lookup(staged, path);
-      if (!blob) throw invalid(`invalid archive: layer ${path} is named by manifest.json but missing from the archive`);
-      const diffId = config.rootfs.diff_ids[i]!;
-      const info = await this.images.content.info(blob);
-      const rec = await this.unpackReporting(parent, blob, diffId, info.size, progress, o);
-      parent = rec.chainId;
-      layers.push({ mediaType: blob === diffId ? MediaType.DockerLayer : MediaType.DockerLayerGzip, digest: blob, size: info.size });
+    let id: Digest;
+    const release = this.images.layers.hold(chainIds(config.rootfs.diff_ids));
+    try {
+      for (let i = 0; i < e.Layers.length; i++) {
+        const path = e.Layers[i]!;
+        const blob = this.lookup(staged, path);
+        if (!blob) throw invalid(`invalid archive: layer ${path} is named by manifest.json but missing from the archive`);
+        const diffId = config.rootfs.diff_ids[i]!;
+        const info = await this.images.content.info(blob);
+        const rec = await this.unpackReporting(parent, blob, diffId, info.size, progress, o);
+        parent = rec.chainId;
+        layers.push({ mediaType: blob === diffId ? MediaType.DockerLayer : MediaType.DockerLayerGzip, digest: blob, size: info.size });
+      }
+      id = await this.images.commitImage(config, layers, MediaType.DockerManifest);
+    } finally {
+      release();
     }
-    const id = await this.images.commitImage(config, layers, MediaType.DockerManifest);
     this.images.events.emit('image', 'load', id, {});
     const out: string[] = [];
     const tags = (e.RepoTags ?? []).filter((t) => typeof t === 'string');
@@ -205,15 +211,21 @@ export class ImageArchives {
       validateConfig(config);
       if (config.rootfs.diff_ids.length !== manifest.layers.length) throw invalid('invalid archive: manifest and config disagree on the number of layers');
       let parent = '';
-      for (let i = 0; i < manifest.layers.length; i++) {
-        const l = manifest.layers[i]!;
-        const blob = this.lookup(staged, blobPath(l.digest));
-        if (!blob) throw invalid(`invalid archive: layer ${l.digest} is named by the manifest but missing from the archive`);
-        const rec = await this.unpackReporting(parent, blob, config.rootfs.diff_ids[i]!, l.size, progress, o);
-        parent = rec.chainId;
+      const release = this.images.layers.hold(chainIds(config.rootfs.diff_ids));
+      let id: Digest;
+      try {
+        for (let i = 0; i < manifest.layers.length; i++) {
+          const l = manifest.layers[i]!;
+          const blob = this.lookup(staged, blobPath(l.digest));
+          if (!blob) throw invalid(`invalid archive: layer ${l.digest} is named by the manifest but missing from the archive`);
+          const rec = await this.unpackReporting(parent, blob, config.rootfs.diff_ids[i]!, l.size, progress, o);
+          parent = rec.chainId;
+        }
+        // Keep the layout's own manifest bytes: its digest is what a registry would know the image by.
+        id = await this.images.commitImage(config, manifest.layers, manifest.mediaType ?? MediaType.OciManifest);
+      } finally {
+        release();
       }
-      // Keep the layout's own manifest bytes: its digest is what a registry would know the image by.
-      const id = await this.images.commitImage(config, manifest.layers, manifest.mediaType ?? MediaType.OciManifest);
       this.images.events.emit('image', 'load', id, {});
       const name = desc.annotations?.['io.containerd.image.name'] ?? desc.annotations?.['org.opencontainers.image.ref.name'];
       let tagged = false;

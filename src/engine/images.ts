@@ -374,6 +374,7 @@ export class ImageService {
     const blob = await this.content.ingest(tar, { signal: o.signal, limit: this.layers.maxBytes }).catch((e: unknown) => {
       throw invalid(`importing failed: ${messageOf(e)}`, e);
     });
+    const release = this.layers.hold([blob.digest]); // a one-layer image: its chain ID is its diff ID
     try {
       const layer = await this.layers.unpack('', () => this.content.reader(blob.digest), blob.digest, o.signal);
       const now = new Date().toISOString();
@@ -394,6 +395,8 @@ export class ImageService {
     } catch (e) {
       await this.collect([blob.digest]);
       throw e;
+    } finally {
+      release();
     }
   }
 

@@ -51,6 +51,29 @@ export class Layers {
     private readonly limits: UnpackLimits = {},
   ) {}
 
+  /** Chains an operation in flight is assembling an image from, with a count per holder. */
+  private readonly holds = new Map<string, number>();
+
+  /**
+   * Keeps `chains` from being pruned until the returned function is called.
+   * A pull, load or import holds its image's chains from before the first
+   * unpack until the image is recorded: until then no image references them,
+   * and a concurrent rmi's collection would otherwise remove them.
+   */
+  hold(chains: readonly string[]): () => void {
+    for (const c of chains) this.holds.set(c, (this.holds.get(c) ?? 0) + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      for (const c of chains) {
+        const n = (this.holds.get(c) ?? 1) - 1;
+        if (n <= 0) this.holds.delete(c);
+        else this.holds.set(c, n);
+      }
+    };
+  }
+
   /** The largest uncompressed layer accepted (decompression bombs stop here). */
   get maxBytes(): number {
     return this.limits.maxBytes ?? Number.MAX_SAFE_INTEGER;
@@ -122,7 +145,7 @@ export class Layers {
       const all = this.meta.layers();
       const parents = new Set(all.map((l) => l.parent));
       for (const l of all) {
-        if (keep.has(l.chainId) || parents.has(l.chainId)) continue;
+        if (keep.has(l.chainId) || parents.has(l.chainId) || this.holds.has(l.chainId)) continue;
         try {
           await this.sn.remove(l.chainId);
         } catch (e) {
