@@ -108,20 +108,28 @@ export class Router {
 
   /** Entry for requests with an Upgrade header (Node hands us the socket). */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    // Node drops its own error listener on upgrade: a client's reset must not become an uncaught exception.
+    socket.on('error', (e) => this.log.debug({ err: messageOf(e) }, 'upgraded connection error'));
     if (head.length) socket.unshift(head);
     void this.dispatch(req, new SocketRes(socket, this.serverHeader));
   }
 
   private async dispatch(raw: IncomingMessage, res: Res): Promise<void> {
     const started = performance.now();
-    const url = new URL(raw.url ?? '/', 'http://pier');
-    let path = decodePath(url.pathname);
     let version = API_VERSION;
-    const m = VERSION_PREFIX.exec(path);
     const ac = new AbortController();
     const onClose = () => ac.abort(new EngineError('unavailable', 'client disconnected'));
     raw.socket.once('close', onClose);
     try {
+      // A request target that is no URL (`//[`) is the client's mistake: a 400, not a hung request.
+      let url: URL;
+      try {
+        url = new URL(raw.url ?? '/', 'http://pier');
+      } catch {
+        throw invalid(`invalid request URL ${raw.url}`);
+      }
+      let path = decodePath(url.pathname);
+      const m = VERSION_PREFIX.exec(path);
       if (m) {
         version = m[1]!;
         path = m[2]!;

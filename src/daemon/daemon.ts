@@ -5,6 +5,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import { connect } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { closeSync, openSync, promises as fs, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -41,6 +42,8 @@ const snapshotters = {
 
 export class Daemon {
   private servers: Server[] = [];
+  /** Upgraded (hijacked) connections: the HTTP server no longer tracks them, so stop() ends them itself. */
+  private readonly upgraded = new Set<Duplex>();
   private db?: Db;
   private lockFd?: number;
   private snapshotter?: Snapshotter;
@@ -144,7 +147,11 @@ export class Daemon {
 
   private async listen(host: string, router: Router): Promise<Server> {
     const server = createServer({ keepAliveTimeout: 60_000, requestTimeout: 0 }, (req, res) => router.handle(req, res));
-    server.on('upgrade', (req, socket, head) => router.handleUpgrade(req, socket, head));
+    server.on('upgrade', (req, socket, head) => {
+      this.upgraded.add(socket);
+      socket.once('close', () => this.upgraded.delete(socket));
+      router.handleUpgrade(req, socket, head);
+    });
     server.on('clientError', (_e, socket) => socket.destroy());
     if (host.startsWith('unix://')) {
       const path = host.slice(7);
@@ -169,6 +176,7 @@ export class Daemon {
   }
 
   async stop(): Promise<void> {
+    for (const c of this.upgraded) c.destroy();
     await Promise.all(
       this.servers.map(
         (s) =>

@@ -93,7 +93,8 @@ export class ImageArchives {
       if (d) return d;
       const target = s.links.get(p);
       if (!target) return undefined;
-      p = cleanPath(posix.join(posix.dirname(p), target));
+      // A hard link's target (stored with a leading /) names a path from the archive's root.
+      p = cleanPath(target.startsWith('/') ? target : posix.join(posix.dirname(p), target));
     }
     return undefined;
   }
@@ -227,7 +228,10 @@ export class ImageArchives {
         release();
       }
       this.images.events.emit('image', 'load', id, {});
-      const name = desc.annotations?.['io.containerd.image.name'] ?? desc.annotations?.['org.opencontainers.image.ref.name'];
+      // ref.name is mostly a bare tag ("latest", "1.0") that names no repository, yet parses as one
+      // (`latest` → docker.io/library/latest): only a name with a repository part or a tag tags the image.
+      const refName = desc.annotations?.['org.opencontainers.image.ref.name'];
+      const name = desc.annotations?.['io.containerd.image.name'] ?? (refName && /[/:]/.test(refName) ? refName : undefined);
       let tagged = false;
       if (name) {
         try {
@@ -332,8 +336,17 @@ export class ImageArchives {
       await new Promise<void>((res, rej) => pack.entry({ name: 'blobs/sha256/', type: 'directory', mtime, mode: 0o755 }, (e) => (e ? rej(e) : res())));
       for (const [d] of blobs) {
         const size = (await this.images.content.info(d)).size;
-        const entry = pack.entry({ name: blobPath(d), size, mtime, mode: 0o644 });
-        await pipeline(await this.images.content.reader(d), entry);
+        // The blob is opened before its entry exists: pack may be destroyed (the reader went away)
+        // while it opens, and an entry destroyed before pipeline listens would throw its error.
+        const reader = await this.images.content.reader(d);
+        let entry: ReturnType<typeof pack.entry>;
+        try {
+          entry = pack.entry({ name: blobPath(d), size, mtime, mode: 0o644 });
+        } catch (e) {
+          reader.destroy();
+          throw e;
+        }
+        await pipeline(reader, entry);
       }
       await addFile('index.json', JSON.stringify(index));
       await addFile('manifest.json', JSON.stringify(manifestJson));
@@ -342,11 +355,14 @@ export class ImageArchives {
       pack.finalize();
     };
     write().catch((e: unknown) => {
+      if (out.destroyed) return this.log.debug({ err: e }, 'save stopped: the reader went away');
       this.log.error({ err: e }, 'save failed');
       pack.destroy(e as Error);
       out.destroy(e as Error);
     });
-    pack.pipe(out);
+    // pipeline, not pipe: a reader that goes away (the client disconnected) destroys pack, which
+    // stops write() — it would otherwise wait forever on a full buffer with a blob open.
+    pipeline(pack, out).catch(() => {});
     for (const { rec } of images) this.images.events.emit('image', 'save', rec.id, {});
     return out;
   }

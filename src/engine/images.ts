@@ -268,7 +268,7 @@ export class ImageService {
         // Other names remain, or a container still holds the image: the untag was the whole job.
         if (remaining.length > 0 || users.length > 0) return out;
       }
-    } else if (refs.length > 1 && !o.force) {
+    } else if (!isSingleReference(refs) && refs.length > 1 && !o.force) {
       throw conflict(`conflict: unable to delete ${shortId(rec.id)} (must be forced) - image is referenced in multiple repositories`);
     }
     const running = users.find((u) => u.running);
@@ -511,6 +511,18 @@ function sameRepoRef(a: string, b: string): boolean {
   }
 }
 
+/**
+ * Docker's isSingleReference: at most one tag, and every digest reference in that tag's
+ * repository (a pulled or pushed image: `busybox:latest` + `busybox@sha256:…`).
+ */
+function isSingleReference(refs: string[]): boolean {
+  if (refs.length <= 1) return refs.length === 1;
+  const tags = refs.filter((r) => !r.includes('@'));
+  if (tags.length > 1) return false;
+  const digestRepos = new Set(refs.filter((r) => r.includes('@')).map(repoOf));
+  return digestRepos.size === 1 && digestRepos.has(repoOf(tags[0] ?? refs[0]!));
+}
+
 /** Docker's isImageIDPrefix: the name was an ID (or a prefix of it), not a reference. */
 function isIdLike(name: string, id: string): boolean {
   const hex = name.startsWith('sha256:') ? name.slice(7) : name;
@@ -575,6 +587,10 @@ function globToRegExp(p: string): RegExp {
       }
     } else s += c.replace(/[.+^${}()|\\]/g, '\\$&');
   }
-  return new RegExp(`^${s}$`);
+  try {
+    return new RegExp(`^${s}$`);
+  } catch {
+    throw invalid(`invalid reference filter "${p}": not a valid pattern`);
+  }
 }
 

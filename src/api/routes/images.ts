@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { JsonStream, Res, Router } from '../server.js';
 import { parsePlatform, type ImageService } from '../../engine/images.js';
 import type { ImageArchives } from '../../engine/archives.js';
@@ -33,8 +34,7 @@ export function imageRoutes(r: Router, images: ImageService, archives: ImageArch
 
   r.get('/images/get', async (req, res) => {
     const names = req.query.all('names').flatMap((n) => n.split(',')).filter(Boolean);
-    const tar = await archives.save(names);
-    tar.pipe(res.raw('application/x-tar'));
+    await sendTar(await archives.save(names), res);
   });
 
   r.post('/images/create', async (req, res) => {
@@ -79,8 +79,7 @@ export function imageRoutes(r: Router, images: ImageService, archives: ImageArch
   });
 
   r.get('/images/{name*}/get', async (req, res) => {
-    const tar = await archives.save([req.params[0]!]);
-    tar.pipe(res.raw('application/x-tar'));
+    await sendTar(await archives.save([req.params[0]!]), res);
   });
 
   r.post('/images/{name*}/tag', async (req, res) => {
@@ -95,6 +94,16 @@ export function imageRoutes(r: Router, images: ImageService, archives: ImageArch
 
   r.delete('/images/{name*}', async (req, res) => {
     res.json(await images.remove(req.params[0]!, { force: req.query.bool('force') ?? false, noprune: req.query.bool('noprune') ?? false }));
+  });
+}
+
+/**
+ * Streams a saved archive. pipeline, not pipe: a client that leaves stops the archive (and the
+ * blobs it has open), and an archive that fails cuts the response short instead of leaving it open.
+ */
+async function sendTar(tar: Readable, res: Res): Promise<void> {
+  await pipeline(tar, res.raw('application/x-tar')).catch((e: unknown) => {
+    if ((e as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE') throw e;
   });
 }
 

@@ -6,6 +6,8 @@ import { parseTimestamp } from '../../engine/images.js';
 import { invalid } from '../../base/errdefs.js';
 import { versionBefore } from '../version.js';
 
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export function systemRoutes(r: Router, sys: SystemService, events: EventBus): void {
   const ping: Handler = (_req, res) => {
     // The docker CLI negotiates with Api-Version (set on every response) and picks its builder
@@ -49,12 +51,18 @@ export function systemRoutes(r: Router, sys: SystemService, events: EventBus): v
       const unsubscribe = events.subscribe((e) => {
         if (matches(e, f)) write(e);
       });
+      let timer: NodeJS.Timeout | undefined;
       const done = () => {
         unsubscribe();
         clearTimeout(timer);
         resolve();
       };
-      const timer = until !== undefined ? setTimeout(done, Math.max(0, until / 1e6 - Date.now())) : undefined;
+      // setTimeout fires at once for delays beyond 2^31-1 ms (~24.8 days): wait in steps for a far `until`.
+      const arm = () => {
+        const left = (until ?? 0) / 1e6 - Date.now();
+        timer = left > MAX_TIMER_MS ? setTimeout(arm, MAX_TIMER_MS) : setTimeout(done, Math.max(0, left));
+      };
+      if (until !== undefined) arm();
       req.signal.addEventListener('abort', done, { once: true });
     });
     stream.end();

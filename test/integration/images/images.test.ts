@@ -121,6 +121,8 @@ describe('images API', () => {
     assert.deepEqual(await q({ dangling: ['true'] }), []);
     const bad = await api(d.sock, 'GET', `/images/json?filters=${encodeURIComponent('{not json')}`);
     assert.equal(bad.status, 400);
+    const badGlob = await api(d.sock, 'GET', `/images/json?filters=${encodeURIComponent('{"reference":["[z-a]"]}')}`);
+    assert.equal(badGlob.status, 400);
     const unknown = await api(d.sock, 'GET', `/images/json?filters=${encodeURIComponent('{"colour":["red"]}')}`);
     assert.equal(unknown.status, 400);
     assert.match(unknown.json().message, /invalid filter 'colour'/);
