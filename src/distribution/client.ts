@@ -160,13 +160,16 @@ export class Repository {
    */
   async request(method: string, path: string, o: RequestOptions = {}): Promise<IncomingMessage> {
     let url = this.url(path);
+    // Credentials go only to the registry's own origin (Docker keys challenges by host): an upload
+    // Location or a Link elsewhere gets none, nor may its 401 send them to a realm of its choosing.
+    const own = url.origin === new URL(this.endpoint.base).origin;
     const replayable = o.body === undefined || Buffer.isBuffer(o.body);
     let fresh = false;
     for (let attempt = 0; ; attempt++) {
-      const authorization = await this.authorize(fresh, o.signal);
+      const authorization = own ? await this.authorize(fresh, o.signal) : undefined;
       let res = await send(url, { method, headers: { ...(authorization ? { Authorization: authorization } : {}), ...o.headers }, body: o.body, signal: o.signal, tlsVerify: this.endpoint.tlsVerify, idleTimeoutMs: o.idleTimeoutMs });
       // A token that lacks a scope (or expired early): ask once more, for what the challenge names.
-      const retry = res.statusCode === 401 && attempt === 0 && replayable ? parseChallenges(res.headers['www-authenticate']).find((c) => c.scheme === 'bearer') : undefined;
+      const retry = own && res.statusCode === 401 && attempt === 0 && replayable ? parseChallenges(res.headers['www-authenticate']).find((c) => c.scheme === 'bearer') : undefined;
       if (retry) {
         drain(res);
         this.challenges = [retry];

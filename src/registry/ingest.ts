@@ -96,7 +96,8 @@ export class BlobIngest {
     if (algorithm === 'sha256') return `sha256:${this.hash.copy().digest('hex')}`;
     // Only sha256 is hashed while streaming; another algorithm reads the file once more.
     const h = createHash(algorithm);
-    for await (const chunk of createReadStream(this.path, { end: this.size - 1, highWaterMark: HIGH_WATER })) h.update(chunk as Buffer);
+    // (An empty blob has nothing to read, and `end: -1` would throw.)
+    if (this.size > 0) for await (const chunk of createReadStream(this.path, { end: this.size - 1, highWaterMark: HIGH_WATER })) h.update(chunk as Buffer);
     return `${algorithm}:${h.digest('hex')}` as Digest;
   }
 

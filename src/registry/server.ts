@@ -147,7 +147,14 @@ export async function serveRegistry(o: ServeOptions): Promise<RegistryServer> {
       if (chunk && typeof chunk !== 'function') bytes += byteLength(chunk);
       return end(chunk, ...rest);
     };
-    const ctx: Ctx = { req, res, url: new URL(req.url ?? '/', 'http://registry'), method: req.method ?? 'GET' };
+    // A request target the URL parser refuses (e.g. "//[") must not throw out of this event handler: that kills the process.
+    let url: URL | undefined;
+    try {
+      url = new URL(req.url ?? '/', 'http://registry');
+    } catch {
+      url = undefined;
+    }
+    const ctx: Ctx = { req, res, url: url ?? new URL('/', 'http://registry'), method: req.method ?? 'GET' };
     res.once('close', () => {
       inFlight--;
       log.info(
@@ -160,6 +167,10 @@ export async function serveRegistry(o: ServeOptions): Promise<RegistryServer> {
       if (inFlight === 0) idle?.();
     });
     res.setHeader('Docker-Distribution-API-Version', API_VERSION);
+    if (!url) {
+      res.setHeader('Connection', 'close');
+      return sendPlain(ctx, 400, '400 Bad Request: malformed request target\n');
+    }
     dispatch(ctx).catch((e) => void sendError(ctx, e, log));
   };
 

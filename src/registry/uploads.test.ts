@@ -41,6 +41,14 @@ describe('registry uploads', () => {
     assert.throws(() => uploads.get('r', s.id), code('BLOB_UPLOAD_UNKNOWN'));
   });
 
+  it('completes an empty upload named by a sha512 digest', async () => {
+    const s = await uploads.create('r');
+    const empty: Digest = `sha512:${createHash('sha512').digest('hex')}`;
+    await uploads.complete(s, empty);
+    assert.equal(await store.blobSize('r', empty), 0);
+    assert.deepEqual(readdirSync(join(root, 'uploads')), []);
+  });
+
   it('a wrong digest drops the session and its bytes', async () => {
     const s = await uploads.create('r');
     await uploads.append(s, Readable.from([Buffer.from('abc')]));

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readdirSync, existsSync } from 'node:fs';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { req, pushBlob, pushImage, imageManifest, sha, startRegistry, type TestRegistry, OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST } from './oci-client.js';
 
@@ -259,5 +260,19 @@ describe('registry bad input', () => {
     finish();
     assert.equal(await first, 202);
     assert.equal((await req(base, 'PUT', `${loc}?digest=${sha(data)}`)).status, 201);
+  });
+
+  it('a request target the URL parser refuses gets 400 and the server stays up', async () => {
+    const { hostname, port } = new URL(base);
+    const head = await new Promise<string>((resolve, reject) => {
+      const s = connect(Number(port), hostname, () => s.write('GET //[ HTTP/1.1\r\nHost: x\r\n\r\n'));
+      let out = '';
+      s.setTimeout(2000, () => s.destroy()); // no answer at all: the handler threw
+      s.on('data', (d) => (out += d.toString('latin1')));
+      s.on('close', () => resolve(out.split('\r\n')[0]!));
+      s.on('error', reject);
+    });
+    assert.match(head, /^HTTP\/1\.1 400 /);
+    await stillUp();
   });
 });
