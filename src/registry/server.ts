@@ -593,6 +593,8 @@ class Handlers {
         async function* (src: AsyncIterable<Buffer>) {
           let held: Buffer | undefined;
           for await (const chunk of src) {
+            // An upstream sending more than it declared is cut off before it can fill the disk.
+            if (ingest.size + chunk.length > up.size) throw new Error(`upstream blob ${digest} is larger than the ${up.size} bytes it declared`);
             await file.write(chunk);
             if (held) yield held;
             held = chunk;
@@ -627,7 +629,7 @@ class Handlers {
     if (!up) return;
     const ingest = await BlobIngest.create(this.store.tmpPath());
     try {
-      await ingest.append(up.stream);
+      await ingest.append(up.stream, up.size); // more than declared: refused before it fills the disk
       const got = await ingest.digest(digest.slice(0, digest.indexOf(':')));
       if (got !== digest || ingest.size !== up.size) throw regErr('UNAVAILABLE', `upstream blob ${digest} does not match its digest`);
       await this.store.commitBlob(repo, ingest.path, digest);

@@ -130,6 +130,7 @@ describe('registry pull-through hook', () => {
   let blobCalls = 0;
   let manifestCalls = 0;
   let corrupt = false;
+  let oversize = false;
   const proxy: PullThrough = {
     matches: (repo) => repo.startsWith('hub/'),
     async manifest(repo, reference) {
@@ -141,7 +142,8 @@ describe('registry pull-through hook', () => {
       blobCalls++;
       const b = upstreamBlobs.get(digest);
       if (!b) return undefined;
-      const bytes = corrupt ? Buffer.concat([b.subarray(0, b.length - 1), Buffer.from([b[b.length - 1]! ^ 1])]) : b;
+      let bytes = corrupt ? Buffer.concat([b.subarray(0, b.length - 1), Buffer.from([b[b.length - 1]! ^ 1])]) : b;
+      if (oversize) bytes = Buffer.concat([b, randomBytes(1024 * 1024)]); // more than it declares
       // Several chunks, as a network would deliver them.
       const chunks = [];
       for (let i = 0; i < bytes.length; i += 64 * 1024) chunks.push(bytes.subarray(i, i + 64 * 1024));
@@ -203,6 +205,21 @@ describe('registry pull-through hook', () => {
     assert.deepEqual(readdirSync(join(r.root, 'tmp')), []);
     // Fine once the upstream is.
     assert.ok((await req(r.url, 'GET', `/v2/hub/library/busybox/blobs/${sha(other)}`)).body.equals(other));
+  });
+
+  it('cuts off an upstream that sends more than it declared, storing nothing', async () => {
+    const big = randomBytes(100 * 1024);
+    upstreamBlobs.set(sha(big), big);
+    oversize = true;
+    try {
+      await assert.rejects(() => req(r.url, 'GET', `/v2/hub/library/busybox/blobs/${sha(big)}`));
+      const head = await req(r.url, 'HEAD', `/v2/hub/library/busybox/blobs/${sha(big)}`);
+      assert.notEqual(head.status, 200);
+    } finally {
+      oversize = false;
+    }
+    assert.ok(!existsSync(r.store.blobPath(sha(big) as `sha256:${string}`)));
+    assert.deepEqual(readdirSync(join(r.root, 'tmp')), []);
   });
 
   it('leaves repositories the proxy does not match alone', async () => {
