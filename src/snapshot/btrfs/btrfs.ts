@@ -20,21 +20,24 @@ import { NodeHost, type Host } from '../../base/host.js';
 import type { Mount } from '../../base/mount.js';
 import { diskUsage, SnapshotMeta, sweep, type CommitSteps, type SnapshotRecord } from '../meta.js';
 import { removeTree } from '../mounted.js';
-import type { SnapshotInfo, SnapshotOpts, Snapshotter, Usage } from '../snapshotter.js';
+import type { SnapshotOpts, Usage } from '../snapshotter.js';
+import { RecordedSnapshotter } from '../recorded.js';
 
 const BTRFS_SUPER_MAGIC = 0x9123683e;
 /** Inode number of every subvolume's root directory (BTRFS_FIRST_FREE_OBJECTID). */
 const SUBVOLUME_INO = 256;
 
-export class BtrfsSnapshotter implements Snapshotter {
+export class BtrfsSnapshotter extends RecordedSnapshotter {
   readonly driver = 'btrfs';
 
   private constructor(
     private readonly root: string,
     private readonly host: Host,
-    private readonly meta: SnapshotMeta,
+    meta: SnapshotMeta,
     private readonly version: string,
-  ) {}
+  ) {
+    super(meta);
+  }
 
   /** Opens (creating) the snapshotter at root; unavailable unless root is on btrfs and btrfs-progs is installed. */
   static async open(root: string, host: Host = new NodeHost()): Promise<BtrfsSnapshotter> {
@@ -58,15 +61,7 @@ export class BtrfsSnapshotter implements Snapshotter {
     return sn;
   }
 
-  prepare(key: string, parent: string, o: SnapshotOpts = {}): Promise<Mount[]> {
-    return this.create('active', key, parent, o);
-  }
-
-  view(key: string, parent: string, o: SnapshotOpts = {}): Promise<Mount[]> {
-    return this.create('view', key, parent, o);
-  }
-
-  async commit(name: string, key: string, o: SnapshotOpts = {}): Promise<void> {
+  override async commit(name: string, key: string, o: SnapshotOpts = {}): Promise<void> {
     o.signal?.throwIfAborted();
     const steps: CommitSteps = {
       seal: (active, committed) => this.btrfs(['subvolume', 'snapshot', '-r', this.path(active), this.path(committed)], o.signal),
@@ -84,28 +79,16 @@ export class BtrfsSnapshotter implements Snapshotter {
     await this.meta.remove(key, (rec) => this.deleteSubvolume(this.path(rec)));
   }
 
-  async stat(key: string): Promise<SnapshotInfo> {
-    return this.meta.info(key);
-  }
-
   /** The whole subvolume, extents it shares with its parent included (btrfs cannot tell whose they are). */
   async usage(key: string): Promise<Usage> {
     return diskUsage(this.path(this.meta.get(key)));
   }
 
-  async list(): Promise<SnapshotInfo[]> {
-    return this.meta.list();
-  }
-
-  async status(): Promise<[string, string][]> {
+  override async status(): Promise<[string, string][]> {
     return [['Build Version', this.version]];
   }
 
-  close(): Promise<void> {
-    return this.meta.close();
-  }
-
-  private async create(kind: 'active' | 'view', key: string, parent: string, o: SnapshotOpts): Promise<Mount[]> {
+  protected async create(kind: 'active' | 'view', key: string, parent: string, o: SnapshotOpts): Promise<Mount[]> {
     o.signal?.throwIfAborted();
     const build = async (rec: SnapshotRecord, parents: SnapshotRecord[]): Promise<void> => {
       const target = this.path(rec);

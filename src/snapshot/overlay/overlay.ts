@@ -22,20 +22,23 @@ import { NodeHost, type Host } from '../../base/host.js';
 import type { Mount } from '../../base/mount.js';
 import { diskUsage, SnapshotMeta, sweep, type SnapshotRecord } from '../meta.js';
 import { assertUnmounted, removeTree } from '../mounted.js';
-import type { SnapshotInfo, SnapshotOpts, Snapshotter, Usage } from '../snapshotter.js';
+import type { SnapshotOpts, Usage } from '../snapshotter.js';
+import { RecordedSnapshotter } from '../recorded.js';
 
 /** Mount data must fit in one page, terminating NUL included. */
 const MAX_MOUNT_DATA = 4095;
 /** The kernel's OVL_MAX_STACK. */
 const MAX_LAYERS = 500;
 
-export class OverlaySnapshotter implements Snapshotter {
+export class OverlaySnapshotter extends RecordedSnapshotter {
   readonly driver = 'overlay2';
 
   private constructor(
     private readonly root: string,
-    private readonly meta: SnapshotMeta,
-  ) {}
+    meta: SnapshotMeta,
+  ) {
+    super(meta);
+  }
 
   /** Opens (creating) the snapshotter at root; unavailable when overlay cannot be mounted there. */
   static async open(root: string, host: Host = new NodeHost()): Promise<OverlaySnapshotter> {
@@ -48,19 +51,7 @@ export class OverlaySnapshotter implements Snapshotter {
     return sn;
   }
 
-  prepare(key: string, parent: string, o: SnapshotOpts = {}): Promise<Mount[]> {
-    return this.create('active', key, parent, o);
-  }
-
-  view(key: string, parent: string, o: SnapshotOpts = {}): Promise<Mount[]> {
-    return this.create('view', key, parent, o);
-  }
-
-  async commit(name: string, key: string, o: SnapshotOpts = {}): Promise<void> {
-    o.signal?.throwIfAborted();
-    // The upperdir simply becomes a lower layer: nothing moves on disk.
-    await this.meta.commit(name, key, o.labels);
-  }
+  // commit: the base class's; the upperdir simply becomes a lower layer, nothing moves on disk.
 
   async mounts(key: string): Promise<Mount[]> {
     const [rec, ...parents] = this.meta.chain(key);
@@ -72,20 +63,12 @@ export class OverlaySnapshotter implements Snapshotter {
     await this.meta.remove(key, (rec) => removeTree(this.dir(rec.id)));
   }
 
-  async stat(key: string): Promise<SnapshotInfo> {
-    return this.meta.info(key);
-  }
-
   /** The snapshot's own layer (its fs), not its parents'. */
   async usage(key: string): Promise<Usage> {
     return diskUsage(this.fs(this.meta.get(key).id));
   }
 
-  async list(): Promise<SnapshotInfo[]> {
-    return this.meta.list();
-  }
-
-  async status(): Promise<[string, string][]> {
+  override async status(): Promise<[string, string][]> {
     return [
       ['Backing Filesystem', await backingFs(this.root)],
       // TODO: test d_type for real (needs getdents in the addon); the kernel only warns without it.
@@ -94,11 +77,7 @@ export class OverlaySnapshotter implements Snapshotter {
     ];
   }
 
-  close(): Promise<void> {
-    return this.meta.close();
-  }
-
-  private async create(kind: 'active' | 'view', key: string, parent: string, o: SnapshotOpts): Promise<Mount[]> {
+  protected async create(kind: 'active' | 'view', key: string, parent: string, o: SnapshotOpts): Promise<Mount[]> {
     o.signal?.throwIfAborted();
     let chain: SnapshotRecord[] = [];
     const build = (rec: SnapshotRecord, parents: SnapshotRecord[]): Promise<void> => {

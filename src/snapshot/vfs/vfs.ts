@@ -16,16 +16,19 @@ import { NodeHost, type Host } from '../../base/host.js';
 import type { Mount } from '../../base/mount.js';
 import { diskUsage, SnapshotMeta, sweep, type SnapshotRecord } from '../meta.js';
 import { assertUnmounted, removeTree } from '../mounted.js';
-import type { SnapshotInfo, SnapshotOpts, Snapshotter, Usage } from '../snapshotter.js';
+import type { SnapshotOpts, Usage } from '../snapshotter.js';
+import { RecordedSnapshotter } from '../recorded.js';
 
-export class VfsSnapshotter implements Snapshotter {
+export class VfsSnapshotter extends RecordedSnapshotter {
   readonly driver = 'vfs';
 
   private constructor(
     private readonly root: string,
     private readonly host: Host,
-    private readonly meta: SnapshotMeta,
-  ) {}
+    meta: SnapshotMeta,
+  ) {
+    super(meta);
+  }
 
   static async open(root: string, host: Host = new NodeHost()): Promise<VfsSnapshotter> {
     root = resolve(root);
@@ -34,19 +37,6 @@ export class VfsSnapshotter implements Snapshotter {
     const ids = meta.ids();
     await sweep(sn.snapshots, (id) => ids.has(id), removeTree);
     return sn;
-  }
-
-  prepare(key: string, parent: string, o: SnapshotOpts = {}): Promise<Mount[]> {
-    return this.create('active', key, parent, o);
-  }
-
-  view(key: string, parent: string, o: SnapshotOpts = {}): Promise<Mount[]> {
-    return this.create('view', key, parent, o);
-  }
-
-  async commit(name: string, key: string, o: SnapshotOpts = {}): Promise<void> {
-    o.signal?.throwIfAborted();
-    await this.meta.commit(name, key, o.labels);
   }
 
   async mounts(key: string): Promise<Mount[]> {
@@ -59,28 +49,12 @@ export class VfsSnapshotter implements Snapshotter {
     await this.meta.remove(key, (rec) => removeTree(this.dir(rec.id)));
   }
 
-  async stat(key: string): Promise<SnapshotInfo> {
-    return this.meta.info(key);
-  }
-
   /** The snapshot's own tree, which is a full copy: it includes what it inherited. Views own nothing. */
   async usage(key: string): Promise<Usage> {
     return diskUsage(this.dir(this.meta.get(key).id));
   }
 
-  async list(): Promise<SnapshotInfo[]> {
-    return this.meta.list();
-  }
-
-  async status(): Promise<[string, string][]> {
-    return [];
-  }
-
-  close(): Promise<void> {
-    return this.meta.close();
-  }
-
-  private async create(kind: 'active' | 'view', key: string, parent: string, o: SnapshotOpts): Promise<Mount[]> {
+  protected async create(kind: 'active' | 'view', key: string, parent: string, o: SnapshotOpts): Promise<Mount[]> {
     o.signal?.throwIfAborted();
     let nearest: SnapshotRecord | undefined;
     const build = async (rec: SnapshotRecord, parents: SnapshotRecord[]): Promise<void> => {
