@@ -85,6 +85,7 @@ export class Daemon {
       labels: cfg.labels,
       apiVersion: API_VERSION,
       minApiVersion: MIN_API_VERSION,
+      runtimeVersion: await this.runtimeVersion(),
       insecureRegistries: cfg.insecureRegistries,
       registryMirrors: cfg.registryMirrors,
     });
@@ -132,6 +133,13 @@ export class Daemon {
       }
     }
     throw unavailable('no storage driver works on this data root');
+  }
+
+  /** "1.1.5+ds1" from `runc --version`'s first line, or '' when the runtime is missing. */
+  private async runtimeVersion(): Promise<string> {
+    const rt = this.cfg.runtimes[this.cfg.defaultRuntime]!;
+    const r = await this.host.run(rt.path, ['--version'], { allowFail: true }).catch(() => undefined);
+    return r?.stdout.match(/version\s+(\S+)/)?.[1] ?? '';
   }
 
   private async engineId(): Promise<string> {

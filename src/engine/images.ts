@@ -191,7 +191,7 @@ export class ImageService {
       ...(c.variant ? { Variant: c.variant } : {}),
       Os: c.os,
       Size: rec.size,
-      GraphDriver: { Name: this.layers ? 'overlay2' : '', Data: null },
+      GraphDriver: { Name: this.layers.driver, Data: null },
       RootFS: { Type: 'layers', Layers: c.rootfs?.diff_ids ?? [] },
       Metadata: { LastTagTime: rec.lastTagTime || '0001-01-01T00:00:00Z' },
       Descriptor: { mediaType: v.manifest.mediaType ?? MediaType.OciManifest, digest: rec.manifest, size: (await this.content.info(rec.manifest)).size },

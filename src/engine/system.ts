@@ -29,6 +29,8 @@ export interface SystemDeps {
   /** `insecure-registries` (CIDRs and host[:port]s) and `registry-mirrors` from the daemon config. */
   insecureRegistries: string[];
   registryMirrors: string[];
+  /** The default runtime's own version line (`runc --version`), read once at start. */
+  runtimeVersion: string;
   /** Containers by state; the container service fills this in (all zero until then). */
   containerCounts?: () => { total: number; running: number; paused: number; stopped: number };
 }
@@ -132,9 +134,10 @@ export class SystemService {
       Isolation: '',
       InitBinary: 'docker-init',
       ContainerdCommit: { ID: '' },
-      RuncCommit: { ID: '' },
+      RuncCommit: { ID: this.d.runtimeVersion },
       InitCommit: { ID: '' },
-      SecurityOptions: ['name=seccomp,profile=builtin', ...(cg === '2' ? ['name=cgroupns'] : [])],
+      // Filled in when containers run (seccomp, cgroupns): nothing is claimed before Pier applies it.
+      SecurityOptions: [],
       CDISpecDirs: [],
       Warnings: null,
     };

@@ -74,6 +74,11 @@ export class Layers {
     };
   }
 
+  /** The storage driver the layers live on, as `docker info` and image inspect name it. */
+  get driver(): string {
+    return this.sn.driver;
+  }
+
   /** The largest uncompressed layer accepted (decompression bombs stop here). */
   get maxBytes(): number {
     return this.limits.maxBytes ?? Number.MAX_SAFE_INTEGER;

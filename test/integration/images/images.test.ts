@@ -105,6 +105,7 @@ describe('images API', () => {
     const info = (await api(d.sock, 'GET', '/info')).json();
     assert.ok(info.Images >= 1);
     assert.equal(info.DockerRootDir, d.dataRoot);
+    assert.match(info.RuncCommit.ID, /^\d+\.\d+/, 'runc version read from runc --version');
   });
 
   it('filters the list by reference, label, dangling, before and since', async () => {
