@@ -330,6 +330,10 @@ export class ImageArchives {
     const pack = tar.pack();
     const out = new PassThrough({ highWaterMark: 1 << 20 });
     const mtime = new Date(0);
+    // When the reader goes away, pack closes; the blob copy in flight must stop with it and close
+    // its file (tar-stream does not destroy an entry's writer when its pack is destroyed).
+    const stop = new AbortController();
+    pack.once('close', () => stop.abort(new Error('the reader went away')));
     const addFile = (name: string, body: string) => new Promise<void>((res, rej) => pack.entry({ name, mtime, mode: 0o644 }, body, (e) => (e ? rej(e) : res())));
     const write = async () => {
       await new Promise<void>((res, rej) => pack.entry({ name: 'blobs/', type: 'directory', mtime, mode: 0o755 }, (e) => (e ? rej(e) : res())));
@@ -341,12 +345,13 @@ export class ImageArchives {
         const reader = await this.images.content.reader(d);
         let entry: ReturnType<typeof pack.entry>;
         try {
+          stop.signal.throwIfAborted();
           entry = pack.entry({ name: blobPath(d), size, mtime, mode: 0o644 });
         } catch (e) {
           reader.destroy();
           throw e;
         }
-        await pipeline(reader, entry);
+        await pipeline(reader, entry, { signal: stop.signal });
       }
       await addFile('index.json', JSON.stringify(index));
       await addFile('manifest.json', JSON.stringify(manifestJson));
