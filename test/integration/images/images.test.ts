@@ -224,6 +224,17 @@ describe('images API', () => {
     assert.equal((await api(d.sock, 'GET', `/images/${id}/json`)).status, 404);
   });
 
+  it('prunes tagged images too with dangling=false (docker image prune -a), honouring label filters', async () => {
+    const keep = await importImage(d, 'pier-test/prune-all', 'keep', ['LABEL keep=yes']);
+    const drop = await importImage(d, 'pier-test/prune-all', 'drop', ['LABEL keep=no']);
+    const f = encodeURIComponent(JSON.stringify({ dangling: ['false'], label: ['keep=no'] }));
+    const r = (await api(d.sock, 'POST', `/images/prune?filters=${f}`)).json();
+    assert.ok(r.ImagesDeleted.some((x: any) => x.Deleted === drop), JSON.stringify(r));
+    assert.ok(r.ImagesDeleted.some((x: any) => x.Untagged === 'pier-test/prune-all:drop'));
+    assert.equal((await api(d.sock, 'GET', `/images/${drop}/json`)).status, 404);
+    assert.equal((await api(d.sock, 'GET', `/images/${keep}/json`)).status, 200);
+  });
+
   it('replays and filters events, and reports disk usage', async () => {
     const since = Math.floor(Date.now() / 1000) - 1;
     await importImage(d, 'pier-test/events', 'latest');
