@@ -13,6 +13,17 @@ function recordingSnapshotter(removed: string[]): Snapshotter {
   return { remove: async (k: string) => void removed.push(k) } as unknown as Snapshotter;
 }
 
+/** A store with two stacked layers, l1 (10 bytes) under l2 (20 bytes), that no image uses. */
+function twoLayers() {
+  const meta = new ImageStore(openDb(':memory:', IMAGE_MIGRATIONS));
+  const removed: string[] = [];
+  const layers = new Layers(recordingSnapshotter(removed), new NodeHost(), meta, nullLogger);
+  const [l1, l2] = chainIds([sha256('one'), sha256('two')]) as [Digest, Digest];
+  meta.putLayer({ chainId: l1, diffId: sha256('one'), parent: '', size: 10 });
+  meta.putLayer({ chainId: l2, diffId: sha256('two'), parent: l1, size: 20 });
+  return { layers, removed, l1, l2 };
+}
+
 describe('Layers', () => {
   it('computes chain IDs as the OCI spec says', () => {
     const a = sha256('a');
@@ -22,12 +33,7 @@ describe('Layers', () => {
   });
 
   it('prunes unreferenced layers top down, but never held ones', async () => {
-    const meta = new ImageStore(openDb(':memory:', IMAGE_MIGRATIONS));
-    const removed: string[] = [];
-    const layers = new Layers(recordingSnapshotter(removed), new NodeHost(), meta, nullLogger);
-    const [l1, l2] = chainIds([sha256('one'), sha256('two')]) as [Digest, Digest];
-    meta.putLayer({ chainId: l1, diffId: sha256('one'), parent: '', size: 10 });
-    meta.putLayer({ chainId: l2, diffId: sha256('two'), parent: l1, size: 20 });
+    const { layers, removed, l1, l2 } = twoLayers();
 
     const release = layers.hold([l1, l2]);
     assert.equal(await layers.prune(new Set()), 0);
@@ -41,12 +47,7 @@ describe('Layers', () => {
   });
 
   it('keeps the chains an image still uses', async () => {
-    const meta = new ImageStore(openDb(':memory:', IMAGE_MIGRATIONS));
-    const removed: string[] = [];
-    const layers = new Layers(recordingSnapshotter(removed), new NodeHost(), meta, nullLogger);
-    const [l1, l2] = chainIds([sha256('one'), sha256('two')]) as [Digest, Digest];
-    meta.putLayer({ chainId: l1, diffId: sha256('one'), parent: '', size: 10 });
-    meta.putLayer({ chainId: l2, diffId: sha256('two'), parent: l1, size: 20 });
+    const { layers, removed, l1, l2 } = twoLayers();
     assert.equal(await layers.prune(new Set([l1])), 20);
     assert.deepEqual(removed, [l2]);
   });

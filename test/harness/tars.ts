@@ -78,3 +78,23 @@ export async function dockerArchive(o: ArchiveOpts): Promise<{ tar: Buffer; id: 
   ].filter((e) => e.name !== o.omit);
   return { tar: await tarOf(entries), id: cfgDigest };
 }
+
+/** An OCI image layout tarball of one image; `annotations` go on its index entry (names, ref.name). */
+export async function ociArchive(layers: Buffer[], annotations: Record<string, string>): Promise<{ tar: Buffer; id: string }> {
+  const config = JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: layers.map((l) => sha(l)) }, config: {} });
+  const manifest = JSON.stringify({
+    schemaVersion: 2,
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: config.length },
+    layers: layers.map((l) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: sha(l), size: l.length })),
+  });
+  const index = JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha(manifest), size: manifest.length, annotations }] });
+  const tar = await tarOf([
+    { name: 'oci-layout', content: '{"imageLayoutVersion":"1.0.0"}' },
+    { name: 'index.json', content: index },
+    { name: `blobs/sha256/${hex(sha(config))}`, content: config },
+    { name: `blobs/sha256/${hex(sha(manifest))}`, content: manifest },
+    ...layers.map((l) => ({ name: `blobs/sha256/${hex(sha(l))}`, content: l })),
+  ]);
+  return { tar, id: sha(config) };
+}

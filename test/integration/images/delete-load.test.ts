@@ -6,7 +6,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startDaemon, api, type TestDaemon } from '../../harness/daemon.js';
 import { startPierRegistry, type PierRegistry } from '../../harness/pier-registry.js';
-import { tarOf, sha } from '../../harness/tars.js';
+import { tarOf, sha, ociArchive } from '../../harness/tars.js';
 
 describe('rmi and load like dockerd', () => {
   let d: TestDaemon;
@@ -61,19 +61,10 @@ describe('rmi and load like dockerd', () => {
 
   it('loads untagged an OCI layout whose ref.name is only a tag', async () => {
     const layer = await tarOf([{ name: 'bare.txt', content: 'bare tag' }]);
-    const config = JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [sha(layer)] }, config: {} });
-    const manifest = JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: config.length }, layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: sha(layer), size: layer.length }] });
-    const index = JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha(manifest), size: manifest.length, annotations: { 'org.opencontainers.image.ref.name': 'latest' } }] });
-    const archive = await tarOf([
-      { name: 'oci-layout', content: '{"imageLayoutVersion":"1.0.0"}' },
-      { name: 'index.json', content: index },
-      { name: `blobs/sha256/${sha(config).slice(7)}`, content: config },
-      { name: `blobs/sha256/${sha(manifest).slice(7)}`, content: manifest },
-      { name: `blobs/sha256/${sha(layer).slice(7)}`, content: layer },
-    ]);
+    const { tar: archive, id } = await ociArchive([layer], { 'org.opencontainers.image.ref.name': 'latest' });
     const r = await api(d.sock, 'POST', '/images/load', archive);
-    assert.ok(r.messages().some((m) => m.stream === `Loaded image ID: ${sha(config)}\n`), r.text());
-    assert.deepEqual((await api(d.sock, 'GET', `/images/${sha(config)}/json`)).json().RepoTags, []);
+    assert.ok(r.messages().some((m) => m.stream === `Loaded image ID: ${id}\n`), r.text());
+    assert.deepEqual((await api(d.sock, 'GET', `/images/${id}/json`)).json().RepoTags, []);
     assert.equal((await api(d.sock, 'GET', '/images/latest:latest/json')).status, 404);
   });
 });

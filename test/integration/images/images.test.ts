@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { startDaemon, api, type TestDaemon } from '../../harness/daemon.js';
-import { tarOf, dockerArchive, sha } from '../../harness/tars.js';
+import { tarOf, dockerArchive, ociArchive, sha } from '../../harness/tars.js';
 import tar from 'tar-stream';
 
 const rootfs = () =>
@@ -199,19 +199,10 @@ describe('images API', () => {
 
   it('loads an OCI image layout', async () => {
     const layer = await tarOf([{ name: 'oci.txt', content: 'from an OCI layout' }]);
-    const config = JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [sha(layer)] }, config: {} });
-    const manifest = JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: config.length }, layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: sha(layer), size: layer.length }] });
-    const index = JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha(manifest), size: manifest.length, annotations: { 'io.containerd.image.name': 'docker.io/pier-test/oci:1', 'org.opencontainers.image.ref.name': '1' } }] });
-    const archive = await tarOf([
-      { name: 'oci-layout', content: '{"imageLayoutVersion":"1.0.0"}' },
-      { name: 'index.json', content: index },
-      { name: `blobs/sha256/${sha(config).slice(7)}`, content: config },
-      { name: `blobs/sha256/${sha(manifest).slice(7)}`, content: manifest },
-      { name: `blobs/sha256/${sha(layer).slice(7)}`, content: layer },
-    ]);
+    const { tar: archive, id } = await ociArchive([layer], { 'io.containerd.image.name': 'docker.io/pier-test/oci:1', 'org.opencontainers.image.ref.name': '1' });
     const r = await api(d.sock, 'POST', '/images/load', archive);
     assert.ok(r.messages().some((m) => m.stream === 'Loaded image: pier-test/oci:1\n'), r.text());
-    assert.equal((await api(d.sock, 'GET', '/images/pier-test/oci:1/json')).json().Id, sha(config));
+    assert.equal((await api(d.sock, 'GET', '/images/pier-test/oci:1/json')).json().Id, id);
   });
 
   it('prunes dangling images and reports the space', async () => {
