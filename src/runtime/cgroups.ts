@@ -21,7 +21,7 @@
 import { constants, existsSync, readFileSync, statfsSync } from 'node:fs';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { totalmem } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { EngineError, internal, invalid, notFound } from '../base/errdefs.js';
 import type { Resources } from './container-config.js';
 
@@ -154,7 +154,7 @@ function v1MountName(root: string, controller: string): string {
       const [pre, post] = line.split(' - ');
       const [fstype, , opts] = (post ?? '').split(' ');
       const mnt = (pre ?? '').split(' ')[4]?.replace(/\\(\d{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-      if (fstype !== 'cgroup' || !mnt || dirname(mnt) !== root) continue;
+      if (fstype !== 'cgroup' || !mnt || dirname(mnt) !== resolve(root)) continue;
       for (const c of (opts ?? '').split(',')) m.set(c, basename(mnt));
     }
     v1Mounts.set(root, m);
