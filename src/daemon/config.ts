@@ -24,6 +24,10 @@ export interface DaemonConfig {
   runtimes: Record<string, { path: string; runtimeArgs?: string[] }>;
   defaultRuntime: string;
   liveRestore: boolean;
+  /** Parent cgroup of every container ("pier" → /pier/<id>), like dockerd's --cgroup-parent. */
+  cgroupParent: string;
+  /** Static init for --init (Debian's tini-static). */
+  initPath: string;
   labels: string[];
   group?: string;
   /** Largest uncompressed layer accepted on load/import/pull, in bytes (decompression bombs stop here). */
@@ -47,6 +51,8 @@ export const DEFAULTS: DaemonConfig = {
   runtimes: { runc: { path: 'runc' } },
   defaultRuntime: 'runc',
   liveRestore: true,
+  cgroupParent: 'pier',
+  initPath: '/usr/bin/tini-static',
   labels: [],
   maxLayerSize: 64 * 1024 ** 3,
   insecureRegistries: [],
@@ -81,6 +87,8 @@ const FILE_KEYS: Record<string, Field> = {
   'storage-driver': str((c, v) => (c.storageDriver = checkDriver(v))),
   'default-runtime': str((c, v) => (c.defaultRuntime = v)),
   'live-restore': bool((c, v) => (c.liveRestore = v)),
+  'cgroup-parent': str((c, v) => (c.cgroupParent = checkCgroupParent(v))),
+  'init-path': str((c, v) => (c.initPath = v)),
   labels: strList((c, v) => (c.labels = v)),
   group: str((c, v) => (c.group = v)),
   'max-layer-size': (c, v, k) => {
@@ -196,6 +204,15 @@ export function parseDaemonArgs(argv: readonly string[], readFile: (p: string) =
       case '-s': case '--storage-driver': c.storageDriver = checkDriver(next()); fromFlags.add('storage-driver'); break;
       case '--default-runtime': c.defaultRuntime = next(); fromFlags.add('default-runtime'); break;
       case '--live-restore': c.liveRestore = boolValue(); fromFlags.add('live-restore'); break;
+      case '--cgroup-parent': c.cgroupParent = checkCgroupParent(next()); fromFlags.add('cgroup-parent'); break;
+      case '--init-path': c.initPath = next(); fromFlags.add('init-path'); break;
+      case '--add-runtime': {
+        const v = next();
+        const i = v.indexOf('=');
+        if (i <= 0 || i === v.length - 1) throw invalid(`invalid runtime ${v}: expected name=path`);
+        c.runtimes[v.slice(0, i)] = { path: v.slice(i + 1) };
+        break;
+      }
       case '--group': c.group = next(); fromFlags.add('group'); break;
       case '--label': labels.push(next()); fromFlags.add('labels'); break;
       case '--insecure-registry': insecure.push(validateInsecureRegistry(next())); fromFlags.add('insecure-registries'); break;
@@ -234,4 +251,10 @@ export function parseDaemonArgs(argv: readonly string[], readFile: (p: string) =
   if (c.debug) c.logLevel = 'debug';
   if (!c.runtimes[c.defaultRuntime]) throw invalid(`default runtime "${c.defaultRuntime}" is not among the configured runtimes (${Object.keys(c.runtimes).join(', ')})`);
   return c;
+}
+
+function checkCgroupParent(v: string): string {
+  const p = v.replace(/^\/+|\/+$/g, '');
+  if (!p || p.split('/').some((x) => x === '..' || x === '.')) throw invalid(`invalid cgroup-parent "${v}": give a relative path such as "pier"`);
+  return p;
 }

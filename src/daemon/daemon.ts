@@ -31,6 +31,14 @@ import { systemRoutes } from '../api/routes/system.js';
 import { imageRoutes } from '../api/routes/images.js';
 import { authRoutes } from '../api/routes/auth.js';
 import { DistributionService } from '../distribution/service.js';
+import { detectCgroupMode } from '../runtime/cgroups.js';
+import { RuncRuntime } from '../runtime/runc.js';
+import type { Runtime } from '../runtime/runtime.js';
+import { ContainerStore } from '../engine/containers/store.js';
+import { ContainerService } from '../engine/containers/service.js';
+import { ExecService } from '../engine/containers/exec.js';
+import { startHealth } from '../engine/containers/health.js';
+import { containerRoutes } from '../api/routes/containers.js';
 import type { DaemonConfig, StorageDriver } from './config.js';
 
 const snapshotters = {
@@ -47,6 +55,7 @@ export class Daemon {
   private db?: Db;
   private lockFd?: number;
   private snapshotter?: Snapshotter;
+  private containers?: ContainerService;
   events = new EventBus();
 
   constructor(
@@ -73,6 +82,22 @@ export class Daemon {
       cfg.dataRoot,
       log.child({ component: 'distribution' }),
     );
+    const runtimes: Record<string, Runtime> = {};
+    for (const [name, r] of Object.entries(cfg.runtimes)) runtimes[name] = new RuncRuntime(name, r.path, join(cfg.execRoot, 'runtime', name), r.runtimeArgs);
+    const containers = new ContainerService(new ContainerStore(this.db), images, this.snapshotter, this.host, this.events, log.child({ component: 'containers' }), {
+      dataRoot: cfg.dataRoot,
+      execRoot: cfg.execRoot,
+      runtimes,
+      defaultRuntime: cfg.defaultRuntime,
+      cgroupMode: detectCgroupMode(),
+      cgroupParent: cfg.cgroupParent,
+      initPath: cfg.initPath,
+      liveRestore: cfg.liveRestore,
+    });
+    this.containers = containers;
+    const execs = new ExecService(containers);
+    containers.healthStarter = (c) => startHealth(containers, execs, c);
+    await containers.restore();
     const system = new SystemService({
       id: await this.engineId(),
       dataRoot: cfg.dataRoot,
@@ -94,6 +119,7 @@ export class Daemon {
     systemRoutes(router, system, this.events);
     imageRoutes(router, images, archives, distribution);
     authRoutes(router, distribution);
+    containerRoutes(router, containers, execs);
 
     for (const h of cfg.hosts) this.servers.push(await this.listen(h, router));
     if (cfg.pidfile) {
@@ -195,6 +221,7 @@ export class Daemon {
       ),
     );
     for (const h of this.cfg.hosts) if (h.startsWith('unix://')) await fs.rm(h.slice(7), { force: true });
+    await this.containers?.shutdown();
     await this.snapshotter?.close();
     this.db?.close();
     if (this.cfg.pidfile) await fs.rm(this.cfg.pidfile, { force: true });

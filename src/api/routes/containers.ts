@@ -1,0 +1,264 @@
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Res, Router } from '../server.js';
+import { conflict, invalid, messageOf } from '../../base/errdefs.js';
+import { parseFilters } from '../../engine/filters.js';
+import { parseTimestamp } from '../../engine/images.js';
+import type { ContainerService } from '../../engine/containers/service.js';
+import type { ExecService, ExecConfig } from '../../engine/containers/exec.js';
+import { attach, logs } from '../../engine/containers/io.js';
+import { inspectContainer, listContainers } from '../../engine/containers/views.js';
+import { changes, commit, exportContainer, getArchive, putArchive, statPath } from '../../engine/containers/filesystem.js';
+import { stats } from '../../engine/containers/stats.js';
+import { pruneContainers } from '../../engine/containers/prune.js';
+import { top } from '../../runtime/top.js';
+import { encodePathStat } from '../../archive/copy.js';
+import type { ContainerConfig, HostConfig } from '../../runtime/container-config.js';
+import { versionBefore } from '../version.js';
+
+const MUX = 'application/vnd.docker.multiplexed-stream';
+const RAW = 'application/vnd.docker.raw-stream';
+
+/** Docker's `since`/`until` for logs: seconds (with fraction) or a timestamp; as ns. */
+function timeQuery(v: string | undefined): number | undefined {
+  if (!v) return undefined;
+  const s = parseTimestamp(v);
+  return s ? Math.round(s * 1e9) : undefined;
+}
+
+export function containerRoutes(r: Router, svc: ContainerService, execs: ExecService): void {
+  r.get('/containers/json', async (req, res) => {
+    res.json(await listContainers(svc, {
+      all: req.query.bool('all') ?? false,
+      limit: req.query.int('limit'),
+      size: req.query.bool('size') ?? false,
+      filters: parseFilters(req.query.str('filters')),
+    }));
+  });
+
+  r.post('/containers/create', async (req, res) => {
+    const body = (await req.json<ContainerConfig & { HostConfig?: HostConfig; NetworkingConfig?: unknown }>()) ?? {};
+    const { HostConfig: hostConfig, NetworkingConfig: _n, ...config } = body;
+    res.json(await svc.create({ name: req.query.str('name') || undefined, config, hostConfig: hostConfig ?? {}, platform: req.query.str('platform') || undefined }), 201);
+  });
+
+  r.get('/containers/{id}/json', async (req, res) => {
+    const c = svc.find(req.params[0]!);
+    res.json(await inspectContainer(svc, c, { size: req.query.bool('size') ?? false, execIds: execs.idsOf(c.id) }));
+  });
+
+  r.post('/containers/{id}/start', async (req, res) => {
+    if (req.query.str('checkpoint')) throw invalid('checkpoints are not supported');
+    await svc.start(req.params[0]!);
+    res.noContent();
+  });
+
+  r.post('/containers/{id}/stop', async (req, res) => {
+    await svc.stop(req.params[0]!, { signal: req.query.str('signal') || undefined, timeout: req.query.int('t') });
+    res.noContent();
+  });
+
+  r.post('/containers/{id}/restart', async (req, res) => {
+    await svc.restart(req.params[0]!, { signal: req.query.str('signal') || undefined, timeout: req.query.int('t') });
+    res.noContent();
+  });
+
+  r.post('/containers/{id}/kill', async (req, res) => {
+    await svc.kill(req.params[0]!, req.query.str('signal') || undefined);
+    res.noContent();
+  });
+
+  r.post('/containers/{id}/wait', async (req, res) => {
+    const c = svc.find(req.params[0]!);
+    const condition = req.query.str('condition') ?? '';
+    const done = svc.wait(c, condition, req.signal);
+    // Headers go out at once: the docker CLI waits for them before it starts the container.
+    const w = res.raw('application/json') as NodeJS.WritableStream & { flushHeaders?: () => void };
+    w.flushHeaders?.();
+    let body: object;
+    try {
+      const code = await done;
+      const st = svc.store.get(c.id)?.state ?? c.state;
+      body = { StatusCode: code, Error: st.Error && condition !== 'removed' ? { Message: st.Error } : null };
+    } catch (e) {
+      body = { StatusCode: -1, Error: { Message: messageOf(e) } };
+    }
+    w.end(JSON.stringify(body) + '\n');
+  });
+
+  r.delete('/containers/{id}', async (req, res) => {
+    if (req.query.bool('link')) throw invalid('links are not supported');
+    await svc.remove(req.params[0]!, { force: req.query.bool('force') ?? false, volumes: req.query.bool('v') ?? false });
+    res.noContent();
+  });
+
+  r.post('/containers/{id}/attach', async (req, res) => {
+    const c = svc.find(req.params[0]!);
+    const q = req.query;
+    const flags = { stdin: q.bool('stdin') ?? false, stdout: q.bool('stdout') ?? false, stderr: q.bool('stderr') ?? false };
+    if (!flags.stdin && !flags.stdout && !flags.stderr) throw invalid('at least one of stdin, stdout, stderr must be true');
+    if (c.state.Paused) throw invalid(`container ${c.id} is paused, unpause the container before attach`);
+    const conn = res.hijack(c.config.Tty ? RAW : MUX);
+    await attach(svc, c, { ...flags, stream: q.bool('stream') ?? false, logs: q.bool('logs') ?? false, detachKeys: q.str('detachKeys') || undefined }, conn, req.signal);
+  });
+
+  r.post('/containers/{id}/resize', async (req, res) => {
+    await svc.resize(req.params[0]!, req.query.int('h') ?? 0, req.query.int('w') ?? 0);
+    res.text('', 200);
+  });
+
+  r.get('/containers/{id}/logs', async (req, res) => {
+    const c = svc.find(req.params[0]!);
+    const q = req.query;
+    const stdout = q.bool('stdout') ?? false;
+    const stderr = q.bool('stderr') ?? false;
+    if (!stdout && !stderr) throw invalid('Bad parameters: you must choose at least one stream');
+    const tailRaw = q.str('tail');
+    const tail = !tailRaw || tailRaw === 'all' ? undefined : Number(tailRaw);
+    if (tail !== undefined && (!Number.isInteger(tail))) throw invalid(`invalid value for tail: ${tailRaw}`);
+    const out = res.raw(c.config.Tty || versionBefore(req.version, '1.42') ? RAW : MUX) as NodeJS.WritableStream & { flushHeaders?: () => void };
+    out.flushHeaders?.();
+    try {
+      await logs(svc, c, {
+        stdout, stderr, follow: q.bool('follow') ?? false, timestamps: q.bool('timestamps') ?? false,
+        since: timeQuery(q.str('since')), until: timeQuery(q.str('until')), tail: tail !== undefined && tail >= 0 ? tail : undefined,
+      }, out as never, req.signal);
+    } finally {
+      out.end();
+    }
+  });
+
+  r.get('/containers/{id}/top', async (req, res) => {
+    const c = svc.find(req.params[0]!);
+    if (!c.state.Running) throw conflict(`container ${c.id} is not running`);
+    if (c.state.Restarting) throw conflict(`container ${c.id} is restarting, wait until the container is running`);
+    res.json(await top(await svc.cgroup(c.id).pids(), req.query.str('ps_args') || undefined));
+  });
+
+  r.get('/containers/{id}/stats', async (req, res) => {
+    const c = svc.find(req.params[0]!);
+    const stream = req.query.bool('stream') ?? true;
+    const oneShot = req.query.bool('one-shot') ?? false;
+    if (oneShot && stream) throw invalid('cannot have stream=true and one-shot=true');
+    const s = res.stream('application/json');
+    await stats(svc, c, { stream, oneShot, signal: req.signal }, (d) => s.write(d));
+    s.end();
+  });
+
+  r.post('/containers/{id}/pause', async (req, res) => {
+    await svc.pause(req.params[0]!);
+    res.noContent();
+  });
+  r.post('/containers/{id}/unpause', async (req, res) => {
+    await svc.unpause(req.params[0]!);
+    res.noContent();
+  });
+
+  r.post('/containers/{id}/rename', (req, res) => {
+    svc.rename(req.params[0]!, req.query.str('name') ?? '');
+    res.noContent();
+  });
+
+  r.post('/containers/{id}/update', async (req, res) => {
+    const body = (await req.json<Record<string, unknown>>()) ?? {};
+    res.json(await svc.update(req.params[0]!, body));
+  });
+
+  r.get('/containers/{id}/changes', async (req, res) => {
+    const c = svc.find(req.params[0]!);
+    const list = await changes(svc, c);
+    res.json(list.length ? list : null);
+  });
+
+  r.get('/containers/{id}/export', async (req, res) => {
+    const c = svc.find(req.params[0]!);
+    const tar = await exportContainer(svc, c);
+    await sendTar(tar, res, req.signal);
+  });
+
+  const archiveStat = async (id: string, path: string | undefined) => {
+    if (path === undefined) throw invalid('path is required');
+    return statPath(svc, svc.find(id), path);
+  };
+  r.head('/containers/{id}/archive', async (req, res) => {
+    const st = await archiveStat(req.params[0]!, req.query.str('path'));
+    res.header('X-Docker-Container-Path-Stat', encodePathStat(st));
+    res.text('', 200);
+  });
+  r.get('/containers/{id}/archive', async (req, res) => {
+    const path = req.query.str('path');
+    if (path === undefined) throw invalid('path is required');
+    const { stat, stream } = await getArchive(svc, svc.find(req.params[0]!), path, req.signal);
+    res.header('X-Docker-Container-Path-Stat', encodePathStat(stat));
+    await sendTar(stream, res, req.signal);
+  });
+  r.put('/containers/{id}/archive', async (req, res) => {
+    const path = req.query.str('path');
+    if (path === undefined) throw invalid('path is required');
+    await putArchive(svc, svc.find(req.params[0]!), path, req.raw as Readable, {
+      noOverwriteDirNonDir: req.query.bool('noOverwriteDirNonDir') ?? false,
+      copyUIDGID: req.query.bool('copyUIDGID') ?? false,
+      signal: req.signal,
+    });
+    res.text('', 200);
+  });
+
+  r.post('/commit', async (req, res) => {
+    const q = req.query;
+    const ref = q.str('container');
+    if (!ref) throw invalid('container is required');
+    const c = svc.find(ref);
+    const config = (await req.json<ContainerConfig>()) ?? undefined;
+    const id = await commit(svc, c, {
+      repo: q.str('repo') || undefined, tag: q.str('tag') || undefined, comment: q.str('comment'), author: q.str('author'),
+      pause: q.bool('pause') ?? true, changes: q.all('changes'), config,
+    });
+    res.json({ Id: id }, 201);
+  });
+
+  r.post('/containers/prune', async (req, res) => {
+    res.json(await pruneContainers(svc, parseFilters(req.query.str('filters'))));
+  });
+
+  // ---- exec ----------------------------------------------------------------------------------
+
+  r.post('/containers/{id}/exec', async (req, res) => {
+    const body = (await req.json<ExecConfig>()) ?? {};
+    res.json({ Id: execs.create(req.params[0]!, body) }, 201);
+  });
+
+  r.post('/exec/{id}/start', async (req, res) => {
+    const body = (await req.json<{ Detach?: boolean; Tty?: boolean; ConsoleSize?: [number, number] | null }>()) ?? {};
+    const e = execs.get(req.params[0]!);
+    if (body.Detach) {
+      const started = execs.start(e.id, { detach: true, consoleSize: body.ConsoleSize });
+      started.catch(() => undefined);
+      // Errors before the process runs are the client's answer; after that it runs on its own.
+      await Promise.race([started, new Promise((r) => setTimeout(r, 0))]);
+      res.text('', 200);
+      return;
+    }
+    const conn = res.hijack(e.config.Tty ? RAW : MUX);
+    await execs.start(e.id, { detach: false, consoleSize: body.ConsoleSize }, conn).catch((err: unknown) => {
+      conn.end(messageOf(err) + '\r\n');
+    });
+  });
+
+  r.post('/exec/{id}/resize', async (req, res) => {
+    await execs.resize(req.params[0]!, req.query.int('h') ?? 0, req.query.int('w') ?? 0);
+    res.text('', 200);
+  });
+
+  r.get('/exec/{id}/json', (req, res) => res.json(execs.inspect(req.params[0]!)));
+}
+
+async function sendTar(tar: Readable, res: Res, signal: AbortSignal): Promise<void> {
+  const out = res.raw('application/x-tar');
+  try {
+    await pipeline(tar, out as never, { signal });
+  } catch (e) {
+    tar.destroy();
+    if (!signal.aborted) (out as unknown as { destroy?: (e?: Error) => void }).destroy?.(e as Error);
+  }
+}
+

@@ -1,0 +1,67 @@
+/**
+ * The three files Docker gives every container, written per container and
+ * bind-mounted: /etc/hostname, /etc/hosts (localhost lines, --add-host entries)
+ * and /etc/resolv.conf (the host's, minus loopback name servers a private
+ * network namespace cannot reach; --dns/--dns-search/--dns-option replace parts).
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import { invalid } from '../../base/errdefs.js';
+import type { HostConfig } from '../../runtime/container-config.js';
+
+const LOCAL_HOSTS = `127.0.0.1\tlocalhost
+::1\tlocalhost ip6-localhost ip6-loopback
+fe00::0\tip6-localnet
+ff00::0\tip6-mcastprefix
+ff02::1\tip6-allnodes
+ff02::2\tip6-allrouters
+`;
+
+/** "name:ip" (or "name=ip") → "ip\tname"; "host-gateway" needs the bridge (networks issue). */
+export function extraHostLine(entry: string): string {
+  const i = entry.search(/[:=]/);
+  if (i <= 0) throw invalid(`invalid IP address in add-host: "${entry}"`);
+  const name = entry.slice(0, i);
+  const ip = entry.slice(i + 1).replace(/^\[|\]$/g, '');
+  if (ip === 'host-gateway') throw invalid('--add-host host-gateway needs a bridge network, which Pier does not have yet');
+  if (!/^[0-9a-fA-F:.]+$/.test(ip)) throw invalid(`invalid IP address in add-host: "${ip}"`);
+  return `${ip}\t${name}\n`;
+}
+
+export async function writeContainerFiles(
+  p: { hosts: string; hostname: string; resolvConf: string },
+  hc: HostConfig,
+  hostname: string,
+  fqdn: string,
+  hostNetwork: boolean,
+): Promise<void> {
+  await writeFile(p.hostname, hostname + '\n');
+  let hosts: string;
+  if (hostNetwork) hosts = await readFile('/etc/hosts', 'utf8').catch(() => LOCAL_HOSTS);
+  else hosts = LOCAL_HOSTS;
+  for (const e of hc.ExtraHosts ?? []) hosts += extraHostLine(e);
+  if (!hostNetwork && hc.NetworkMode !== 'none') hosts += `127.0.1.1\t${fqdn !== hostname ? `${fqdn} ` : ''}${hostname}\n`;
+  await writeFile(p.hosts, hosts);
+  await writeFile(p.resolvConf, await resolvConf(hc, hostNetwork));
+}
+
+async function resolvConf(hc: HostConfig, hostNetwork: boolean): Promise<string> {
+  const host = await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
+  let servers: string[] = [];
+  let search: string[] = [];
+  let options: string[] = [];
+  for (const l of host.split('\n')) {
+    const [k, ...v] = l.trim().split(/\s+/);
+    if (k === 'nameserver' && v[0]) servers.push(v[0]);
+    else if (k === 'search' || k === 'domain') search = v;
+    else if (k === 'options') options.push(...v);
+  }
+  if (!hostNetwork) servers = servers.filter((s) => !/^127\.|^::1$/.test(s));
+  if (hc.Dns?.length) servers = hc.Dns;
+  if (hc.DnsSearch?.length) search = hc.DnsSearch.filter((s) => s !== '.');
+  if (hc.DnsOptions?.length) options = hc.DnsOptions;
+  let out = '';
+  if (search.length) out += `search ${search.join(' ')}\n`;
+  for (const s of servers) out += `nameserver ${s}\n`;
+  if (options.length) out += `options ${options.join(' ')}\n`;
+  return out;
+}

@@ -1,0 +1,159 @@
+/**
+ * Reading container logs as pier-monitor writes them: 16-byte record headers
+ * (stream, flags, length, nanosecond timestamp) before each line. Records are
+ * re-framed for the Engine API without touching their bytes: the multiplexed
+ * format gets Docker's 8-byte header, a tty container's log goes out raw.
+ * Reads are 1 MiB at a time and output is batched, so throughput is bounded by
+ * the disk, not by per-line work.
+ */
+import { open, type FileHandle } from 'node:fs/promises';
+import { watch } from 'node:fs';
+
+export interface LogReadOptions {
+  stdout: boolean;
+  stderr: boolean;
+  /** ns since the epoch; records before are skipped. */
+  since?: number;
+  /** ns since the epoch; records after are skipped. */
+  until?: number;
+  /** Only the last n lines (-1 or undefined: all). */
+  tail?: number;
+  timestamps: boolean;
+  /** Docker's multiplexed format (non-tty) or raw bytes (tty). */
+  multiplexed: boolean;
+  follow: boolean;
+  signal?: AbortSignal;
+}
+
+const HDR = 16;
+const CHUNK = 1 << 20;
+
+/** RFC 3339 with 9 fractional digits, as Docker prints log timestamps. */
+export function rfc3339Nano(ns: bigint): string {
+  const ms = Number(ns / 1000000n);
+  const frac = (ns % 1000000000n).toString().padStart(9, '0');
+  return new Date(ms).toISOString().slice(0, 19) + '.' + frac + 'Z';
+}
+
+/**
+ * Writes the log to `write` (which returns false when the consumer wants a
+ * pause; `drain` then resolves when it can take more). With follow, goes on
+ * until `stopped` resolves (the container ended) and the file is read to its end.
+ */
+export async function streamLog(
+  path: string,
+  o: LogReadOptions,
+  write: (b: Buffer) => boolean,
+  drain: () => Promise<void>,
+  stopped?: Promise<unknown>,
+): Promise<void> {
+  let fh: FileHandle;
+  try {
+    fh = await open(path, 'r');
+  } catch {
+    return; // no log yet: nothing was written
+  }
+  try {
+    let pos = 0;
+    if (o.tail !== undefined && o.tail >= 0) pos = await tailOffset(fh, o.tail, o);
+    const atLineStart = [true, true, true];
+    const emit = (out: Buffer[], stream: number, ts: bigint, partial: boolean, data: Buffer) => {
+      let payload = data;
+      if (o.timestamps) {
+        if (atLineStart[stream]) payload = Buffer.concat([Buffer.from(rfc3339Nano(ts) + ' '), data]);
+        atLineStart[stream] = !partial;
+      }
+      if (o.multiplexed) {
+        const h = Buffer.alloc(8);
+        h[0] = stream;
+        h.writeUInt32BE(payload.length, 4);
+        out.push(h);
+      }
+      out.push(payload);
+    };
+    const readFrom = async (): Promise<void> => {
+      const buf = Buffer.allocUnsafe(CHUNK);
+      let carry = Buffer.alloc(0);
+      for (;;) {
+        if (o.signal?.aborted) return;
+        const { bytesRead } = await fh.read(buf, 0, CHUNK, pos);
+        if (bytesRead === 0) break;
+        pos += bytesRead;
+        const data = carry.length ? Buffer.concat([carry, buf.subarray(0, bytesRead)]) : Buffer.from(buf.subarray(0, bytesRead));
+        const out: Buffer[] = [];
+        let off = 0;
+        while (data.length - off >= HDR) {
+          const len = data.readUInt32BE(off + 4);
+          if (data.length - off < HDR + len) break;
+          const stream = data[off]!;
+          const ts = data.readBigUInt64BE(off + 8);
+          const wanted = (stream === 1 ? o.stdout : o.stderr) && (o.since === undefined || ts >= BigInt(o.since)) && (o.until === undefined || ts <= BigInt(o.until));
+          if (wanted) emit(out, stream, ts, (data[off + 1]! & 1) === 1, data.subarray(off + HDR, off + HDR + len));
+          off += HDR + len;
+        }
+        carry = data.subarray(off);
+        if (out.length && !write(Buffer.concat(out))) await drain();
+      }
+      pos -= carry.length; // an incomplete record is read again once complete
+    };
+    await readFrom();
+    if (!o.follow || !stopped) return;
+    let done = false;
+    void stopped.then(() => (done = true));
+    let wake: (() => void) | undefined;
+    const w = watch(path, () => wake?.());
+    try {
+      while (!done && !o.signal?.aborted) {
+        await new Promise<void>((r) => {
+          wake = r;
+          const t = setTimeout(r, 1000);
+          void stopped.then(() => {
+            clearTimeout(t);
+            r();
+          });
+          o.signal?.addEventListener('abort', () => r(), { once: true });
+        });
+        await readFrom();
+      }
+      await readFrom();
+    } finally {
+      w.close();
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+/** The offset of the n-th last complete line (of the wanted streams). */
+async function tailOffset(fh: FileHandle, n: number, o: LogReadOptions): Promise<number> {
+  if (n === 0) return (await fh.stat()).size;
+  const starts: number[] = []; // ring of line-start offsets
+  const buf = Buffer.allocUnsafe(CHUNK);
+  let pos = 0;
+  let carry = Buffer.alloc(0);
+  let base = 0;
+  const lineStart = [true, true, true];
+  for (;;) {
+    const { bytesRead } = await fh.read(buf, 0, CHUNK, pos);
+    if (bytesRead === 0) break;
+    const data = carry.length ? Buffer.concat([carry, buf.subarray(0, bytesRead)]) : buf.subarray(0, bytesRead);
+    let off = 0;
+    while (data.length - off >= HDR) {
+      const len = data.readUInt32BE(off + 4);
+      if (data.length - off < HDR + len) break;
+      const stream = data[off]!;
+      if (stream === 1 ? o.stdout : o.stderr) {
+        if (lineStart[stream]) {
+          starts.push(base + off);
+          if (starts.length > n) starts.shift();
+        }
+        lineStart[stream] = (data[off + 1]! & 1) === 0;
+      }
+      off += HDR + len;
+    }
+    pos += bytesRead;
+    base += off;
+    carry = Buffer.from(data.subarray(off));
+  }
+  return starts.length ? starts[0]! : pos;
+}
