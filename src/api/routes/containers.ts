@@ -240,7 +240,11 @@ export function containerRoutes(r: Router, svc: ContainerService, execs: ExecSer
     }
     const conn = res.hijack(e.config.Tty ? RAW : MUX);
     await execs.start(e.id, { detach: false, consoleSize: body.ConsoleSize }, conn).catch((err: unknown) => {
-      conn.end(messageOf(err) + '\r\n');
+      const text = Buffer.from(messageOf(err) + '\r\n');
+      const h = Buffer.alloc(8);
+      h[0] = 1;
+      h.writeUInt32BE(text.length, 4);
+      conn.end(e.config.Tty ? text : Buffer.concat([h, text]));
     });
   });
 

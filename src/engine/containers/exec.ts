@@ -101,7 +101,7 @@ export class ExecService {
     const tty = !!cfg.Tty;
     const svc = this.containers;
     const rt = svc.runtimeOf(c);
-    const dir = join(svc.bundleDir(c.id), 'exec', id);
+    const dir = svc.runDir(id);
     const attach = !o.detach && client ? { stdin: !!cfg.AttachStdin, stdout: !!cfg.AttachStdout, stderr: !!cfg.AttachStderr } : undefined;
     let monitor: Monitor;
     let stream: Duplex | undefined;
@@ -124,7 +124,10 @@ export class ExecService {
       await fs.rm(dir, { recursive: true, force: true }).catch(() => undefined);
       const msg = err instanceof RuntimeError ? `OCI runtime exec failed: ${err.message}: unknown` : messageOf(err);
       if (client) {
-        client.end(msg + '\r\n');
+        // Docker writes the failure into the stream, as stdout for a multiplexed one.
+        const text = Buffer.from(msg + '\r\n');
+        client.end(tty ? text : Buffer.concat([stdoutHeader(text.length), text]));
+        if (!e.internal) this.emit(c, 'exec_die', id, { exitCode: '126' });
         return 126;
       }
       throw new EngineError(err instanceof RuntimeError ? 'internal' : 'internal', msg, { cause: err });
@@ -197,3 +200,9 @@ export class ExecService {
   }
 }
 
+function stdoutHeader(n: number): Buffer {
+  const h = Buffer.alloc(8);
+  h[0] = 1;
+  h.writeUInt32BE(n, 4);
+  return h;
+}

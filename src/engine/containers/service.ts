@@ -113,8 +113,12 @@ export class ContainerService {
   rootfs(id: string): string {
     return join(this.bundleDir(id), 'rootfs');
   }
+  /**
+   * A monitor's state directory. Kept short: it holds unix sockets, whose
+   * paths may not exceed 107 bytes.
+   */
   runDir(id: string): string {
-    return join(this.bundleDir(id), 'run');
+    return join(this.o.execRoot, 'm', id.slice(0, 24));
   }
   cgroupPath(id: string): string {
     return `/${this.o.cgroupParent}/${id}`;
@@ -574,6 +578,7 @@ export class ContainerService {
           if (!isKind(e, 'not-found')) throw e;
         });
         await fs.rm(this.bundleDir(c.id), { recursive: true, force: true });
+        await fs.rm(this.runDir(c.id), { recursive: true, force: true });
         await fs.rm(this.dataDir(c.id), { recursive: true, force: true });
       } catch (e) {
         c.state.Status = 'dead';
