@@ -39,6 +39,8 @@ import { ContainerService } from '../engine/containers/service.js';
 import { ExecService } from '../engine/containers/exec.js';
 import { startHealth } from '../engine/containers/health.js';
 import { containerRoutes } from '../api/routes/containers.js';
+import { listContainers } from '../engine/containers/views.js';
+import { parseFilters } from '../engine/filters.js';
 import type { DaemonConfig, StorageDriver } from './config.js';
 
 const snapshotters = {
@@ -111,6 +113,14 @@ export class Daemon {
       apiVersion: API_VERSION,
       minApiVersion: MIN_API_VERSION,
       runtimeVersion: await this.runtimeVersion(),
+      containerCounts: () => {
+        const all = containers.store.all();
+        const running = all.filter((c) => c.state.Running && !c.state.Paused).length;
+        const paused = all.filter((c) => c.state.Paused).length;
+        return { total: all.length, running, paused, stopped: all.length - running - paused };
+      },
+      containerList: () => listContainers(containers, { all: true, size: true, filters: parseFilters('') }),
+      cgroupns: containers.o.cgroupMode === 'v2',
       insecureRegistries: cfg.insecureRegistries,
       registryMirrors: cfg.registryMirrors,
     });

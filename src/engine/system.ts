@@ -33,6 +33,10 @@ export interface SystemDeps {
   runtimeVersion: string;
   /** Containers by state; the container service fills this in (all zero until then). */
   containerCounts?: () => { total: number; running: number; paused: number; stopped: number };
+  /** Containers with sizes, for /system/df. */
+  containerList?: () => Promise<unknown[]>;
+  /** Containers get a private cgroup namespace (cgroup v2). */
+  cgroupns?: boolean;
 }
 
 export function cgroupVersion(): '1' | '2' {
@@ -137,7 +141,7 @@ export class SystemService {
       RuncCommit: { ID: this.d.runtimeVersion },
       InitCommit: { ID: '' },
       // Filled in when containers run (seccomp, cgroupns): nothing is claimed before Pier applies it.
-      SecurityOptions: [],
+      SecurityOptions: ['name=seccomp,profile=builtin', ...(this.d.cgroupns ? ['name=cgroupns'] : [])],
       CDISpecDirs: [],
       Warnings: null,
     };
@@ -175,7 +179,7 @@ export class SystemService {
     return {
       LayersSize: want('image') ? await this.d.images.usage() : 0,
       Images: want('image') ? images : null,
-      Containers: want('container') ? [] : null,
+      Containers: want('container') ? ((await this.d.containerList?.()) ?? []) : null,
       Volumes: want('volume') ? [] : null,
       BuildCache: want('build-cache') ? [] : null,
     };

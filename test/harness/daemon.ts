@@ -3,7 +3,7 @@
  * started as a user would start it (bin/pierd), stopped by pid, and its mounts
  * removed even when the test failed.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { request as httpRequest } from 'node:http';
@@ -48,7 +48,17 @@ export async function startDaemon(o: { args?: string[]; root?: string; config?: 
       return exited;
     },
     async cleanup() {
+      // Live restore keeps containers running past the daemon: remove them first, then reap what is left.
+      if (proc.exitCode === null && proc.signalCode === null) {
+        try {
+          const list = (await api(sock, 'GET', '/containers/json?all=1')).json<{ Id: string }[]>();
+          await Promise.all(list.map((c) => api(sock, 'DELETE', `/containers/${c.Id}?force=1`).catch(() => undefined)));
+        } catch {
+          /* the daemon is not answering: the runtime sweep below still runs */
+        }
+      }
       await d.stop().catch(() => {});
+      reapContainers(join(root, 'exec'));
       unmountUnder(root);
       rmSync(root, { recursive: true, force: true });
     },
@@ -69,6 +79,14 @@ async function ping(sock: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** Force-deletes every container runc knows under this exec root (monitors end with them). */
+export function reapContainers(execRoot: string): void {
+  const rtRoot = join(execRoot, 'runtime', 'runc');
+  if (!existsSync(rtRoot)) return;
+  const r = spawnSync('runc', ['--root', rtRoot, 'list', '-q'], { encoding: 'utf8' });
+  for (const id of (r.stdout ?? '').split('\n').filter(Boolean)) spawnSync('runc', ['--root', rtRoot, 'delete', '--force', id]);
 }
 
 /** Unmounts everything mounted below dir, deepest first (lazy, so nothing can keep it). */
