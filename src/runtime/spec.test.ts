@@ -164,7 +164,9 @@ describe('buildSpec', () => {
     assert.equal(mount(s.mounts, '/etc/hosts')!.source, '/h/hosts');
     const dests = s.mounts.map((m) => m.destination);
     assert.ok(dests.indexOf('/data') < dests.indexOf('/data/sub'));
-    assert.deepEqual(mergeTmpfsOptions(['noexec', 'size=1', 'rw', 'exec', 'size=2', 'ro']), ['exec', 'size=2', 'ro']);
+    assert.deepEqual(mergeTmpfsOptions(['noexec', 'size=1', 'rw', 'exec', 'defaults', 'size=2', 'ro']), ['exec', 'size=2', 'ro']);
+    assert.throws(() => buildSpec(input({ Tmpfs: { '/t': 'tmpcopyup' } })), /invalid tmpfs option \["tmpcopyup"\]/);
+    assert.throws(() => mergeTmpfsOptions(['colour=red']), /invalid tmpfs option \["colour" "red"\]/);
   });
 
   it('shm none and bind; init wraps args', () => {

@@ -129,17 +129,27 @@ const INIT_PATH = '/sbin/docker-init';
 /** Mounts that stay writable with ReadonlyRootfs, as in Docker. */
 const WRITABLE_ON_RO_ROOT = ['/proc', '/dev/pts', '/dev/shm', '/dev/mqueue', '/dev'];
 
-/** Docker's MergeTmpfsOptions: later options win over earlier ones of the same kind. */
+/** Mount flags that exclude each other (one per group survives), as moby/sys/mount groups them by flag bit. */
+const TMPFS_FLAG_GROUPS = [['ro', 'rw'], ['exec', 'noexec'], ['suid', 'nosuid'], ['dev', 'nodev'], ['atime', 'noatime'], ['diratime', 'nodiratime'],
+  ['relatime', 'norelatime'], ['strictatime', 'nostrictatime'], ['sync', 'async'], ['dirsync'], ['mand', 'nomand'], ['remount'], ['bind', 'rbind'],
+  ['private', 'rprivate', 'shared', 'rshared', 'slave', 'rslave', 'unbindable', 'runbindable']];
+const TMPFS_DATA = ['size', 'mode', 'uid', 'gid', 'nr_inodes', 'nr_blocks', 'mpol'];
+
+/** Docker's MergeTmpfsOptions: later options win over earlier ones of the same kind; unknown ones are refused. */
 export function mergeTmpfsOptions(options: readonly string[]): string[] {
-  const flagGroups = [['ro', 'rw'], ['exec', 'noexec'], ['suid', 'nosuid'], ['dev', 'nodev'], ['atime', 'noatime'], ['diratime', 'nodiratime'],
-    ['relatime', 'norelatime'], ['strictatime', 'nostrictatime'], ['sync', 'async'], ['dirsync'], ['mand', 'nomand'],
-    ['private', 'rprivate', 'shared', 'rshared', 'slave', 'rslave']];
   const seen = new Set<string>();
   const out: string[] = [];
   for (const o of [...options].reverse()) {
-    if (!o) continue;
-    const eq = o.indexOf('=');
-    const key = eq >= 0 ? `${o.slice(0, eq)}=` : (flagGroups.find((g) => g.includes(o)) ?? [o]).join('|');
+    if (o === 'defaults') continue;
+    let key = TMPFS_FLAG_GROUPS.find((g) => g.includes(o))?.join('|');
+    if (!key) {
+      const eq = o.indexOf('=');
+      if (eq < 0 || !TMPFS_DATA.includes(o.slice(0, eq))) {
+        const parts = eq < 0 ? [o] : [o.slice(0, eq), o.slice(eq + 1)];
+        throw invalid(`invalid tmpfs option [${parts.map((x) => JSON.stringify(x)).join(' ')}]`); // Go's %q of the split option
+      }
+      key = o.slice(0, eq);
+    }
     if (seen.has(key)) continue;
     seen.add(key);
     out.unshift(o);
