@@ -160,6 +160,7 @@ describe('copy', { skip: !root && 'needs root (owners, devices, security.capabil
       await assert.rejects(s('/data/a.txt/'), kind('invalid', /^lstat \/data\/a.txt\/: not a directory$/));
       await assert.rejects(s('/data/rellink/'), kind('invalid', /not a directory/));
       await assert.rejects(s('/data/loop1'), kind('invalid', /too many levels of symbolic links/));
+      await assert.rejects(s('/data\0'), kind('invalid', /NUL/));
       await assert.rejects(statInRoot(join(f.t.dir, 'none'), '/'), kind('internal', /root filesystem/));
     });
   });

@@ -147,7 +147,7 @@ export async function extractToRoot(root: string, path: string, tar: Readable, o
     o.signal?.throwIfAborted();
     r = openRoot(root);
     try {
-      dest = r.dir(containerPath(path));
+      dest = r.dir(pathComps(path));
     } catch (e) {
       r.close();
       if (e instanceof ScopeError && e.code === 'ENOTDIR' && e.final) throw invalid('extraction point is not a directory');
@@ -208,6 +208,11 @@ function openRoot(root: string): RootDir {
   }
 }
 
+function pathComps(path: string): string[] {
+  if (path.includes('\0')) throw invalid(`invalid path ${JSON.stringify(path)}: NUL byte`);
+  return containerPath(path);
+}
+
 function scopeFailure(e: unknown, path: string, what: string | undefined): unknown {
   if (!(e instanceof ScopeError)) return e;
   if (e.code === 'ENOENT') return notFound(`Could not find the file ${path}${what ? ` in container ${what}` : ''}`);
@@ -230,7 +235,7 @@ interface Found {
  * name ('/' for the root, '.' for a path ending in `/.`).
  */
 function find(r: RootDir, path: string, what: string | undefined): Found {
-  const comps = containerPath(path);
+  const comps = pathComps(path);
   const trimmed = path.replace(/\/+$/, '');
   const dot = trimmed === '' ? path === '' : trimmed.slice(trimmed.lastIndexOf('/') + 1) === '.';
   const name = dot ? '.' : comps.length ? comps[comps.length - 1]! : '/';
