@@ -41,6 +41,8 @@ export interface DiffOpts {
   lower: string[];
   upper: string;
   mode: DiffMode;
+  /** Paths (relative, "etc/hosts") left out: a container's mount points, which are not its changes. */
+  skip?: ReadonlySet<string>;
 }
 
 /** Docker's change kinds, as `GET /containers/{id}/changes` numbers them. */
@@ -81,8 +83,10 @@ export async function changes(o: DiffOpts): Promise<Change[]> {
   return out;
 }
 
-function walk(o: DiffOpts, classify: boolean): Generator<Item> {
-  return o.mode === 'overlay' ? overlayWalk(o, classify) : compareWalk(o);
+function* walk(o: DiffOpts, classify: boolean): Generator<Item> {
+  const all = o.mode === 'overlay' ? overlayWalk(o, classify) : compareWalk(o);
+  if (!o.skip?.size) return yield* all;
+  for (const it of all) if (!o.skip.has(it.rel)) yield it;
 }
 
 const join = (dir: string, name: string): string => (dir ? `${dir}/${name}` : name);

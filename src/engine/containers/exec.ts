@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { Duplex } from 'node:stream';
 import { conflict, EngineError, messageOf, notFound } from '../../base/errdefs.js';
 import { FrameReader, RuntimeError, type Monitor } from '../../runtime/monitor.js';
-import { execProcess } from '../../runtime/spec.js';
+import { execProcess, specJson } from '../../runtime/spec.js';
 import { containerCapabilities } from '../../runtime/caps.js';
 import { resolveUser } from '../../runtime/user.js';
 import { parseSecurityOpt } from '../../runtime/validate.js';
@@ -117,7 +117,7 @@ export class ExecService {
         noNewPrivileges: parseSecurityOpt(c.hostConfig.SecurityOpt).noNewPrivileges,
         containerCaps: spec.process?.capabilities?.bounding ?? containerCapabilities(c.hostConfig.CapAdd, c.hostConfig.CapDrop, !!c.hostConfig.Privileged),
       });
-      await fs.writeFile(join(dir, 'process.json'), JSON.stringify(proc));
+      await fs.writeFile(join(dir, 'process.json'), specJson(proc));
       ({ monitor, stream } = await rt.exec({ id: c.id, process: join(dir, 'process.json'), dir, tty, stdin: !!cfg.AttachStdin, attach }));
     } catch (err) {
       e.exitCode = 126;

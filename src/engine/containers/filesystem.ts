@@ -13,6 +13,7 @@ import { MediaType, type ImageConfig } from '../../image/oci.js';
 import { parseReference, withDefaultTag, familiar } from '../../image/reference.js';
 import { applyChanges } from '../../image/changes.js';
 import type { ContainerConfig } from '../../runtime/container-config.js';
+import { resolveUser } from '../../runtime/user.js';
 import type { ContainerRecord } from './record.js';
 import type { ContainerService } from './service.js';
 
@@ -44,9 +45,29 @@ async function withDiff<T>(svc: ContainerService, c: ContainerRecord, fn: (o: Di
   });
 }
 
+/**
+ * Mount points runc creates in the rootfs for what the engine mounts over it
+ * (Docker keeps them in a hidden "-init" layer): not the container's changes.
+ */
+export const MOUNT_POINTS: ReadonlySet<string> = new Set(['etc/hosts', 'etc/hostname', 'etc/resolv.conf', 'dev/shm', 'dev/pts', 'dev/mqueue', 'dev/console', 'proc', 'sys', 'sys/fs/cgroup', 'dev', 'sbin/docker-init']);
+
 export async function changes(svc: ContainerService, c: ContainerRecord): Promise<{ Path: string; Kind: number }[]> {
-  const list = await withDiff(svc, c, (o) => diffChanges(o));
-  return list.map((x) => ({ Path: x.path, Kind: x.kind }));
+  const list = await withDiff(svc, c, (o) => diffChanges({ ...o, skip: skipOf(c) }));
+  // A directory that is "changed" only because a mount point was made in it is no change either.
+  const kept = list.filter((x) => {
+    if (x.kind !== 0) return true;
+    const rel = x.path.slice(1);
+    const causedByMount = [...skipOf(c)].some((m) => m.startsWith(rel + '/'));
+    return !causedByMount || list.some((y) => y.path.startsWith(x.path + '/'));
+  });
+  return kept.map((x) => ({ Path: x.path, Kind: x.kind }));
+}
+
+/** The mount points of this container, plus its tmpfs and bind targets. */
+function skipOf(c: ContainerRecord): Set<string> {
+  const s = new Set(MOUNT_POINTS);
+  for (const t of Object.keys(c.hostConfig.Tmpfs ?? {})) s.add(t.replace(/^\/+/, ''));
+  return s;
 }
 
 export async function sizes(svc: ContainerService, c: ContainerRecord): Promise<{ SizeRw: number; SizeRootFs: number }> {
@@ -107,7 +128,11 @@ export async function putArchive(
 ): Promise<void> {
   checkPath(path);
   if (c.hostConfig.ReadonlyRootfs) throw new EngineError('forbidden', 'container rootfs is marked read-only');
-  await withRootfs(svc, c, (dir) => extractToRoot(dir, path, tar, { ...o, what: c.name }));
+  await withRootfs(svc, c, async (dir) => {
+    // `cp -a` gives the files to the container's user, looked up in the container's own passwd.
+    const user = o.copyUIDGID && c.config.User ? await resolveUser(dir, c.config.User).then((u) => ({ uid: u.uid, gid: u.gid })) : undefined;
+    await extractToRoot(dir, path, tar, { ...o, user, what: c.name });
+  });
 }
 
 function checkPath(path: string): void {
@@ -129,7 +154,7 @@ export async function commit(
   const images = svc.images;
   let blob;
   try {
-    blob = await withDiff(svc, c, (d) => images.content.ingest(writeDiff(d), {}));
+    blob = await withDiff(svc, c, (d) => images.content.ingest(writeDiff({ ...d, skip: skipOf(c) }), {}));
   } finally {
     if (pause) await svc.runtimeOf(c).resume(c.id).catch(() => undefined);
   }

@@ -32,7 +32,7 @@ import { chainIds } from '../../layer/layers.js';
 import type { ContainerConfig, HostConfig, Resources } from '../../runtime/container-config.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import { Monitor, RuntimeError, type ExitStatus } from '../../runtime/monitor.js';
-import { buildSpec, type NsRef, type SpecInput } from '../../runtime/spec.js';
+import { buildSpec, specJson, type NsRef, type SpecInput } from '../../runtime/spec.js';
 import { resolveUser } from '../../runtime/user.js';
 import { parseSecurityOpt, validateHostConfig } from '../../runtime/validate.js';
 import { resolveDevices } from '../../runtime/spec.js';
@@ -243,7 +243,13 @@ export class ContainerService {
         l.restartTimer = undefined;
       }
       c.manuallyStopped = false;
-      await this.startLocked(c);
+      try {
+        await this.startLocked(c);
+      } catch (e) {
+        // Docker removes an auto-remove container whose start failed (`docker run --rm` waits for it).
+        if (c.hostConfig.AutoRemove) void this.remove(c.id, { force: true }).catch(() => undefined);
+        throw e;
+      }
     });
   }
 
@@ -261,7 +267,7 @@ export class ContainerService {
         mounted = true;
       }
       const spec = buildSpec(await this.specInput(c, rootfs));
-      await fs.writeFile(join(this.bundleDir(c.id), 'config.json'), JSON.stringify(spec));
+      await fs.writeFile(join(this.bundleDir(c.id), 'config.json'), specJson(spec));
       await fs.rm(run, { recursive: true, force: true });
       await fs.mkdir(run, { recursive: true });
       const logging = (c.hostConfig.LogConfig?.Type ?? 'json-file') !== 'none';
