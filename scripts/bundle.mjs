@@ -17,7 +17,8 @@ try {
 
 const define = { PIER_VERSION: JSON.stringify(pkg.version), PIER_COMMIT: JSON.stringify(commit), PIER_BUILT: JSON.stringify(new Date().toUTCString()) };
 
-await build({
+const jobs = [];
+jobs.push(build({
   entryPoints: ['src/cli/main.ts'],
   bundle: true,
   format: 'cjs',
@@ -31,11 +32,11 @@ await build({
   legalComments: 'none',
   logLevel: 'warning',
   define,
-});
+}));
 rmSync(new URL('../dist/pier.cjs.cache', import.meta.url), { force: true });
 
 // `pier registry`: its own CommonJS bundle, required by the CLI only for that command.
-await build({
+jobs.push(build({
   entryPoints: ['src/registry/main.ts'],
   bundle: true,
   format: 'cjs',
@@ -47,9 +48,9 @@ await build({
   legalComments: 'none',
   logLevel: 'warning',
   define,
-});
+}));
 
-await build({
+jobs.push(build({
   entryPoints: { pierd: 'src/daemon/main.ts' },
   bundle: true,
   splitting: true,
@@ -68,4 +69,7 @@ await build({
   legalComments: 'none',
   logLevel: 'warning',
   define,
-});
+}));
+// Each bundle is built even when another fails, so one broken entry point does not leave the others stale.
+const failed = (await Promise.allSettled(jobs)).filter((r) => r.status === 'rejected');
+if (failed.length) process.exit(1);
