@@ -16,6 +16,7 @@ import { parseArgs } from 'node:util';
 import { dockerCli, dockerdPath } from '../test/harness/dockerd.js';
 import { REPO } from '../test/harness/daemon.js';
 import { cliBench } from './cli.js';
+import { runBench } from './containers-run.js';
 import { imagesBench } from './images.js';
 import { loadSaveBench } from './loadsave.js';
 import { registryBench } from './registry.js';
@@ -24,7 +25,7 @@ import { rssBench } from './rss.js';
 import { hrnow, secondsSince } from './stats.js';
 import { startSubjects, type Subjects } from './subjects.js';
 
-const BENCHES: readonly Bench<Subjects>[] = [rssBench, cliBench, imagesBench, loadSaveBench, registryBench];
+const BENCHES: readonly Bench<Subjects>[] = [rssBench, cliBench, imagesBench, loadSaveBench, registryBench, runBench];
 
 const USAGE = `usage: npm run bench -- [--only ${BENCHES.map((b) => b.area).join(',')}] [--out FILE] [--quick]`;
 
