@@ -16,6 +16,10 @@ import { parseArgs } from 'node:util';
 import { dockerCli, dockerdPath } from '../test/harness/dockerd.js';
 import { REPO } from '../test/harness/daemon.js';
 import { cliBench } from './cli.js';
+import { execBench } from './containers-exec.js';
+import { logsBench } from './containers-logs.js';
+import { monitorBench } from './containers-monitor.js';
+import { psBench } from './containers-ps.js';
 import { runBench } from './containers-run.js';
 import { imagesBench } from './images.js';
 import { loadSaveBench } from './loadsave.js';
@@ -25,7 +29,7 @@ import { rssBench } from './rss.js';
 import { hrnow, secondsSince } from './stats.js';
 import { startSubjects, type Subjects } from './subjects.js';
 
-const BENCHES: readonly Bench<Subjects>[] = [rssBench, cliBench, imagesBench, loadSaveBench, registryBench, runBench];
+const BENCHES: readonly Bench<Subjects>[] = [rssBench, cliBench, imagesBench, loadSaveBench, registryBench, runBench, execBench, psBench, monitorBench, logsBench];
 
 const USAGE = `usage: npm run bench -- [--only ${BENCHES.map((b) => b.area).join(',')}] [--out FILE] [--quick]`;
 
