@@ -10,10 +10,12 @@
 
 import type { Readable } from 'node:stream';
 import { ApiError, ConnectError } from './errors.js';
-import { httpRequest, type HttpResponse } from './http.js';
+import { httpHijack, httpRequest, isHijacked, type HijackedResponse, type HttpResponse } from './http.js';
 import type {
-  DiskUsage, EventMessage, Filters, HistoryItem, ImageDeleteItem, ImageInspect, ImagesPruneReport,
-  ImageSummary, Info, JSONMessage, Ping, ServerVersion,
+  ContainerCreateRequest, ContainerCreateResponse, ContainerInspect, ContainerListItem, ContainersPruneReport,
+  ContainerTopResponse, ContainerUpdateRequest, ContainerWaitResponse, DiskUsage, EventMessage, ExecCreateRequest,
+  ExecInspect, FilesystemChange, Filters, HistoryItem, ImageDeleteItem, ImageInspect, ImagesPruneReport,
+  ImageSummary, Info, JSONMessage, PathStat, Ping, ServerVersion,
 } from './types.js';
 
 export const MAX_API_VERSION = '1.50';
@@ -294,6 +296,216 @@ export class Client {
     return this.json('GET', '/system/df');
   }
 
+  // --- containers ------------------------------------------------------------
+
+  /**
+   * POST a request that takes over the connection (`Upgrade: tcp`), as attach
+   * and exec start do; an error status throws ApiError like any request.
+   */
+  async hijack(path: string, o: { query?: Query; body?: object } = {}): Promise<HijackedResponse> {
+    const full = `/v${await this.negotiate()}${path}${encodeQuery(o.query)}`;
+    const headers: Record<string, string> = { 'User-Agent': this.userAgent };
+    let body: string | undefined;
+    if (o.body !== undefined) {
+      body = JSON.stringify(o.body);
+      headers['Content-Type'] = 'application/json';
+    } else headers['Content-Type'] = 'text/plain';
+    let r: HijackedResponse | HttpResponse;
+    try {
+      r = await httpHijack(this.endpoint, body === undefined ? { method: 'POST', path: full, headers } : { method: 'POST', path: full, headers, body });
+    } catch (e) {
+      throw this.wrapError(e as NodeJS.ErrnoException);
+    }
+    if (!isHijacked(r)) {
+      const text = await readAll(r.body);
+      throw apiError(r.statusCode, text.length ? text : Buffer.from(`unable to upgrade to tcp, received ${r.statusCode}`));
+    }
+    return r;
+  }
+
+  containerCreate(body: ContainerCreateRequest, o: { name?: string; platform?: string } = {}): Promise<ContainerCreateResponse> {
+    const query: Query = {};
+    if (o.name) query.name = o.name;
+    if (o.platform) query.platform = o.platform;
+    return this.json('POST', '/containers/create', { query, body });
+  }
+
+  /** Raw JSON text of GET /containers/{id}/json. */
+  containerInspectRaw(id: string, o: { size?: boolean } = {}): Promise<string> {
+    return this.text('GET', `/containers/${encodeURIComponent(id)}/json`, { query: o.size ? { size: true } : {} });
+  }
+
+  async containerInspect(id: string, o: { size?: boolean } = {}): Promise<ContainerInspect> {
+    return JSON.parse(await this.containerInspectRaw(id, o)) as ContainerInspect;
+  }
+
+  containerList(o: { all?: boolean; limit?: number; size?: boolean; filters?: Filters } = {}): Promise<ContainerListItem[]> {
+    const query: Query = {};
+    if (o.all) query.all = true;
+    if (o.limit !== undefined && o.limit !== -1) query.limit = o.limit;
+    if (o.size) query.size = true;
+    query.filters = o.filters;
+    return this.json<ContainerListItem[] | null>('GET', '/containers/json', { query }).then((l) => l ?? []);
+  }
+
+  async containerStart(id: string, o: { detachKeys?: string } = {}): Promise<void> {
+    const query: Query = {};
+    if (o.detachKeys) query.detachKeys = o.detachKeys;
+    await this.json('POST', `/containers/${encodeURIComponent(id)}/start`, { query });
+  }
+
+  /** stop and restart: `signal` goes only to API >= 1.42, like docker's client. */
+  async containerStop(id: string, o: { signal?: string; timeout?: number } = {}, action: 'stop' | 'restart' = 'stop'): Promise<void> {
+    const query: Query = {};
+    if (o.timeout !== undefined) query.t = o.timeout;
+    if (o.signal && compareVersions(await this.negotiate(), '1.42') >= 0) query.signal = o.signal;
+    await this.json('POST', `/containers/${encodeURIComponent(id)}/${action}`, { query });
+  }
+
+  async containerKill(id: string, signal?: string): Promise<void> {
+    await this.json('POST', `/containers/${encodeURIComponent(id)}/kill`, { query: { signal: signal || undefined } });
+  }
+
+  async containerRemove(id: string, o: { force?: boolean; volumes?: boolean; link?: boolean } = {}): Promise<void> {
+    const query: Query = {};
+    if (o.volumes) query.v = true;
+    if (o.link) query.link = true;
+    if (o.force) query.force = true;
+    await this.json('DELETE', `/containers/${encodeURIComponent(id)}`, { query });
+  }
+
+  /**
+   * POST /containers/{id}/wait. Resolves once the daemon has answered with its
+   * headers, which it does as soon as the wait is registered; `result` settles
+   * when the container reaches `condition`.
+   */
+  async containerWait(id: string, condition?: 'not-running' | 'next-exit' | 'removed', signal?: AbortSignal): Promise<{ result: Promise<ContainerWaitResponse> }> {
+    const query: Query = {};
+    if (condition) query.condition = condition;
+    const ro: RequestOptions = { query };
+    if (signal) ro.signal = signal;
+    const res = await this.request('POST', `/containers/${encodeURIComponent(id)}/wait`, ro);
+    const result = readAll(res.body).then((b) => {
+      const text = b.toString('utf8').trim();
+      if (text === '') throw new Error('unexpected EOF');
+      return JSON.parse(text) as ContainerWaitResponse;
+    });
+    result.catch(() => {}); // observed by the caller when it awaits
+    return { result };
+  }
+
+  containerAttach(id: string, o: { stdin?: boolean; stdout?: boolean; stderr?: boolean; detachKeys?: string; logs?: boolean }): Promise<HijackedResponse> {
+    const query: Query = { stream: true };
+    if (o.stdin) query.stdin = true;
+    if (o.stdout) query.stdout = true;
+    if (o.stderr) query.stderr = true;
+    if (o.logs) query.logs = true;
+    if (o.detachKeys) query.detachKeys = o.detachKeys;
+    return this.hijack(`/containers/${encodeURIComponent(id)}/attach`, { query });
+  }
+
+  async containerResize(id: string, height: number, width: number, exec = false): Promise<void> {
+    const path = exec ? `/exec/${encodeURIComponent(id)}/resize` : `/containers/${encodeURIComponent(id)}/resize`;
+    await this.json('POST', path, { query: { h: height, w: width } });
+  }
+
+  containerLogs(id: string, o: { follow?: boolean; timestamps?: boolean; details?: boolean; tail?: string; since?: string; until?: string }): Promise<HttpResponse> {
+    const query: Query = { stdout: true, stderr: true };
+    if (o.since) query.since = o.since;
+    if (o.until) query.until = o.until;
+    if (o.timestamps) query.timestamps = true;
+    if (o.details) query.details = true;
+    if (o.follow) query.follow = true;
+    if (o.tail) query.tail = o.tail;
+    return this.request('GET', `/containers/${encodeURIComponent(id)}/logs`, { query });
+  }
+
+  containerTop(id: string, psArgs: string[]): Promise<ContainerTopResponse> {
+    const query: Query = {};
+    if (psArgs.length) query.ps_args = psArgs.join(' ');
+    return this.json('GET', `/containers/${encodeURIComponent(id)}/top`, { query });
+  }
+
+  containerChanges(id: string): Promise<FilesystemChange[]> {
+    return this.json<FilesystemChange[] | null>('GET', `/containers/${encodeURIComponent(id)}/changes`).then((l) => l ?? []);
+  }
+
+  containerExport(id: string): Promise<HttpResponse> {
+    return this.request('GET', `/containers/${encodeURIComponent(id)}/export`);
+  }
+
+  /** GET /containers/{id}/stats: one sample (stream=false) or a stream of them. */
+  containerStats(id: string, stream: boolean, signal?: AbortSignal): Promise<HttpResponse> {
+    const ro: RequestOptions = { query: { stream } };
+    if (signal) ro.signal = signal;
+    return this.request('GET', `/containers/${encodeURIComponent(id)}/stats`, ro);
+  }
+
+  async containerPause(id: string, pause = true): Promise<void> {
+    await this.json('POST', `/containers/${encodeURIComponent(id)}/${pause ? 'pause' : 'unpause'}`);
+  }
+
+  async containerRename(id: string, name: string): Promise<void> {
+    await this.json('POST', `/containers/${encodeURIComponent(id)}/rename`, { query: { name } });
+  }
+
+  containerUpdate(id: string, body: ContainerUpdateRequest): Promise<{ Warnings: string[] | null }> {
+    return this.json('POST', `/containers/${encodeURIComponent(id)}/update`, { body });
+  }
+
+  containerCommit(id: string, o: { repo?: string; tag?: string; comment?: string; author?: string; changes?: string[]; pause?: boolean }): Promise<{ Id: string }> {
+    const query: Query = { container: id };
+    if (o.repo) query.repo = o.repo;
+    if (o.tag) query.tag = o.tag;
+    if (o.comment) query.comment = o.comment;
+    if (o.author) query.author = o.author;
+    if (o.changes?.length) query.changes = o.changes;
+    if (o.pause === false) query.pause = false;
+    return this.json('POST', '/commit', { query });
+  }
+
+  containersPrune(filters: Filters): Promise<ContainersPruneReport> {
+    return this.json('POST', '/containers/prune', { query: { filters } });
+  }
+
+  execCreate(id: string, body: ExecCreateRequest): Promise<{ Id: string }> {
+    return this.json('POST', `/containers/${encodeURIComponent(id)}/exec`, { body });
+  }
+
+  /** POST /exec/{id}/start detached: the daemon answers at once. */
+  async execStartDetached(execId: string, body: { Detach: true; Tty: boolean; ConsoleSize?: [number, number] }): Promise<void> {
+    await this.json('POST', `/exec/${encodeURIComponent(execId)}/start`, { body });
+  }
+
+  execAttach(execId: string, body: { Detach: false; Tty: boolean; ConsoleSize?: [number, number] }): Promise<HijackedResponse> {
+    return this.hijack(`/exec/${encodeURIComponent(execId)}/start`, { body });
+  }
+
+  execInspect(execId: string): Promise<ExecInspect> {
+    return this.json('GET', `/exec/${encodeURIComponent(execId)}/json`);
+  }
+
+  /** HEAD /containers/{id}/archive?path=: the path's stat from X-Docker-Container-Path-Stat. */
+  async containerStatPath(id: string, path: string): Promise<PathStat> {
+    const res = await this.request('HEAD', `/containers/${encodeURIComponent(id)}/archive`, { query: { path } });
+    res.body.resume();
+    return decodePathStat(res.headers['x-docker-container-path-stat']);
+  }
+
+  /** GET /containers/{id}/archive?path=: a tar of the path, and its stat. */
+  async copyFromContainer(id: string, path: string): Promise<{ body: HttpResponse['body']; stat: PathStat }> {
+    const res = await this.request('GET', `/containers/${encodeURIComponent(id)}/archive`, { query: { path } });
+    return { body: res.body, stat: decodePathStat(res.headers['x-docker-container-path-stat']) };
+  }
+
+  /** PUT /containers/{id}/archive?path=: extract a tar into the directory `path`. */
+  async copyToContainer(id: string, path: string, content: Readable, o: { copyUIDGID?: boolean; allowOverwriteDirWithFile?: boolean } = {}): Promise<void> {
+    const query: Query = { path };
+    if (!o.allowOverwriteDirWithFile) query.noOverwriteDirNonDir = 'true';
+    if (o.copyUIDGID) query.copyUIDGID = 'true';
+    await this.json('PUT', `/containers/${encodeURIComponent(id)}/archive`, { query, body: content, headers: { 'Content-Type': 'application/x-tar' } });
+  }
+
   /** GET /events: a stream of event messages until `until` (or forever). */
   async *events(o: { since?: string; until?: string; filters?: Filters; signal?: AbortSignal } = {}): AsyncGenerator<EventMessage> {
     const query: Query = { since: o.since, until: o.until, filters: o.filters };
@@ -301,6 +513,16 @@ export class Client {
     if (o.signal) ro.signal = o.signal;
     const res = await this.request('GET', '/events', ro);
     for await (const m of jsonMessages(res.body)) yield m as unknown as EventMessage;
+  }
+}
+
+/** The X-Docker-Container-Path-Stat header: base64 of JSON {name,size,mode,mtime,linkTarget}. */
+export function decodePathStat(header: string | undefined): PathStat {
+  if (!header) throw new Error('unable to get resource stat from response');
+  try {
+    return JSON.parse(Buffer.from(header, 'base64').toString('utf8')) as PathStat;
+  } catch (e) {
+    throw new Error(`unable to decode container path stat header: ${(e as Error).message}`);
   }
 }
 

@@ -244,3 +244,128 @@ export function httpRequest(ep: HttpEndpoint, req: HttpRequest): Promise<HttpRes
     })();
   });
 }
+
+/** A connection taken over after `Upgrade: tcp` (attach, exec start). */
+export interface HijackedResponse {
+  statusCode: number;
+  headers: Record<string, string>;
+  /** The raw stream: read the container's output from it, write its input to it,
+   *  end() it to half-close (the daemon then sees EOF on stdin and keeps sending). */
+  socket: net.Socket;
+}
+
+/**
+ * Send a request asking to upgrade the connection to a raw TCP stream, as
+ * Docker's attach and exec start do. Resolves with the socket once the daemon
+ * answers 101 (or 2xx, which old daemons send before streaming on the same
+ * connection); an error status resolves as an ordinary response with its body,
+ * for the caller to turn into an error.
+ */
+export function httpHijack(ep: HttpEndpoint, req: HttpRequest & { body?: Buffer | string }): Promise<HijackedResponse | HttpResponse> {
+  return new Promise((resolve, reject) => {
+    const socket = ep.socketPath
+      ? net.connect({ path: ep.socketPath })
+      : net.connect({ host: ep.hostname ?? '127.0.0.1', port: ep.port ?? 2375 });
+    let headBuf: Buffer = Buffer.alloc(0);
+    let settled = false;
+    let res: HttpResponse | undefined;
+    let decoder: BodyDecoder | undefined;
+    const fail = (err: Error) => {
+      if (!settled) {
+        settled = true;
+        reject(err);
+      } else if (res && !decoder?.done) res.body.destroy(err);
+      socket.destroy();
+    };
+    const onAbort = () => fail(Object.assign(new Error('The operation was aborted'), { name: 'AbortError', code: 'ABORT_ERR' }));
+    if (req.signal) {
+      if (req.signal.aborted) return onAbort();
+      req.signal.addEventListener('abort', onAbort, { once: true });
+    }
+    const onData = (chunk: Buffer) => {
+      if (res) {
+        try {
+          decoder!.push(chunk);
+          if (decoder!.done) {
+            res.body.end();
+            socket.destroy();
+          }
+        } catch (e) {
+          fail(e as Error);
+        }
+        return;
+      }
+      headBuf = headBuf.length ? Buffer.concat([headBuf, chunk]) : chunk;
+      for (;;) {
+        const end = headBuf.indexOf('\r\n\r\n');
+        if (end === -1) {
+          if (headBuf.length > 1 << 20) fail(new Error('HTTP response head too large'));
+          return;
+        }
+        let head;
+        try {
+          head = parseHead(headBuf.toString('latin1', 0, end));
+        } catch (e) {
+          return fail(e as Error);
+        }
+        const rest = headBuf.subarray(end + 4);
+        if (head.statusCode >= 100 && head.statusCode < 200 && head.statusCode !== 101) {
+          headBuf = rest;
+          continue;
+        }
+        settled = true;
+        req.signal?.removeEventListener('abort', onAbort);
+        if (head.statusCode === 101 || (head.statusCode >= 200 && head.statusCode < 300)) {
+          // From here on the connection is the container's stream: hand it over
+          // with whatever followed the head already in the buffer.
+          socket.off('data', onData);
+          socket.off('end', onEnd);
+          socket.off('close', onClose);
+          socket.pause();
+          if (rest.length) socket.unshift(rest);
+          resolve({ statusCode: head.statusCode, headers: head.headers, socket });
+          return;
+        }
+        res = { ...head, body: new PassThrough() };
+        decoder = new BodyDecoder(res.body, head.headers, false);
+        resolve(res);
+        if (decoder.done) {
+          res.body.end();
+          socket.destroy();
+        } else if (rest.length) onData(rest);
+        return;
+      }
+    };
+    const onEnd = () => {
+      if (!res) return fail(new Error('connection closed before the response'));
+      const err = decoder!.eof();
+      if (err) fail(err);
+      else {
+        res.body.end();
+        socket.destroy();
+      }
+    };
+    const onClose = () => {
+      if (!settled) fail(new Error('connection closed before the response'));
+    };
+    socket.on('data', onData);
+    socket.on('end', onEnd);
+    socket.on('close', onClose);
+    socket.on('error', (err) => {
+      if (!settled || res) fail(err);
+    });
+
+    const headers: Record<string, string> = { Host: ep.socketPath ? 'api.moby.localhost' : `${ep.hostname}:${ep.port}`, ...req.headers };
+    const body = req.body ?? '';
+    headers['Content-Length'] = String(Buffer.byteLength(body));
+    headers['Connection'] = 'Upgrade';
+    headers['Upgrade'] = 'tcp';
+    let head = `${req.method} ${req.path} HTTP/1.1${CRLF}`;
+    for (const [k, v] of Object.entries(headers)) head += `${k}: ${v}${CRLF}`;
+    head += CRLF;
+    socket.write(Buffer.concat([Buffer.from(head, 'latin1'), Buffer.from(body)]));
+  });
+}
+
+/** True for the result of httpHijack that carries the upgraded connection. */
+export const isHijacked = (r: HijackedResponse | HttpResponse): r is HijackedResponse => 'socket' in r;

@@ -218,3 +218,342 @@ export interface JSONMessage {
   error?: string;
   aux?: unknown;
 }
+
+// --- containers ----------------------------------------------------------------
+// The wire shapes of POST /containers/create and friends (Docker's container.Config,
+// HostConfig and NetworkingConfig). The CLI fills every field Docker's CLI sends,
+// zero values included, so the daemon sees the same document from either client.
+
+export interface HealthConfig {
+  Test?: string[];
+  /** Nanoseconds. */
+  Interval?: number;
+  Timeout?: number;
+  StartPeriod?: number;
+  StartInterval?: number;
+  Retries?: number;
+}
+
+export interface ContainerConfig {
+  Hostname: string;
+  Domainname: string;
+  User: string;
+  AttachStdin: boolean;
+  AttachStdout: boolean;
+  AttachStderr: boolean;
+  ExposedPorts?: Record<string, Record<string, never>>;
+  Tty: boolean;
+  OpenStdin: boolean;
+  StdinOnce: boolean;
+  Env: string[] | null;
+  Cmd: string[] | null;
+  Healthcheck?: HealthConfig;
+  ArgsEscaped?: boolean;
+  Image: string;
+  Volumes: Record<string, Record<string, never>> | null;
+  WorkingDir: string;
+  Entrypoint: string[] | null;
+  NetworkDisabled?: boolean;
+  MacAddress?: string;
+  OnBuild: string[] | null;
+  Labels: Record<string, string> | null;
+  StopSignal?: string;
+  StopTimeout?: number;
+  Shell?: string[];
+}
+
+export interface PortBinding {
+  HostIp: string;
+  HostPort: string;
+}
+
+export interface DeviceMapping {
+  PathOnHost: string;
+  PathInContainer: string;
+  CgroupPermissions: string;
+}
+
+export interface Ulimit {
+  Name: string;
+  Hard: number;
+  Soft: number;
+}
+
+export interface WeightDevice {
+  Path: string;
+  Weight: number;
+}
+
+export interface ThrottleDevice {
+  Path: string;
+  Rate: number;
+}
+
+export interface RestartPolicy {
+  Name: string;
+  MaximumRetryCount: number;
+}
+
+/** api/types/mount.Mount, as --mount sends it. */
+export interface MountSpec {
+  Type: string;
+  Source?: string;
+  Target: string;
+  ReadOnly?: boolean;
+  Consistency?: string;
+  BindOptions?: { Propagation?: string; NonRecursive?: boolean; CreateMountpoint?: boolean; ReadOnlyNonRecursive?: boolean; ReadOnlyForceRecursive?: boolean };
+  VolumeOptions?: { NoCopy?: boolean; Labels?: Record<string, string>; Subpath?: string; DriverConfig?: { Name?: string; Options?: Record<string, string> } };
+  ImageOptions?: { Subpath?: string };
+  TmpfsOptions?: { SizeBytes?: number; Mode?: number; Options?: string[][] };
+}
+
+/** container.Resources: the part of HostConfig that `update` can change too. */
+export interface Resources {
+  CpuShares: number;
+  Memory: number;
+  NanoCpus: number;
+  CgroupParent: string;
+  BlkioWeight: number;
+  BlkioWeightDevice: WeightDevice[] | null;
+  BlkioDeviceReadBps: ThrottleDevice[] | null;
+  BlkioDeviceWriteBps: ThrottleDevice[] | null;
+  BlkioDeviceReadIOps: ThrottleDevice[] | null;
+  BlkioDeviceWriteIOps: ThrottleDevice[] | null;
+  CpuPeriod: number;
+  CpuQuota: number;
+  CpuRealtimePeriod: number;
+  CpuRealtimeRuntime: number;
+  CpusetCpus: string;
+  CpusetMems: string;
+  Devices: DeviceMapping[] | null;
+  DeviceCgroupRules: string[] | null;
+  DeviceRequests: unknown[] | null;
+  MemoryReservation: number;
+  MemorySwap: number;
+  MemorySwappiness: number | null;
+  OomKillDisable: boolean | null;
+  PidsLimit: number | null;
+  Ulimits: Ulimit[] | null;
+  CpuCount: number;
+  CpuPercent: number;
+  IOMaximumIOps: number;
+  IOMaximumBandwidth: number;
+}
+
+export interface HostConfig extends Resources {
+  Binds: string[] | null;
+  ContainerIDFile: string;
+  LogConfig: { Type: string; Config: Record<string, string> | null };
+  NetworkMode: string;
+  PortBindings: Record<string, PortBinding[] | null> | null;
+  RestartPolicy: RestartPolicy;
+  AutoRemove: boolean;
+  VolumeDriver: string;
+  VolumesFrom: string[] | null;
+  ConsoleSize: [number, number];
+  Annotations?: Record<string, string>;
+  CapAdd: string[] | null;
+  CapDrop: string[] | null;
+  CgroupnsMode: string;
+  Dns: string[] | null;
+  DnsOptions: string[] | null;
+  DnsSearch: string[] | null;
+  ExtraHosts: string[] | null;
+  GroupAdd: string[] | null;
+  IpcMode: string;
+  Cgroup: string;
+  Links: string[] | null;
+  OomScoreAdj: number;
+  PidMode: string;
+  Privileged: boolean;
+  PublishAllPorts: boolean;
+  ReadonlyRootfs: boolean;
+  SecurityOpt: string[] | null;
+  StorageOpt?: Record<string, string>;
+  Tmpfs?: Record<string, string>;
+  UTSMode: string;
+  UsernsMode: string;
+  ShmSize: number;
+  Sysctls?: Record<string, string>;
+  Runtime?: string;
+  Isolation: string;
+  Mounts?: MountSpec[];
+  MaskedPaths: string[] | null;
+  ReadonlyPaths: string[] | null;
+  Init?: boolean;
+}
+
+export interface EndpointSettings {
+  IPAMConfig: { IPv4Address?: string; IPv6Address?: string; LinkLocalIPs?: string[] } | null;
+  Links: string[] | null;
+  Aliases: string[] | null;
+  MacAddress: string;
+  DriverOpts: Record<string, string> | null;
+  GwPriority: number;
+  NetworkID: string;
+  EndpointID: string;
+  Gateway: string;
+  IPAddress: string;
+  IPPrefixLen: number;
+  IPv6Gateway: string;
+  GlobalIPv6Address: string;
+  GlobalIPv6PrefixLen: number;
+  DNSNames: string[] | null;
+}
+
+export interface NetworkingConfig {
+  EndpointsConfig: Record<string, EndpointSettings>;
+}
+
+/** The body of POST /containers/create. */
+export interface ContainerCreateRequest extends ContainerConfig {
+  HostConfig: HostConfig;
+  NetworkingConfig: NetworkingConfig;
+}
+
+export interface ContainerCreateResponse {
+  Id: string;
+  Warnings: string[] | null;
+}
+
+export interface ContainerState {
+  Status: string;
+  Running: boolean;
+  Paused: boolean;
+  Restarting: boolean;
+  OOMKilled: boolean;
+  Dead: boolean;
+  Pid: number;
+  ExitCode: number;
+  Error: string;
+  StartedAt: string;
+  FinishedAt: string;
+  Health?: { Status: string; FailingStreak?: number; Log?: unknown[] | null } | null;
+}
+
+/** GET /containers/{id}/json; loose, since `inspect` prints the daemon's document as is. */
+export interface ContainerInspect {
+  Id: string;
+  Created: string;
+  Path: string;
+  Args: string[];
+  State: ContainerState;
+  Image: string;
+  Name: string;
+  RestartCount: number;
+  Config: Partial<ContainerConfig> & { Tty: boolean; OpenStdin: boolean };
+  HostConfig: Partial<HostConfig> & { AutoRemove?: boolean };
+  NetworkSettings?: { Ports?: Record<string, PortBinding[] | null> | null; Networks?: Record<string, unknown> | null; [k: string]: unknown } | null;
+  Mounts?: unknown[] | null;
+  SizeRw?: number;
+  SizeRootFs?: number;
+  [k: string]: unknown;
+}
+
+export interface PortSummary {
+  IP?: string;
+  PrivatePort: number;
+  PublicPort?: number;
+  Type: string;
+}
+
+export interface MountPoint {
+  Type?: string;
+  Name?: string;
+  Source?: string;
+  Destination?: string;
+  Driver?: string;
+  Mode?: string;
+  RW?: boolean;
+  Propagation?: string;
+}
+
+/** One entry of GET /containers/json. */
+export interface ContainerListItem extends ContainerSummary {
+  Ports?: PortSummary[] | null;
+  Mounts?: MountPoint[] | null;
+  HostConfig?: { NetworkMode?: string; Annotations?: Record<string, string> };
+  NetworkSettings?: { Networks?: Record<string, { IPAddress?: string; GlobalIPv6Address?: string }> | null } | null;
+  ImageManifestDescriptor?: { platform?: { architecture: string; os: string; variant?: string } } | null;
+}
+
+export interface ContainerWaitResponse {
+  StatusCode: number;
+  Error?: { Message: string } | null;
+}
+
+export interface ContainerTopResponse {
+  Titles: string[] | null;
+  Processes: string[][] | null;
+}
+
+export interface FilesystemChange {
+  /** 0: modified, 1: added, 2: deleted. */
+  Kind: number;
+  Path: string;
+}
+
+export interface ContainersPruneReport {
+  ContainersDeleted: string[] | null;
+  SpaceReclaimed: number;
+}
+
+/** POST /containers/{id}/update: Resources plus RestartPolicy. */
+export type ContainerUpdateRequest = Partial<Resources> & { RestartPolicy?: RestartPolicy };
+
+export interface ExecCreateRequest {
+  User: string;
+  Privileged: boolean;
+  Tty: boolean;
+  ConsoleSize?: [number, number];
+  AttachStdin: boolean;
+  AttachStderr: boolean;
+  AttachStdout: boolean;
+  Detach: boolean;
+  DetachKeys: string;
+  Env: string[] | null;
+  WorkingDir: string;
+  Cmd: string[];
+}
+
+export interface ExecInspect {
+  ID: string;
+  Running: boolean;
+  ExitCode: number | null;
+  Pid?: number;
+  ContainerID?: string;
+  [k: string]: unknown;
+}
+
+/** Decoded X-Docker-Container-Path-Stat header of /containers/{id}/archive. */
+export interface PathStat {
+  name: string;
+  size: number;
+  /** Go's os.FileMode bits (ModeDir = 1 << 31, ModeSymlink = 1 << 27, …). */
+  mode: number;
+  mtime: string;
+  linkTarget: string;
+}
+
+export interface CPUStats {
+  cpu_usage: { total_usage: number; percpu_usage?: number[] | null; usage_in_kernelmode?: number; usage_in_usermode?: number };
+  system_cpu_usage?: number;
+  online_cpus?: number;
+  throttling_data?: unknown;
+}
+
+/** One sample of GET /containers/{id}/stats. */
+export interface StatsResponse {
+  name?: string;
+  id?: string;
+  read?: string;
+  preread?: string;
+  pids_stats?: { current?: number; limit?: number };
+  blkio_stats?: { io_service_bytes_recursive?: { major?: number; minor?: number; op: string; value: number }[] | null };
+  num_procs?: number;
+  cpu_stats?: CPUStats;
+  precpu_stats?: CPUStats;
+  memory_stats?: { usage?: number; limit?: number; stats?: Record<string, number>; privateworkingset?: number };
+  networks?: Record<string, { rx_bytes: number; tx_bytes: number }>;
+  storage_stats?: { read_size_bytes?: number; write_size_bytes?: number };
+}
