@@ -16,6 +16,11 @@ const imagesMod: Loader = () => import('./commands/images.js');
 const eventsMod: Loader = () => import('./commands/events.js');
 const baseMod: Loader = () => import('./commands/base.js');
 const registryMod: Loader = () => import('./commands/registry.js');
+const containersMod: Loader = () => import('./commands/containers.js');
+const runMod: Loader = () => import('./commands/run.js');
+const execMod: Loader = () => import('./commands/exec.js');
+const statsMod: Loader = () => import('./commands/stats.js');
+const cpMod: Loader = () => import('./commands/cp.js');
 
 /**
  * `pier registry ...` runs the registry server, which is bundled on its own
@@ -58,6 +63,35 @@ const imageCmds: Record<string, Entry> = {
 };
 const imageAliases: Record<string, string> = { list: 'ls', remove: 'rm', rmi: 'rm' };
 
+const containerCmds: Record<string, Entry> = {
+  attach: { short: 'Attach local standard input, output, and error streams to a running container', load: runMod, key: 'attach', parent: 'container', aliases: [`${P} container attach`, `${P} attach`] },
+  commit: { short: "Create a new image from a container's changes", load: containersMod, key: 'commit', parent: 'container', aliases: [`${P} container commit`, `${P} commit`] },
+  cp: { short: 'Copy files/folders between a container and the local filesystem', load: cpMod, key: 'cp', parent: 'container', aliases: [`${P} container cp`, `${P} cp`] },
+  create: { short: 'Create a new container', load: runMod, key: 'create', parent: 'container', aliases: [`${P} container create`, `${P} create`] },
+  diff: { short: "Inspect changes to files or directories on a container's filesystem", load: containersMod, key: 'diff', parent: 'container', aliases: [`${P} container diff`, `${P} diff`] },
+  exec: { short: 'Execute a command in a running container', load: execMod, key: 'exec', parent: 'container', aliases: [`${P} container exec`, `${P} exec`] },
+  export: { short: "Export a container's filesystem as a tar archive", load: containersMod, key: 'export', parent: 'container', aliases: [`${P} container export`, `${P} export`] },
+  inspect: { short: 'Display detailed information on one or more containers', load: containersMod, key: 'inspect', parent: 'container' },
+  kill: { short: 'Kill one or more running containers', load: containersMod, key: 'kill', parent: 'container', aliases: [`${P} container kill`, `${P} kill`] },
+  logs: { short: 'Fetch the logs of a container', load: containersMod, key: 'logs', parent: 'container', aliases: [`${P} container logs`, `${P} logs`] },
+  ls: { short: 'List containers', load: containersMod, key: 'ls', parent: 'container', aliases: [`${P} container ls`, `${P} container list`, `${P} container ps`, `${P} ps`] },
+  pause: { short: 'Pause all processes within one or more containers', load: containersMod, key: 'pause', parent: 'container', aliases: [`${P} container pause`, `${P} pause`] },
+  port: { short: 'List port mappings or a specific mapping for the container', load: containersMod, key: 'port', parent: 'container', aliases: [`${P} container port`, `${P} port`] },
+  prune: { short: 'Remove all stopped containers', load: containersMod, key: 'prune', parent: 'container' },
+  rename: { short: 'Rename a container', load: containersMod, key: 'rename', parent: 'container', aliases: [`${P} container rename`, `${P} rename`] },
+  restart: { short: 'Restart one or more containers', load: containersMod, key: 'restart', parent: 'container', aliases: [`${P} container restart`, `${P} restart`] },
+  rm: { short: 'Remove one or more containers', load: containersMod, key: 'rm', parent: 'container', aliases: [`${P} container rm`, `${P} container remove`, `${P} rm`] },
+  run: { short: 'Create and run a new container from an image', load: runMod, key: 'run', parent: 'container', aliases: [`${P} container run`, `${P} run`] },
+  start: { short: 'Start one or more stopped containers', load: runMod, key: 'start', parent: 'container', aliases: [`${P} container start`, `${P} start`] },
+  stats: { short: 'Display a live stream of container(s) resource usage statistics', load: statsMod, key: 'stats', parent: 'container', aliases: [`${P} container stats`, `${P} stats`] },
+  stop: { short: 'Stop one or more running containers', load: containersMod, key: 'stop', parent: 'container', aliases: [`${P} container stop`, `${P} stop`] },
+  top: { short: 'Display the running processes of a container', load: containersMod, key: 'top', parent: 'container', aliases: [`${P} container top`, `${P} top`] },
+  unpause: { short: 'Unpause all processes within one or more containers', load: containersMod, key: 'unpause', parent: 'container', aliases: [`${P} container unpause`, `${P} unpause`] },
+  update: { short: 'Update configuration of one or more containers', load: containersMod, key: 'update', parent: 'container', aliases: [`${P} container update`, `${P} update`] },
+  wait: { short: 'Block until one or more containers stop, then print their exit codes', load: containersMod, key: 'wait', parent: 'container', aliases: [`${P} container wait`, `${P} wait`] },
+};
+const containerAliases: Record<string, string> = { list: 'ls', ps: 'ls', remove: 'rm' };
+
 const systemCmds: Record<string, Entry> = {
   df: { short: 'Show pier disk usage', load: systemMod, key: 'df', parent: 'system' },
   events: { short: 'Get real time events from the server', load: eventsMod, key: 'events', parent: 'system', aliases: [`${P} system events`, `${P} events`] },
@@ -65,11 +99,34 @@ const systemCmds: Record<string, Entry> = {
 };
 
 const top: Record<string, Entry> = {
+  attach: { ...containerCmds['attach']!, parent: '' },
+  commit: { ...containerCmds['commit']!, parent: '' },
+  cp: { ...containerCmds['cp']!, parent: '' },
+  create: { ...containerCmds['create']!, parent: '' },
+  diff: { ...containerCmds['diff']!, parent: '' },
   events: { ...systemCmds['events']!, parent: '' },
+  exec: { ...containerCmds['exec']!, parent: '' },
+  export: { ...containerCmds['export']!, parent: '' },
   history: { ...imageCmds['history']!, parent: '' },
   images: { ...imageCmds['ls']!, key: 'images', parent: '' },
   import: { ...imageCmds['import']!, parent: '' },
   info: { ...systemCmds['info']!, parent: '' },
+  kill: { ...containerCmds['kill']!, parent: '' },
+  logs: { ...containerCmds['logs']!, parent: '' },
+  pause: { ...containerCmds['pause']!, parent: '' },
+  port: { ...containerCmds['port']!, parent: '' },
+  ps: { ...containerCmds['ls']!, key: 'ps', parent: '' },
+  rename: { ...containerCmds['rename']!, parent: '' },
+  restart: { ...containerCmds['restart']!, parent: '' },
+  rm: { ...containerCmds['rm']!, parent: '' },
+  run: { ...containerCmds['run']!, parent: '' },
+  start: { ...containerCmds['start']!, parent: '' },
+  stats: { ...containerCmds['stats']!, parent: '' },
+  stop: { ...containerCmds['stop']!, parent: '' },
+  top: { ...containerCmds['top']!, parent: '' },
+  unpause: { ...containerCmds['unpause']!, parent: '' },
+  update: { ...containerCmds['update']!, parent: '' },
+  wait: { ...containerCmds['wait']!, parent: '' },
   inspect: { short: 'Return low-level information on Pier objects', load: imagesMod, key: 'inspect', parent: '' },
   load: { ...imageCmds['load']!, parent: '' },
   login: { short: 'Authenticate to a registry', load: registryMod, key: 'login', parent: '' },
@@ -83,6 +140,7 @@ const top: Record<string, Entry> = {
 };
 
 const groups: Record<string, { short: string; subs: Record<string, Entry>; aliases?: Record<string, string> }> = {
+  container: { short: 'Manage containers', subs: containerCmds, aliases: containerAliases },
   image: { short: 'Manage images', subs: imageCmds, aliases: imageAliases },
   system: { short: 'Manage Pier', subs: systemCmds },
 };
@@ -96,7 +154,7 @@ const globalFlags: FlagSpec[] = [
 ];
 
 function rootHelp(cols: number): string {
-  const common = ['pull', 'push', 'images', 'login', 'logout', 'version', 'info'];
+  const common = ['run', 'exec', 'ps', 'pull', 'push', 'images', 'login', 'logout', 'version', 'info'];
   const mgmt = Object.entries(groups).map(([n, g]) => [n, g.short] as const);
   const cmds = Object.entries(top).filter(([n]) => !common.includes(n)).map(([n, e]) => [n, e.short] as const);
   const pad = (n: string) => n.padEnd(11);
@@ -173,7 +231,8 @@ export async function runCli(argv: string[], io: IO): Promise<number> {
     const path = `${parentPath} ${def.use.split(' ')[0]}`;
     let f;
     try {
-      f = parseFlags(args, def.flags);
+      // run, create, exec and top stop at their first argument: what follows is the container's command.
+      f = parseFlags(args, def.flags, { interspersed: (def as CommandDef & { interspersed?: boolean }).interspersed !== false });
     } catch (e) {
       if (e instanceof FlagError) throw new StatusError(125, `${e.message}\nSee '${path} --help'.`);
       throw e;

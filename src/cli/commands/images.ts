@@ -203,9 +203,21 @@ const imageInspector: Inspector = {
   },
 };
 
+const containerInspector: Inspector = {
+  type: 'container',
+  async inspect(client, ref, size) {
+    try {
+      return await client.containerInspectRaw(ref, { size });
+    } catch (e) {
+      if (isNotFound(e)) return undefined;
+      throw e;
+    }
+  },
+};
+
 // Docker tries container, image, network, volume, … in that order.
-// TODO: add container/network/volume inspectors before the image one (their API clients land with those commands).
-const inspectors: Inspector[] = [imageInspector];
+// TODO: add network/volume inspectors (their API clients land with those commands).
+const inspectors: Inspector[] = [containerInspector, imageInspector];
 const validTypes = ['config', 'container', 'image', 'node', 'network', 'plugin', 'secret', 'service', 'task', 'volume'];
 
 async function runInspect(ctx: Ctx, f: ParsedFlags, only?: string): Promise<number> {
