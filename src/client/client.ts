@@ -332,7 +332,7 @@ export class Client {
 
   /** Raw JSON text of GET /containers/{id}/json. */
   containerInspectRaw(id: string, o: { size?: boolean } = {}): Promise<string> {
-    return this.text('GET', `/containers/${encodeURIComponent(id)}/json`, { query: o.size ? { size: true } : {} });
+    return this.text('GET', `${cpath(id)}/json`, { query: o.size ? { size: true } : {} });
   }
 
   async containerInspect(id: string, o: { size?: boolean } = {}): Promise<ContainerInspect> {
@@ -344,14 +344,14 @@ export class Client {
     if (o.all) query.all = true;
     if (o.limit !== undefined && o.limit !== -1) query.limit = o.limit;
     if (o.size) query.size = true;
-    query.filters = o.filters;
+    query.filters = sortFilters(o.filters);
     return this.json<ContainerListItem[] | null>('GET', '/containers/json', { query }).then((l) => l ?? []);
   }
 
   async containerStart(id: string, o: { detachKeys?: string } = {}): Promise<void> {
     const query: Query = {};
     if (o.detachKeys) query.detachKeys = o.detachKeys;
-    await this.json('POST', `/containers/${encodeURIComponent(id)}/start`, { query });
+    await this.json('POST', `${cpath(id)}/start`, { query });
   }
 
   /** stop and restart: `signal` goes only to API >= 1.42, like docker's client. */
@@ -359,11 +359,11 @@ export class Client {
     const query: Query = {};
     if (o.timeout !== undefined) query.t = o.timeout;
     if (o.signal && compareVersions(await this.negotiate(), '1.42') >= 0) query.signal = o.signal;
-    await this.json('POST', `/containers/${encodeURIComponent(id)}/${action}`, { query });
+    await this.json('POST', `${cpath(id)}/${action}`, { query });
   }
 
   async containerKill(id: string, signal?: string): Promise<void> {
-    await this.json('POST', `/containers/${encodeURIComponent(id)}/kill`, { query: { signal: signal || undefined } });
+    await this.json('POST', `${cpath(id)}/kill`, { query: { signal: signal || undefined } });
   }
 
   async containerRemove(id: string, o: { force?: boolean; volumes?: boolean; link?: boolean } = {}): Promise<void> {
@@ -371,7 +371,7 @@ export class Client {
     if (o.volumes) query.v = true;
     if (o.link) query.link = true;
     if (o.force) query.force = true;
-    await this.json('DELETE', `/containers/${encodeURIComponent(id)}`, { query });
+    await this.json('DELETE', `${cpath(id)}`, { query });
   }
 
   /**
@@ -384,7 +384,7 @@ export class Client {
     if (condition) query.condition = condition;
     const ro: RequestOptions = { query };
     if (signal) ro.signal = signal;
-    const res = await this.request('POST', `/containers/${encodeURIComponent(id)}/wait`, ro);
+    const res = await this.request('POST', `${cpath(id)}/wait`, ro);
     const result = readAll(res.body).then((b) => {
       const text = b.toString('utf8').trim();
       if (text === '') throw new Error('unexpected EOF');
@@ -401,11 +401,11 @@ export class Client {
     if (o.stderr) query.stderr = true;
     if (o.logs) query.logs = true;
     if (o.detachKeys) query.detachKeys = o.detachKeys;
-    return this.hijack(`/containers/${encodeURIComponent(id)}/attach`, { query });
+    return this.hijack(`${cpath(id)}/attach`, { query });
   }
 
   async containerResize(id: string, height: number, width: number, exec = false): Promise<void> {
-    const path = exec ? `/exec/${encodeURIComponent(id)}/resize` : `/containers/${encodeURIComponent(id)}/resize`;
+    const path = exec ? `/exec/${encodeURIComponent(id)}/resize` : `${cpath(id)}/resize`;
     await this.json('POST', path, { query: { h: height, w: width } });
   }
 
@@ -417,59 +417,55 @@ export class Client {
     if (o.details) query.details = true;
     if (o.follow) query.follow = true;
     if (o.tail) query.tail = o.tail;
-    return this.request('GET', `/containers/${encodeURIComponent(id)}/logs`, { query });
+    return this.request('GET', `${cpath(id)}/logs`, { query });
   }
 
   containerTop(id: string, psArgs: string[]): Promise<ContainerTopResponse> {
     const query: Query = {};
     if (psArgs.length) query.ps_args = psArgs.join(' ');
-    return this.json('GET', `/containers/${encodeURIComponent(id)}/top`, { query });
+    return this.json('GET', `${cpath(id)}/top`, { query });
   }
 
   containerChanges(id: string): Promise<FilesystemChange[]> {
-    return this.json<FilesystemChange[] | null>('GET', `/containers/${encodeURIComponent(id)}/changes`).then((l) => l ?? []);
+    return this.json<FilesystemChange[] | null>('GET', `${cpath(id)}/changes`).then((l) => l ?? []);
   }
 
   containerExport(id: string): Promise<HttpResponse> {
-    return this.request('GET', `/containers/${encodeURIComponent(id)}/export`);
+    return this.request('GET', `${cpath(id)}/export`);
   }
 
   /** GET /containers/{id}/stats: one sample (stream=false) or a stream of them. */
   containerStats(id: string, stream: boolean, signal?: AbortSignal): Promise<HttpResponse> {
     const ro: RequestOptions = { query: { stream } };
     if (signal) ro.signal = signal;
-    return this.request('GET', `/containers/${encodeURIComponent(id)}/stats`, ro);
+    return this.request('GET', `${cpath(id)}/stats`, ro);
   }
 
   async containerPause(id: string, pause = true): Promise<void> {
-    await this.json('POST', `/containers/${encodeURIComponent(id)}/${pause ? 'pause' : 'unpause'}`);
+    await this.json('POST', `${cpath(id)}/${pause ? 'pause' : 'unpause'}`);
   }
 
   async containerRename(id: string, name: string): Promise<void> {
-    await this.json('POST', `/containers/${encodeURIComponent(id)}/rename`, { query: { name } });
+    await this.json('POST', `${cpath(id)}/rename`, { query: { name } });
   }
 
   containerUpdate(id: string, body: ContainerUpdateRequest): Promise<{ Warnings: string[] | null }> {
-    return this.json('POST', `/containers/${encodeURIComponent(id)}/update`, { body });
+    return this.json('POST', `${cpath(id)}/update`, { body });
   }
 
   containerCommit(id: string, o: { repo?: string; tag?: string; comment?: string; author?: string; changes?: string[]; pause?: boolean }): Promise<{ Id: string }> {
-    const query: Query = { container: id };
-    if (o.repo) query.repo = o.repo;
-    if (o.tag) query.tag = o.tag;
-    if (o.comment) query.comment = o.comment;
-    if (o.author) query.author = o.author;
-    if (o.changes?.length) query.changes = o.changes;
+    // docker sends these even when empty.
+    const query: Query = { author: o.author ?? '', changes: o.changes?.length ? o.changes : undefined, comment: o.comment ?? '', container: id, repo: o.repo ?? '', tag: o.tag ?? '' };
     if (o.pause === false) query.pause = false;
     return this.json('POST', '/commit', { query });
   }
 
   containersPrune(filters: Filters): Promise<ContainersPruneReport> {
-    return this.json('POST', '/containers/prune', { query: { filters } });
+    return this.json('POST', '/containers/prune', { query: { filters: sortFilters(filters) } });
   }
 
   execCreate(id: string, body: ExecCreateRequest): Promise<{ Id: string }> {
-    return this.json('POST', `/containers/${encodeURIComponent(id)}/exec`, { body });
+    return this.json('POST', `${cpath(id)}/exec`, { body });
   }
 
   /** POST /exec/{id}/start detached: the daemon answers at once. */
@@ -487,14 +483,14 @@ export class Client {
 
   /** HEAD /containers/{id}/archive?path=: the path's stat from X-Docker-Container-Path-Stat. */
   async containerStatPath(id: string, path: string): Promise<PathStat> {
-    const res = await this.request('HEAD', `/containers/${encodeURIComponent(id)}/archive`, { query: { path } });
+    const res = await this.request('HEAD', `${cpath(id)}/archive`, { query: { path } });
     res.body.resume();
     return decodePathStat(res.headers['x-docker-container-path-stat']);
   }
 
   /** GET /containers/{id}/archive?path=: a tar of the path, and its stat. */
   async copyFromContainer(id: string, path: string): Promise<{ body: HttpResponse['body']; stat: PathStat }> {
-    const res = await this.request('GET', `/containers/${encodeURIComponent(id)}/archive`, { query: { path } });
+    const res = await this.request('GET', `${cpath(id)}/archive`, { query: { path } });
     return { body: res.body, stat: decodePathStat(res.headers['x-docker-container-path-stat']) };
   }
 
@@ -503,7 +499,7 @@ export class Client {
     const query: Query = { path };
     if (!o.allowOverwriteDirWithFile) query.noOverwriteDirNonDir = 'true';
     if (o.copyUIDGID) query.copyUIDGID = 'true';
-    await this.json('PUT', `/containers/${encodeURIComponent(id)}/archive`, { query, body: content, headers: { 'Content-Type': 'application/x-tar' } });
+    await this.json('PUT', `${cpath(id)}/archive`, { query, body: content, headers: { 'Content-Type': 'application/x-tar' } });
   }
 
   /** GET /events: a stream of event messages until `until` (or forever). */
@@ -514,6 +510,21 @@ export class Client {
     const res = await this.request('GET', '/events', ro);
     for await (const m of jsonMessages(res.body)) yield m as unknown as EventMessage;
   }
+}
+
+/** A container name or ID in a path: as docker sends it, '/' kept (a legacy link name is "web/db"). */
+const cpath = (id: string) => `/containers/${encodeName(id)}`;
+
+/** Filters with sorted keys, as Go's encoder writes a map. */
+function sortFilters(f: Filters | undefined): Filters | undefined {
+  if (!f) return f;
+  const out: Filters = {};
+  for (const k of Object.keys(f).sort()) {
+    const inner: Record<string, boolean> = {};
+    for (const v of Object.keys(f[k]!).sort()) inner[v] = f[k]![v]!;
+    out[k] = inner;
+  }
+  return out;
 }
 
 /** The X-Docker-Container-Path-Stat header: base64 of JSON {name,size,mode,mtime,linkTarget}. */

@@ -12,7 +12,7 @@ import type { ContainerListItem, ContainerUpdateRequest, PortSummary } from '../
 import { familiar, parseReference, trimNamed, name as refName, withDefaultTag } from '../../image/reference.js';
 import { formatHelp, goTime, StatusError, type CommandDef, type Ctx } from '../command.js';
 import { goQuote, toFilters, validateFilter, type FlagSpec, type ParsedFlags } from '../flags.js';
-import { ellipsis, formatRows, indentJSON, parseTemplate, truncateID } from '../formatter.js';
+import { asStruct, ellipsis, formatRows, indentJSON, parseTemplate, truncateID } from '../formatter.js';
 import { tabwrite, TemplateError } from '../format/template.js';
 import { Demultiplexer } from '../hijack.js';
 import { humanDuration, humanSize, humanSizeWithPrecision } from '../units.js';
@@ -114,6 +114,7 @@ export interface ContainerRow {
   Mounts: string;
   Names: string;
   Networks: string;
+  Platform: { architecture: string; os: string; variant?: string } | null;
   Ports: string;
   RunningFor: string;
   Size: string;
@@ -146,14 +147,15 @@ export function containerRows(list: readonly ContainerListItem[], o: { trunc: bo
       Mounts: mounts.join(','),
       Names: names.join(','),
       Networks: Object.keys(c.NetworkSettings?.Networks ?? {}).sort().join(','),
+      Platform: c.ImageManifestDescriptor?.platform ?? null,
       Ports: displayablePorts(c.Ports ?? []),
       RunningFor: `${humanDuration(now - c.Created * 1000)} ago`,
       Size: (c.SizeRootFs ?? 0) > 0 ? `${srw} (virtual ${humanSizeWithPrecision(c.SizeRootFs!, 3)})` : srw,
       State: c.State,
       Status: c.Status,
     };
-    // A method in docker's context: {{.Label "com.example.x"}}.
-    Object.defineProperty(row, 'Label', { value: (name: string) => labels[name] ?? '', enumerable: false });
+    // A method in docker's context: {{.Label "com.example.x"}} (JSON leaves functions out).
+    (row as ContainerRow & { Label(name: string): string }).Label = (name: string) => labels[name] ?? '';
     return row;
   });
 }
@@ -180,10 +182,17 @@ async function runPs(ctx: Ctx, f: ParsedFlags): Promise<number> {
   let limit = v['last'] as number;
   if (v['latest'] === true && limit === -1) limit = 1;
   if (format) {
-    const tmpl = format === 'json' || format === 'table' || format === 'raw' ? undefined : format.replace(/^table/, '');
-    if (tmpl !== undefined) parseTemplate(tmpl, 'failed to parse template', 1);
-    // Sizes cost the daemon a walk of the container's layer: ask only when shown.
-    if (!quiet && !size && !f.changed.has('size') && (format === 'json' || /\.Size\b/.test(format))) size = true;
+    // docker parses and runs the template on an empty container first (and asks
+    // for sizes only when the template shows them: they cost the daemon a walk of the layer).
+    const tmpl = parseTemplate(format, 'failed to parse template', 1);
+    const empty = asStruct({ ...containerRows([{ Id: '', Names: null, Image: '', Command: '', Created: 0, State: '', Status: '' }], { trunc: false })[0]! }, '*formatter.ContainerContext');
+    try {
+      tmpl.execute(empty);
+    } catch (e) {
+      if (e instanceof TemplateError) throw new StatusError(1, `failed to execute template: ${e.message}`);
+      throw e;
+    }
+    if (!quiet && !size && !f.changed.has('size') && (/\.Size\b/.test(format) || /\{\{-?\s*json\s+\.\s*-?\}\}/.test(format))) size = true;
   }
   const list = await ctx.client().containerList({ all: v['all'] === true, limit, size, filters: toFilters(v['filter'] as string[]) });
   const rows = containerRows(list, { trunc: v['no-trunc'] !== true });
@@ -218,7 +227,7 @@ async function runRm(ctx: Ctx, f: ParsedFlags): Promise<number> {
   const client = ctx.client();
   return eachContainer(ctx, f.args, async (name) => {
     const n = name.replace(/^\/+|\/+$/g, '');
-    if (n === '') throw new Error('Container name cannot be empty');
+    if (n === '') throw new Error('container name cannot be empty');
     await client.containerRemove(n, { force, volumes: f.values['volumes'] === true, link: f.values['link'] === true });
   }, (_n, e) => {
     if (force && isNotFound(e)) {
@@ -366,8 +375,14 @@ async function runLogs(ctx: Ctx, f: ParsedFlags): Promise<number> {
     details: v['details'] === true,
     tail: v['tail'] as string,
   };
-  if (v['since']) o.since = getTimestamp(v['since'] as string);
-  if (v['until']) o.until = getTimestamp(v['until'] as string);
+  for (const k of ['since', 'until'] as const) {
+    if (!v[k]) continue;
+    try {
+      o[k] = getTimestamp(v[k] as string);
+    } catch (e) {
+      throw new StatusError(1, `invalid value for ${JSON.stringify(k)}: ${(e as Error).message}`);
+    }
+  }
   const res = await client.containerLogs(c.Id, o);
   if (c.Config.Tty) {
     await copyOut(res.body, ctx.io.stdout);
@@ -467,6 +482,7 @@ async function runContainerInspect(ctx: Ctx, f: ParsedFlags): Promise<number> {
         ctx.out(tmpl.execute(JSON.parse(r)) + '\n');
       } catch (e) {
         if (!(e instanceof TemplateError)) throw e;
+        ctx.out('\n');
         throw new StatusError(1, `template parsing error: ${e.message}`);
       }
     }

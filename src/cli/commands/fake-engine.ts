@@ -27,6 +27,8 @@ export interface Reply {
   json?: unknown;
   text?: string | Buffer;
   headers?: Record<string, string>;
+  /** Send the head (and `text`, if any) and keep the response open, as /events does. */
+  hang?: boolean;
 }
 
 /** Answer a recorded request; undefined means 404 "page not found". */
@@ -59,6 +61,11 @@ export class FakeEngine {
       const headers: Record<string, string> = { 'Api-Version': this.apiVersion, ...reply.headers };
       if (reply.json !== undefined) headers['Content-Type'] ??= 'application/json';
       res.writeHead(reply.status ?? 200, headers);
+      if (reply.hang) {
+        res.flushHeaders();
+        if (reply.text) res.write(reply.text);
+        return;
+      }
       res.end(reply.json !== undefined ? JSON.stringify(reply.json) + '\n' : reply.text);
     });
     this.server.on('upgrade', (req: http.IncomingMessage, socket: Socket, head: Buffer) => {
@@ -136,7 +143,8 @@ export const haveDocker = () => existsSync(DOCKER);
 export function docker(host: string, args: string[], o: { stdin?: string; env?: Record<string, string>; cwd?: string } = {}): Promise<CliResult> {
   return new Promise((resolve) => {
     const child = execFile(DOCKER, ['-H', host, ...args], {
-      env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: '/nonexistent', DOCKER_CONFIG: join(tmpdir(), 'pier-test-no-docker-config'), TZ: process.env['TZ'] ?? '', ...o.env },
+      // (TZ only when set: Go reads an empty TZ as UTC, Node as the system zone.)
+      env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: '/nonexistent', DOCKER_CONFIG: join(tmpdir(), 'pier-test-no-docker-config'), ...(process.env['TZ'] !== undefined ? { TZ: process.env['TZ'] } : {}), ...o.env },
       encoding: 'utf8',
       maxBuffer: 1 << 26,
       cwd: o.cwd,

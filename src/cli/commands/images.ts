@@ -187,33 +187,12 @@ async function runImages(ctx: Ctx, f: ParsedFlags): Promise<number> {
 
 interface Inspector {
   type: string;
-  /** Raw JSON of the object, or undefined when there is no such object of this type. */
-  inspect(client: Client, ref: string, size: boolean): Promise<string | undefined>;
+  /** Raw JSON of the object; throws the daemon's error (404 when there is no such object of this type). */
+  raw(client: Client, ref: string, size: boolean): Promise<string>;
 }
 
-const imageInspector: Inspector = {
-  type: 'image',
-  async inspect(client, ref) {
-    try {
-      return await client.imageInspectRaw(ref);
-    } catch (e) {
-      if (isNotFound(e)) return undefined;
-      throw e;
-    }
-  },
-};
-
-const containerInspector: Inspector = {
-  type: 'container',
-  async inspect(client, ref, size) {
-    try {
-      return await client.containerInspectRaw(ref, { size });
-    } catch (e) {
-      if (isNotFound(e)) return undefined;
-      throw e;
-    }
-  },
-};
+const imageInspector: Inspector = { type: 'image', raw: (client, ref) => client.imageInspectRaw(ref) };
+const containerInspector: Inspector = { type: 'container', raw: (client, ref, size) => client.containerInspectRaw(ref, { size }) };
 
 // Docker tries container, image, network, volume, … in that order.
 // TODO: add network/volume inspectors (their API clients land with those commands).
@@ -233,8 +212,14 @@ async function runInspect(ctx: Ctx, f: ParsedFlags, only?: string): Promise<numb
     try {
       for (const ins of inspectors) {
         if (type && ins.type !== type) continue;
-        found = await ins.inspect(client, ref, f.values['size'] === true);
-        if (found !== undefined) break;
+        try {
+          found = await ins.raw(client, ref, f.values['size'] === true);
+          break;
+        } catch (e) {
+          // Without --type a missing object only means "try the next type"; with
+          // --type docker reports the daemon's own error ("No such container: x").
+          if (!isNotFound(e) || (type && !only)) throw e;
+        }
       }
       if (found === undefined) errs.push(only === 'image' ? `Error: No such image: ${ref}` : `Error: No such object: ${ref}`);
       else raws.push(found.trim());

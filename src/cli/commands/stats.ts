@@ -230,9 +230,10 @@ async function runStats(ctx: Ctx, f: ParsedFlags): Promise<number> {
         for await (const e of events as AsyncGenerator<EventMessage>) {
           const id = e.Actor?.ID;
           if (!id) continue;
-          if (e.Action === 'start' || (all && e.Action === 'create')) add(id);
+          // docker watches containers by their short ID when it lists them itself.
+          if (e.Action === 'start' || (all && e.Action === 'create')) add(id.slice(0, 12));
           else if (!all && e.Action === 'die') {
-            const i = collectors.findIndex((c) => c.container === id);
+            const i = collectors.findIndex((c) => c.container === id.slice(0, 12));
             if (i !== -1) collectors.splice(i, 1)[0]!.stop();
           }
         }
@@ -240,7 +241,7 @@ async function runStats(ctx: Ctx, f: ParsedFlags): Promise<number> {
         if ((err as Error).name !== 'AbortError') eventsError = err as Error;
       }
     })();
-    for (const c of await client.containerList({ all })) add(c.Id);
+    for (const c of await client.containerList({ all })) add(c.Id.slice(0, 12));
     await Promise.all(collectors.map((c) => c.first));
   } else {
     for (const name of f.args) add(name);
