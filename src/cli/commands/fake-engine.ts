@@ -140,12 +140,13 @@ export const DOCKER = '/usr/local/bin/docker';
 export const haveDocker = () => existsSync(DOCKER);
 
 /** Run the real docker CLI (asynchronously: the fake daemon lives in this process). */
-export function docker(host: string, args: string[], o: { stdin?: string; env?: Record<string, string>; cwd?: string } = {}): Promise<CliResult> {
+export function docker(host: string, args: string[], o: { stdin?: string | Buffer; env?: Record<string, string>; cwd?: string; binary?: boolean } = {}): Promise<CliResult> {
   return new Promise((resolve) => {
     const child = execFile(DOCKER, ['-H', host, ...args], {
       // (TZ only when set: Go reads an empty TZ as UTC, Node as the system zone.)
       env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: '/nonexistent', DOCKER_CONFIG: join(tmpdir(), 'pier-test-no-docker-config'), ...(process.env['TZ'] !== undefined ? { TZ: process.env['TZ'] } : {}), ...o.env },
-      encoding: 'utf8',
+      // binary: stdout as latin1, one character per byte.
+      encoding: o.binary ? 'latin1' : 'utf8',
       maxBuffer: 1 << 26,
       cwd: o.cwd,
     }, (err, stdout, stderr) => {
@@ -158,12 +159,12 @@ export function docker(host: string, args: string[], o: { stdin?: string; env?: 
 }
 
 /** Run `pier` in this process against `host`. */
-export async function pier(host: string, args: string[], o: { stdin?: string | Buffer; env?: Record<string, string>; tty?: boolean } = {}): Promise<CliResult> {
+export async function pier(host: string, args: string[], o: { stdin?: string | Buffer; env?: Record<string, string>; tty?: boolean; binary?: boolean } = {}): Promise<CliResult> {
   const stdout = Object.assign(new PassThrough(), { isTTY: o.tty ?? false, columns: 80, rows: 24 });
   const stderr = new PassThrough();
   let out = '';
   let err = '';
-  stdout.on('data', (c) => (out += String(c)));
+  stdout.on('data', (c: Buffer) => (out += o.binary ? c.toString('latin1') : String(c)));
   stderr.on('data', (c) => (err += String(c)));
   const io: IO = {
     stdin: Object.assign(Readable.from(o.stdin === undefined ? [] : [Buffer.from(o.stdin)]), { isTTY: false }),
