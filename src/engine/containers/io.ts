@@ -55,6 +55,7 @@ export async function attach(svc: ContainerService, c: ContainerRecord, o: Attac
     return;
   }
   const keys = o.detachKeys ? parseDetachKeys(o.detachKeys) : DEFAULT_DETACH;
+  svc.events.emit('container', 'attach', c.id, { ...(c.config.Labels ?? {}), image: c.imageName, name: c.name });
   const connect = async (m: Monitor) => {
     let ms: Duplex;
     try {
