@@ -4,8 +4,8 @@
  *    with bare `runc run` of the same bundle as the floor;
  *  - the same through the Engine API (create, start, wait, delete) from Node,
  *    with runc create + start + wait + delete as the floor;
- *  - 20 `docker run -d … sleep 60` at once, timed until all 20 CLIs returned;
- *    then `docker rm -f` of the 20 (reference only).
+ *  - 20 `docker run -d --name … sleep 60` at once, timed until all 20 CLIs
+ *    returned; then `docker rm -f` of the 20 (reference only).
  */
 import { metric, type Bench } from './report.js';
 import { drain, hrnow, median, percentile, rotation, secondsSince, sleep } from './stats.js';
@@ -31,9 +31,12 @@ async function apiRun(s: Subject): Promise<number> {
 }
 
 /** 20 CLIs started together; seconds until the last returned, and the IDs they printed. */
-async function parallelRun(s: Subject): Promise<{ seconds: number; ids: string[] }> {
+async function parallelRun(s: Subject, round: number): Promise<{ seconds: number; ids: string[] }> {
+  // Named: Pier reserves a generated name only when the record is stored, after awaits,
+  // so unnamed concurrent creates can collide (409) in its small name space.
+  const run = (i: number) => dockerRun(s, ['run', '-d', '--name', `bench-${round}-${i}`, '--network', 'none', IMAGE, 'sleep', '60']);
   const t0 = hrnow();
-  const rs = await Promise.all(Array.from({ length: PARALLEL }, () => dockerRun(s, ['run', '-d', '--network', 'none', IMAGE, 'sleep', '60'])));
+  const rs = await Promise.all(Array.from({ length: PARALLEL }, (_, i) => run(i)));
   const seconds = secondsSince(t0);
   const failed = rs.find((r) => r.code !== 0);
   if (failed) throw new Error(`docker run -d on ${s.name} exited ${failed.code}: ${failed.stderr.trim().slice(0, 300)}`);
@@ -79,7 +82,7 @@ export const runBench: Bench<Subjects> = {
 
         for (let round = 0; round < parallelRounds; round++) {
           for (const n of rotation(SUBJECTS, round)) {
-            const { seconds, ids } = await parallelRun(s[n]);
+            const { seconds, ids } = await parallelRun(s[n], round);
             push(`${n} ${PARALLEL}× run -d`, seconds);
             const rm = await dockerOk(s[n], ['rm', '-f', ...ids]);
             push(`${n} rm -f ${PARALLEL}`, rm.seconds);
