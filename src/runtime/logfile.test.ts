@@ -1,0 +1,100 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { rfc3339Nano, streamLog, type LogReadOptions } from './logfile.js';
+
+/** A record as pier-monitor writes it. */
+function rec(stream: number, ts: bigint, text: string, partial = false): Buffer {
+  const data = Buffer.from(text);
+  const h = Buffer.alloc(16);
+  h[0] = stream;
+  h[1] = partial ? 1 : 0;
+  h.writeUInt32BE(data.length, 4);
+  h.writeBigUInt64BE(ts, 8);
+  return Buffer.concat([h, data]);
+}
+
+const T0 = 1_700_000_000_000_000_000n;
+const base: LogReadOptions = { stdout: true, stderr: true, timestamps: false, multiplexed: false, follow: false };
+
+async function read(path: string, o: Partial<LogReadOptions>, stopped?: Promise<unknown>): Promise<Buffer> {
+  const out: Buffer[] = [];
+  await streamLog(path, { ...base, ...o }, (b) => (out.push(b), true), async () => undefined, stopped);
+  return Buffer.concat(out);
+}
+
+/** Splits Docker's multiplexed stream into [stream, text] pairs. */
+function demux(b: Buffer): [number, string][] {
+  const out: [number, string][] = [];
+  for (let o = 0; o < b.length; ) {
+    const n = b.readUInt32BE(o + 4);
+    out.push([b[o]!, b.subarray(o + 8, o + 8 + n).toString()]);
+    o += 8 + n;
+  }
+  return out;
+}
+
+describe('container log files', () => {
+  let dir: string;
+  let log: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'pier-log-'));
+    log = join(dir, 'c.log');
+    writeFileSync(log, Buffer.concat([
+      rec(1, T0, 'one\n'), rec(2, T0 + 1_000_000_000n, 'err1\n'), rec(1, T0 + 2_000_000_000n, 'two ', true),
+      rec(1, T0 + 2_500_000_000n, 'and a half\n'), rec(1, T0 + 3_000_000_000n, 'three\n'),
+    ]));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('gives raw bytes of both streams in order', async () => {
+    assert.equal((await read(log, {})).toString(), 'one\nerr1\ntwo and a half\nthree\n');
+  });
+
+  it('frames each record in the multiplexed format, with its stream', async () => {
+    assert.deepEqual(demux(await read(log, { multiplexed: true })), [[1, 'one\n'], [2, 'err1\n'], [1, 'two '], [1, 'and a half\n'], [1, 'three\n']]);
+  });
+
+  it('selects streams', async () => {
+    assert.equal((await read(log, { stdout: false })).toString(), 'err1\n');
+    assert.equal((await read(log, { stderr: false })).toString(), 'one\ntwo and a half\nthree\n');
+  });
+
+  it('tail counts lines, not records (a partial line joins its end)', async () => {
+    assert.equal((await read(log, { tail: 2 })).toString(), 'two and a half\nthree\n');
+    assert.equal((await read(log, { tail: 0 })).toString(), '');
+    assert.equal((await read(log, { tail: 100 })).toString(), 'one\nerr1\ntwo and a half\nthree\n');
+  });
+
+  it('since and until filter by the record time (ns)', async () => {
+    const since = Number(T0 + 1_500_000_000n);
+    assert.equal((await read(log, { since })).toString(), 'two and a half\nthree\n');
+    assert.equal((await read(log, { until: Number(T0 + 1_000_000_000n) })).toString(), 'one\nerr1\n');
+  });
+
+  it('timestamps prefix each line once, with 9 fractional digits', async () => {
+    const text = (await read(log, { timestamps: true, stderr: false })).toString();
+    assert.equal(text, `${rfc3339Nano(T0)} one\n${rfc3339Nano(T0 + 2_000_000_000n)} two and a half\n${rfc3339Nano(T0 + 3_000_000_000n)} three\n`);
+    assert.equal(rfc3339Nano(T0 + 5n), '2023-11-14T22:13:20.000000005Z');
+  });
+
+  it('a missing log is empty, not an error', async () => {
+    assert.equal((await read(join(dir, 'none.log'), {})).length, 0);
+  });
+
+  it('follow reads what is appended until the container stops', async () => {
+    const f = join(dir, 'follow.log');
+    writeFileSync(f, rec(1, T0, 'first\n'));
+    let stop!: () => void;
+    const stopped = new Promise<void>((r) => (stop = r));
+    const got = read(f, { follow: true }, stopped);
+    await new Promise((r) => setTimeout(r, 100));
+    appendFileSync(f, rec(1, T0 + 1n, 'second\n'));
+    await new Promise((r) => setTimeout(r, 100));
+    appendFileSync(f, rec(1, T0 + 2n, 'third\n'));
+    stop();
+    assert.equal((await got).toString(), 'first\nsecond\nthird\n');
+  });
+});
