@@ -151,8 +151,13 @@ export class RuncFloor {
       writeFileSync(file, m.destination === '/etc/hosts' ? '127.0.0.1\tlocalhost\n' : m.destination === '/etc/hostname' ? 'floor\n' : '');
       m.source = file;
     }
-    return new RuncFloor(dir, config);
+    const floor = new RuncFloor(dir, config);
+    // main.ts exits from its signal handler without unwinding: leave no runc container behind then either.
+    process.once('exit', floor.onExit);
+    return floor;
   }
+
+  private readonly onExit = () => this.cleanup();
 
   private write(args: string[]): string {
     const id = `pier-bench-floor-${process.pid}-${this.n++}`;
@@ -208,6 +213,7 @@ export class RuncFloor {
 
   /** Deletes anything left in the floor's runc state and its cgroups. */
   cleanup(): void {
+    process.off('exit', this.onExit);
     const r = spawnSync('runc', ['--root', this.state, 'list', '-q'], { encoding: 'utf8' });
     for (const id of (r.stdout ?? '').split('\n').filter(Boolean)) spawnSync('runc', ['--root', this.state, 'delete', '--force', id]);
     removeFloorCgroups();
