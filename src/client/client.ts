@@ -348,9 +348,11 @@ export class Client {
     return this.json<ContainerListItem[] | null>('GET', '/containers/json', { query }).then((l) => l ?? []);
   }
 
-  async containerStart(id: string, o: { detachKeys?: string } = {}): Promise<void> {
+  async containerStart(id: string, o: { detachKeys?: string; checkpoint?: string; checkpointDir?: string } = {}): Promise<void> {
     const query: Query = {};
     if (o.detachKeys) query.detachKeys = o.detachKeys;
+    if (o.checkpoint) query.checkpoint = o.checkpoint;
+    if (o.checkpointDir) query['checkpoint-dir'] = o.checkpointDir;
     await this.json('POST', `${cpath(id)}/start`, { query });
   }
 

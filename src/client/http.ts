@@ -250,7 +250,9 @@ export interface HijackedResponse {
   statusCode: number;
   headers: Record<string, string>;
   /** The raw stream: read the container's output from it, write its input to it,
-   *  end() it to half-close (the daemon then sees EOF on stdin and keeps sending). */
+   *  end() it to half-close (the daemon then sees EOF on stdin and keeps sending).
+   *  It comes paused, so nothing is lost before a reader is attached: read it with
+   *  `for await`, pipe() it, or resume() it after adding a 'data' listener. */
   socket: net.Socket;
 }
 

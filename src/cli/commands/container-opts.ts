@@ -9,7 +9,7 @@ import type {
   ContainerConfig, ContainerCreateRequest, DeviceMapping, EndpointSettings, HealthConfig, HostConfig, MountSpec,
   PortBinding, RestartPolicy, ThrottleDevice, Ulimit, WeightDevice,
 } from '../../client/types.js';
-import { goQuote, type FlagSpec, type ParsedFlags } from '../flags.js';
+import { goQuote, type FlagSpec, type FlagType, type ParsedFlags } from '../flags.js';
 import { parseGoDuration } from './events.js';
 
 /** A usage error of run/create: docker prints it after "docker: " and exits 125. */
@@ -780,10 +780,16 @@ const uint16Flag = check((v) => {
   if (Number(v) > 65535) throw new Error(`strconv.ParseUint: parsing ${goQuote(v)}: value out of range`);
 });
 
+/**
+ * A repeatable flag shown under docker's own value name ("map", "ulimit", …):
+ * the parser treats any type it does not know as a list, and help prints the name.
+ */
+const listNamed = (name: string) => name as unknown as FlagType;
+
 /** The flags run and create share (addFlags in docker's opts.go). */
 export const containerFlags: FlagSpec[] = [
   { name: 'add-host', type: 'list', usage: 'Add a custom host-to-IP mapping (host:ip)', validate: check(validateExtraHost) },
-  { name: 'annotation', type: 'list', usage: 'Add an annotation to the container (passed through to the OCI runtime)' },
+  { name: 'annotation', type: listNamed('map'), usage: 'Add an annotation to the container (passed through to the OCI runtime)' },
   {
     name: 'attach', short: 'a', type: 'list', usage: 'Attach to STDIN, STDOUT or STDERR',
     validate: (v) => (['stdin', 'stdout', 'stderr'].includes(v.toLowerCase()) ? undefined : 'valid streams are STDIN, STDOUT and STDERR'),
@@ -826,7 +832,7 @@ export const containerFlags: FlagSpec[] = [
   { name: 'env', short: 'e', type: 'list', usage: 'Set environment variables', validate: (v) => (v === '' || v.startsWith('=') ? `invalid environment variable: ${v}` : undefined) },
   { name: 'env-file', type: 'list', usage: 'Read in a file of environment variables' },
   { name: 'expose', type: 'list', usage: 'Expose a port or a range of ports' },
-  { name: 'gpus', type: 'string', usage: "GPU devices to add to the container ('all' to pass all GPUs)" },
+  { name: 'gpus', type: listNamed('gpu-request'), usage: "GPU devices to add to the container ('all' to pass all GPUs)" },
   { name: 'group-add', type: 'list', usage: 'Add additional groups to join' },
   { name: 'health-cmd', type: 'string', usage: 'Command to run to check health' },
   { name: 'health-interval', type: 'string', usage: 'Time between running the check (ms|s|m|h) (default 0s)', validate: durationFlag },
@@ -849,7 +855,7 @@ export const containerFlags: FlagSpec[] = [
   { name: 'ip6', type: 'string', usage: 'IPv6 address (e.g., 2001:db8::33)' },
   { name: 'ipc', type: 'string', usage: 'IPC mode to use' },
   { name: 'isolation', type: 'string', usage: 'Container isolation technology' },
-  { name: 'kernel-memory', type: 'string', usage: 'Kernel memory limit', validate: sizeFlag, hidden: true },
+  { name: 'kernel-memory', type: 'string', usage: 'Kernel memory limit', validate: sizeFlag },
   { name: 'label', short: 'l', type: 'list', usage: 'Set meta data on a container', validate: check(validateLabel) },
   { name: 'label-file', type: 'list', usage: 'Read in a line delimited file of labels' },
   { name: 'link', type: 'list', usage: 'Add link to another container', validate: check(validateLink) },
@@ -861,11 +867,11 @@ export const containerFlags: FlagSpec[] = [
   { name: 'memory-reservation', type: 'string', usage: 'Memory soft limit', validate: sizeFlag },
   { name: 'memory-swap', type: 'string', usage: "Swap limit equal to memory plus swap: '-1' to enable unlimited swap", validate: (v) => (v === '-1' ? undefined : sizeFlag(v)) },
   { name: 'memory-swappiness', type: 'int', usage: 'Tune container memory swappiness (0 to 100)', default: -1 },
-  { name: 'mount', type: 'list', usage: 'Attach a filesystem mount to the container', validate: check(parseMount) },
+  { name: 'mount', type: listNamed('mount'), usage: 'Attach a filesystem mount to the container', validate: check(parseMount) },
   { name: 'name', type: 'string', usage: 'Assign a name to the container' },
-  { name: 'net', type: 'list', usage: 'Connect a container to a network', hidden: true, validate: check(parseNetworkOpt) },
+  { name: 'net', type: listNamed('network'), usage: 'Connect a container to a network', hidden: true, validate: check(parseNetworkOpt) },
   { name: 'net-alias', type: 'list', usage: 'Add network-scoped alias for the container', hidden: true },
-  { name: 'network', type: 'list', usage: 'Connect a container to a network', validate: check(parseNetworkOpt) },
+  { name: 'network', type: listNamed('network'), usage: 'Connect a container to a network', validate: check(parseNetworkOpt) },
   { name: 'network-alias', type: 'list', usage: 'Add network-scoped alias for the container' },
   { name: 'no-healthcheck', type: 'bool', usage: 'Disable any container-specified HEALTHCHECK' },
   { name: 'oom-kill-disable', type: 'bool', usage: 'Disable OOM Killer' },
@@ -886,10 +892,10 @@ export const containerFlags: FlagSpec[] = [
   { name: 'stop-signal', type: 'string', usage: 'Signal to stop the container' },
   { name: 'stop-timeout', type: 'int', usage: 'Timeout (in seconds) to stop a container' },
   { name: 'storage-opt', type: 'list', usage: 'Storage driver options for the container' },
-  { name: 'sysctl', type: 'list', usage: 'Sysctl options', validate: check(validateSysctl) },
+  { name: 'sysctl', type: listNamed('map'), usage: 'Sysctl options', validate: check(validateSysctl) },
   { name: 'tmpfs', type: 'list', usage: 'Mount a tmpfs directory' },
   { name: 'tty', short: 't', type: 'bool', usage: 'Allocate a pseudo-TTY' },
-  { name: 'ulimit', type: 'list', usage: 'Ulimit options', validate: check(parseUlimit) },
+  { name: 'ulimit', type: listNamed('ulimit'), usage: 'Ulimit options', validate: check(parseUlimit) },
   { name: 'user', short: 'u', type: 'string', usage: 'Username or UID (format: <name|uid>[:<group|gid>])' },
   { name: 'userns', type: 'string', usage: 'User namespace to use' },
   { name: 'uts', type: 'string', usage: 'UTS namespace to use' },
@@ -897,7 +903,7 @@ export const containerFlags: FlagSpec[] = [
   { name: 'volume-driver', type: 'string', usage: 'Optional volume driver for the container' },
   { name: 'volumes-from', type: 'list', usage: 'Mount volumes from the specified container(s)' },
   { name: 'workdir', short: 'w', type: 'string', usage: 'Working directory inside the container' },
-  { name: 'disable-content-trust', type: 'bool', usage: 'Skip image verification', default: true, hidden: true },
+  { name: 'disable-content-trust', type: 'bool', usage: 'Skip image verification', default: true },
 ];
 
 /** `--pull` with run's and create's usage texts. */
@@ -1126,8 +1132,7 @@ function parse(f: ParsedFlags, image: string, args: string[], pc: ParseContext):
   }
 
   const deviceRequests: unknown[] = [];
-  const gpus = str(f, 'gpus');
-  if (gpus) deviceRequests.push(parseGpus(gpus));
+  for (const gpus of list(f, 'gpus')) deviceRequests.push(parseGpus(gpus));
   if (cdi.length) deviceRequests.push({ Driver: 'cdi', Count: 0, DeviceIDs: cdi, Capabilities: null, Options: null });
 
   const ulimits = new Map<string, Ulimit>();

@@ -271,6 +271,12 @@ async function runStart(ctx: Ctx, f: ParsedFlags): Promise<number> {
   const client = ctx.client();
   const attach = f.values['attach'] === true;
   const interactive = f.values['interactive'] === true;
+  const checkpoint = f.values['checkpoint'] as string;
+  if (!attach && !interactive && checkpoint) {
+    if (f.args.length > 1) throw new StatusError(1, 'you cannot restore multiple containers at once');
+    await client.containerStart(f.args[0]!, { checkpoint, checkpointDir: f.values['checkpoint-dir'] as string });
+    return 0;
+  }
   if (!attach && !interactive) {
     const failed: string[] = [];
     for (const c of f.args) {
@@ -398,8 +404,8 @@ export const commands: Record<string, CommandDef> = {
     use: 'start [OPTIONS] CONTAINER [CONTAINER...]',
     flags: [
       { name: 'attach', short: 'a', type: 'bool', usage: 'Attach STDOUT/STDERR and forward signals' },
-      { name: 'checkpoint', type: 'string', usage: 'Restore from this checkpoint', hidden: true },
-      { name: 'checkpoint-dir', type: 'string', usage: 'Use a custom checkpoint storage directory', hidden: true },
+      { name: 'checkpoint', type: 'string', usage: 'Restore from this checkpoint' },
+      { name: 'checkpoint-dir', type: 'string', usage: 'Use a custom checkpoint storage directory' },
       detachKeysFlag,
       { name: 'interactive', short: 'i', type: 'bool', usage: "Attach container's STDIN" },
     ],
