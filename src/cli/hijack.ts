@@ -7,6 +7,7 @@
 // [stream, 0, 0, 0, size(uint32 BE)] and `size` bytes of payload, where stream
 // is 0 stdin, 1 stdout, 2 stderr or 3 an error from the daemon.
 
+import { spawnSync } from 'node:child_process';
 import type { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import type { Client } from '../client/client.js';
@@ -104,7 +105,38 @@ export class Demultiplexer {
   }
 }
 
-type TTYInput = Readable & { isTTY?: boolean; setRawMode?: (raw: boolean) => unknown };
+type TTYInput = Readable & { isTTY?: boolean; fd?: number; setRawMode?: (raw: boolean) => unknown };
+
+/**
+ * Put the terminal in raw mode; returns the function that restores it.
+ *
+ * docker's raw mode is cfmakeraw's, which also turns output processing off, so
+ * the "\r\n" a container's TTY sends reaches the screen unchanged. Node's
+ * setRawMode (libuv) keeps ONLCR on, and every line would end "\r\r\n"; for
+ * the process's own terminal, stty (which acts on its stdin, ours) does what
+ * cfmakeraw does. Anything else gets setRawMode.
+ */
+export function setRawTerminal(stdin: TTYInput): () => void {
+  if (stdin.fd === 0 && stdin.isTTY) {
+    const saved = spawnSync('stty', ['-g'], { stdio: ['inherit', 'pipe', 'ignore'], encoding: 'utf8' });
+    if (saved.status === 0 && saved.stdout.trim()) {
+      const set = spawnSync('stty', ['raw', '-echo'], { stdio: ['inherit', 'ignore', 'ignore'] });
+      if (set.status === 0) {
+        const state = saved.stdout.trim();
+        return () => void spawnSync('stty', [state], { stdio: ['inherit', 'ignore', 'ignore'] });
+      }
+    }
+  }
+  if (typeof stdin.setRawMode !== 'function') return () => {};
+  stdin.setRawMode(true);
+  return () => {
+    try {
+      stdin.setRawMode?.(false);
+    } catch {
+      // The terminal may already be gone.
+    }
+  };
+}
 
 export interface StreamOptions {
   conn: Socket;
@@ -131,16 +163,10 @@ export function streamHijacked(o: StreamOptions): Promise<'done' | 'detached'> {
   const { conn, stdin, stdout, stderr, tty } = o;
   return new Promise((resolve, reject) => {
     let finished = false;
-    let raw = false;
+    let restoreTerminal: (() => void) | undefined;
     const restore = () => {
-      if (raw) {
-        raw = false;
-        try {
-          stdin?.setRawMode?.(false);
-        } catch {
-          // The terminal may already be gone.
-        }
-      }
+      restoreTerminal?.();
+      restoreTerminal = undefined;
     };
     const cleanup = () => {
       restore();
@@ -241,10 +267,7 @@ export function streamHijacked(o: StreamOptions): Promise<'done' | 'detached'> {
     }
     if (stdin) {
       if (tty) {
-        if (stdin.isTTY && typeof stdin.setRawMode === 'function') {
-          stdin.setRawMode(true);
-          raw = true;
-        }
+        if (stdin.isTTY) restoreTerminal = setRawTerminal(stdin);
         let keys: Buffer = DEFAULT_DETACH_KEYS;
         if (o.detachKeys) {
           try {
@@ -272,23 +295,24 @@ export function checkTty(stdin: { isTTY?: boolean }, attachStdin: boolean, tty: 
 }
 
 /**
- * Keep the container's (or exec's) TTY at the terminal's size: resize now
- * (retrying briefly, as the process may not be up yet) and on every SIGWINCH.
- * Returns a function that stops watching.
+ * Keep the container's (or exec's) TTY at the terminal's size: resize now —
+ * waiting for that first request, as docker does, then retrying in the
+ * background if it failed (the process may not be up yet) — and on every
+ * SIGWINCH. Resolves with a function that stops watching.
  */
-export function monitorTtySize(
+export async function monitorTtySize(
   client: Client, id: string, exec: boolean, out: { rows?: number; columns?: number }, err: (s: string) => void,
-): () => void {
+): Promise<() => void> {
   const size = (): [number, number] => [out.rows ?? 0, out.columns ?? 0];
   const resize = async (h: number, w: number) => {
     if (h === 0 && w === 0) return;
     await client.containerResize(id, h, w, exec);
   };
   let stopped = false;
-  void (async () => {
-    try {
-      await resize(...size());
-    } catch {
+  try {
+    await resize(...size());
+  } catch {
+    void (async () => {
       for (let retry = 0; retry < 10 && !stopped; retry++) {
         await new Promise((r) => setTimeout(r, (retry + 1) * 10));
         try {
@@ -299,8 +323,8 @@ export function monitorTtySize(
         }
       }
       if (!stopped) err('failed to resize tty, using default size\n');
-    }
-  })();
+    })();
+  }
   const onWinch = () => void resize(...size()).catch(() => {});
   process.on('SIGWINCH', onWinch);
   return () => {

@@ -106,6 +106,23 @@ function normalizeBody(b: Record<string, unknown>): Record<string, unknown> {
   return c;
 }
 
+describe('pier extensions', () => {
+  it('--health-on-failure goes to the io.pier.health-on-failure annotation', async () => {
+    const engine = await new FakeEngine((r) => (r.path === '/containers/create' ? { status: 201, json: { Id: ID, Warnings: [] } } : undefined)).start();
+    try {
+      const p = await pier(engine.host, ['create', '--health-on-failure', 'restart', '--annotation', 'a=b', 'busybox']);
+      assert.equal(p.code, 0, p.err);
+      const body = JSON.parse(engine.requests.find((r) => r.path === '/containers/create')!.body.toString());
+      assert.deepEqual(body.HostConfig.Annotations, { a: 'b', 'io.pier.health-on-failure': 'restart' });
+      const bad = await pier(engine.host, ['create', '--health-on-failure', 'explode', 'busybox']);
+      assert.equal(bad.code, 125);
+      assert.match(bad.err, /^invalid argument "explode" for "--health-on-failure" flag: invalid on-failure action "explode" for health check: supported actions are: none,kill,restart,stop\n/);
+    } finally {
+      await engine.stop();
+    }
+  });
+});
+
 describe('run/create send the body docker sends', { skip: !haveDocker() && 'docker CLI not installed' }, () => {
   let engine: FakeEngine;
   let dir: string;

@@ -71,7 +71,7 @@ async function runExec(ctx: Ctx, f: ParsedFlags): Promise<number> {
     warn: (s) => ctx.err(s),
   });
   let stopResize: (() => void) | undefined;
-  if (req.Tty && ctx.io.stdin.isTTY) stopResize = monitorTtySize(client, execId, true, out, ctx.err);
+  if (req.Tty && ctx.io.stdin.isTTY) stopResize = await monitorTtySize(client, execId, true, out, ctx.err);
   try {
     if ((await session) === 'detached') throw new StatusError(1, 'read escape sequence');
   } finally {

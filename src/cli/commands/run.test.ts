@@ -286,4 +286,29 @@ describe('run, start, attach and exec against the docker CLI', { skip: !haveDock
   it('exec on a missing container fails before creating anything', async () => {
     await compare(['exec', 'nosuch', 'true'], {});
   });
+
+  // pier alone: the docker CLI cannot be given a terminal here.
+  it('run -t on a terminal sends the console size and resizes after start', async () => {
+    sc = { tty: true, output: [Buffer.from('x')] };
+    creates = 0;
+    const n = engine.requests.length;
+    const p = await pier(engine.host, ['run', '-t', 'busybox'], { tty: true });
+    assert.equal(p.code, 0, p.err);
+    const reqs = engine.since(n);
+    const create = reqs.find((r) => r.path === '/containers/create')!;
+    assert.deepEqual(JSON.parse(create.body.toString()).HostConfig.ConsoleSize, [24, 80]);
+    const start = reqs.findIndex((r) => r.path.endsWith('/start'));
+    const resize = reqs.findIndex((r) => r.path === `/containers/${ID}/resize`);
+    assert.ok(resize > start, shape(reqs).join('\n'));
+    assert.deepEqual(Object.fromEntries(reqs[resize]!.query), { h: '24', w: '80' });
+  });
+  it('exec -t sends the console size with create and start', async () => {
+    sc = { tty: true, output: [Buffer.from('x')] };
+    const n = engine.requests.length;
+    const p = await pier(engine.host, ['exec', '-t', 'ctr', 'sh'], { tty: true });
+    assert.equal(p.code, 0, p.err);
+    const reqs = engine.since(n);
+    assert.deepEqual(JSON.parse(reqs.find((r) => r.path === '/containers/ctr/exec')!.body.toString()).ConsoleSize, [24, 80]);
+    assert.deepEqual(JSON.parse(reqs.find((r) => r.path === `/exec/${EXEC}/start`)!.body.toString()), { Detach: false, Tty: true, ConsoleSize: [24, 80] });
+  });
 });

@@ -252,7 +252,7 @@ async function runRun(ctx: Ctx, f: ParsedFlags): Promise<number> {
       return startErrorStatus(msg);
     }
     let stopResize: (() => void) | undefined;
-    if (session && body.Tty && io.stdout.isTTY) stopResize = monitorTtySize(client, id, false, io.stdout as { rows?: number; columns?: number }, ctx.err);
+    if (session && body.Tty && io.stdout.isTTY) stopResize = await monitorTtySize(client, id, false, io.stdout as { rows?: number; columns?: number }, ctx.err);
     try {
       if (session && (await session.done) === 'detached') return 0;
     } finally {
@@ -317,7 +317,7 @@ async function runStart(ctx: Ctx, f: ParsedFlags): Promise<number> {
       throw e;
     }
     let stopResize: (() => void) | undefined;
-    if (tty && ctx.io.stdout.isTTY) stopResize = monitorTtySize(client, c.Id, false, ctx.io.stdout as { rows?: number; columns?: number }, ctx.err);
+    if (tty && ctx.io.stdout.isTTY) stopResize = await monitorTtySize(client, c.Id, false, ctx.io.stdout as { rows?: number; columns?: number }, ctx.err);
     try {
       if ((await session.done) === 'detached') return 0;
     } finally {
@@ -369,7 +369,7 @@ async function runAttach(ctx: Ctx, f: ParsedFlags): Promise<number> {
       const out = ctx.io.stdout as { rows?: number; columns?: number };
       // docker nudges the size by one first so a re-attached shell redraws its prompt.
       await client.containerResize(name, (out.rows ?? 0) + 1, (out.columns ?? 0) + 1).catch(() => {});
-      stopResize = monitorTtySize(client, name, false, out, ctx.err);
+      stopResize = await monitorTtySize(client, name, false, out, ctx.err);
     }
     const session = startSession(ctx, conn, { stdin, stdout: true, stderr: true, tty, detachKeys, mergeStderr: false });
     if ((await session.done) === 'detached') throw new StatusError(1, 'read escape sequence');
