@@ -29,7 +29,7 @@ import { rssBench } from './rss.js';
 import { hrnow, secondsSince } from './stats.js';
 import { startSubjects, type Subjects } from './subjects.js';
 
-const BENCHES: readonly Bench<Subjects>[] = [rssBench, cliBench, imagesBench, loadSaveBench, registryBench, runBench, execBench, psBench, monitorBench, logsBench];
+const BENCHES: readonly Bench<Subjects>[] = [rssBench, cliBench, imagesBench, loadSaveBench, registryBench, monitorBench, runBench, execBench, psBench, logsBench];
 
 const USAGE = `usage: npm run bench -- [--only ${BENCHES.map((b) => b.area).join(',')}] [--out FILE] [--quick]`;
 
