@@ -1,6 +1,6 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ContainerListItem } from '../../client/types.js';
@@ -229,6 +229,22 @@ describe('container commands against the docker CLI', { skip: !haveDocker() && '
     });
   }
 
+  it('takes psFormat and statsFormat from the config file', async () => {
+    const cfg = join(dir, 'config');
+    mkdirSync(cfg, { recursive: true });
+    writeFileSync(join(cfg, 'config.json'), JSON.stringify({ psFormat: 'table {{.Names}}\t{{.Status}}', statsFormat: '{{.Name}} {{.PIDs}}' }));
+    const env = { DOCKER_CONFIG: cfg };
+    let n = engine.requests.length;
+    const d = await docker(engine.host, ['ps'], { env });
+    n = engine.requests.length;
+    const p = await pier(engine.host, ['ps'], { env });
+    assert.equal(p.out, d.out);
+    assert.equal(engine.since(n).length, 1);
+    const ds = await docker(engine.host, ['stats', '--no-stream', 'web'], { env });
+    const ps = await pier(engine.host, ['stats', '--no-stream', 'web'], { env });
+    assert.equal(ps.out, ds.out);
+    assert.equal(ps.out, 'web 1\n');
+  });
   it('container prune asks first', async () => {
     await compare(['container', 'prune'], { stdin: 'n\n' });
     await compare(['container', 'prune'], { stdin: 'y\n' });

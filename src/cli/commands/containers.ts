@@ -18,6 +18,7 @@ import { Demultiplexer } from '../hijack.js';
 import { humanDuration, humanSize, humanSizeWithPrecision } from '../units.js';
 import { parseCPUs, parseRestartPolicy, ramInBytes } from './container-opts.js';
 import { getTimestamp } from './events.js';
+import { clientConfig } from './run.js';
 import { confirm, pathError } from './images.js';
 
 // --- ps -----------------------------------------------------------------------------------
@@ -177,7 +178,7 @@ export function containerFormat(source: string, quiet: boolean, size: boolean): 
 async function runPs(ctx: Ctx, f: ParsedFlags): Promise<number> {
   const v = f.values;
   const quiet = v['quiet'] === true;
-  const format = v['format'] as string;
+  const format = (v['format'] as string) || clientConfig(ctx.io.env).psFormat || '';
   let size = v['size'] === true;
   let limit = v['last'] as number;
   if (v['latest'] === true && limit === -1) limit = 1;

@@ -7,6 +7,7 @@ import { StatusError, type CommandDef, type Ctx } from '../command.js';
 import type { ParsedFlags } from '../flags.js';
 import { checkTty, monitorTtySize, streamHijacked } from '../hijack.js';
 import { parseKeyValueFile, validateEnv } from './container-opts.js';
+import { clientConfig } from './run.js';
 
 /** parseExec: the body of POST /containers/{id}/exec. */
 export function execRequest(f: ParsedFlags, cmd: string[], env: Record<string, string | undefined>): ExecCreateRequest {
@@ -23,7 +24,7 @@ export function execRequest(f: ParsedFlags, cmd: string[], env: Record<string, s
     AttachStderr: !detach,
     AttachStdout: !detach,
     Detach: detach,
-    DetachKeys: f.values['detach-keys'] as string,
+    DetachKeys: (f.values['detach-keys'] as string) || clientConfig(env).detachKeys || '',
     Env: vars.length ? vars : null,
     WorkingDir: f.values['workdir'] as string,
     Cmd: cmd,

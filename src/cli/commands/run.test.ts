@@ -2,7 +2,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { PassThrough, Readable } from 'node:stream';
 import { createServer, connect, type Socket } from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Demultiplexer, EscapeDetector, parseDetachKeys, streamHijacked } from '../hijack.js';
@@ -282,6 +282,36 @@ describe('run, start, attach and exec against the docker CLI', { skip: !haveDock
   it('exec -d starts detached', async () => {
     const { pbodies, dbodies } = await compare(['exec', '-d', '-t', 'ctr', 'sleep', '1'], {});
     assert.deepEqual(pbodies.map((b) => (b ? JSON.parse(b) : b)), dbodies.map((b) => (b ? JSON.parse(b) : b)));
+  });
+  it('exec takes detachKeys from the config file', async () => {
+    const cfg = mkdtempSync(join(tmpdir(), 'pier-cfg-'));
+    try {
+      writeFileSync(join(cfg, 'config.json'), JSON.stringify({ detachKeys: 'ctrl-x,x' }));
+      sc = { output: [frame(1, 'x')] };
+      let n = engine.requests.length;
+      await docker(engine.host, ['exec', 'ctr', 'true'], { env: { DOCKER_CONFIG: cfg } });
+      const d = engine.since(n).find((r) => r.path === '/containers/ctr/exec')!;
+      n = engine.requests.length;
+      await pier(engine.host, ['exec', 'ctr', 'true'], { env: { DOCKER_CONFIG: cfg } });
+      const p = engine.since(n).find((r) => r.path === '/containers/ctr/exec')!;
+      assert.deepEqual(JSON.parse(p.body.toString()), JSON.parse(d.body.toString()));
+      assert.equal(JSON.parse(p.body.toString()).DetachKeys, 'ctrl-x,x');
+    } finally {
+      rmSync(cfg, { recursive: true, force: true });
+    }
+  });
+  it('run --cidfile writes the ID', async () => {
+    const f = join(tmpdir(), `cidfile-${process.pid}`);
+    rmSync(f, { force: true });
+    sc = {};
+    const p = await pier(engine.host, ['run', '-d', '--cidfile', f, 'busybox']);
+    assert.equal(p.code, 0, p.err);
+    assert.equal(readFileSync(f, 'utf8'), ID);
+    const again = await pier(engine.host, ['run', '-d', '--cidfile', f, 'busybox']);
+    const d = await docker(engine.host, ['run', '-d', '--cidfile', f, 'busybox']);
+    assert.equal(again.code, d.code);
+    assert.equal(dockerize(again.err), d.err);
+    rmSync(f, { force: true });
   });
   it('exec on a missing container fails before creating anything', async () => {
     await compare(['exec', 'nosuch', 'true'], {});

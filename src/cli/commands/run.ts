@@ -6,7 +6,7 @@
 //   → wait?condition=next-exit|removed (registered before start)
 //   → start → resize the TTY → stream → exit with the wait's status code.
 
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { ApiError, StreamError } from '../../client/errors.js';
 import type { HijackedResponse } from '../../client/http.js';
@@ -17,7 +17,7 @@ import type { FlagSpec, ParsedFlags } from '../flags.js';
 import { checkTty, forwardSignals, monitorTtySize, streamHijacked } from '../hijack.js';
 import { displayJSONMessages } from '../jsonmessage.js';
 import { containerFlags, OptsError, parseContainerFlags, pullFlag } from './container-opts.js';
-import { encodeAuth, storedAuth } from './registry.js';
+import { configPath, encodeAuth, storedAuth } from './registry.js';
 
 const P = 'pier';
 
@@ -33,6 +33,20 @@ export function startErrorStatus(msg: string): number {
   if (m.includes('permission denied') || m.includes('is a directory')) return 126;
   return 125;
 }
+
+/** The container-related defaults of docker's config.json: detachKeys, psFormat, statsFormat. */
+export function clientConfig(env: Ctx['io']['env']): { detachKeys?: string; psFormat?: string; statsFormat?: string } {
+  try {
+    const c = JSON.parse(readFileSync(configPath(env), 'utf8')) as Record<string, unknown>;
+    const pick = (k: string) => (typeof c[k] === 'string' && c[k] ? { [k]: c[k] as string } : {});
+    return { ...pick('detachKeys'), ...pick('psFormat'), ...pick('statsFormat') };
+  } catch {
+    return {};
+  }
+}
+
+/** --detach-keys, else the config file's detachKeys, else '' (the default ctrl-p,ctrl-q). */
+export const detachKeysOf = (ctx: Ctx, f: ParsedFlags) => (f.values['detach-keys'] as string) || clientConfig(ctx.io.env).detachKeys || '';
 
 const errText = (e: unknown) => (e instanceof ApiError ? e.toString() : (e as Error).message);
 
@@ -224,13 +238,10 @@ async function runRun(ctx: Ctx, f: ParsedFlags): Promise<number> {
     if (detach) ctx.out(`${id}\n`);
     let session: Session | undefined;
     if (body.AttachStdin || body.AttachStdout || body.AttachStderr) {
-      const conn = await client.containerAttach(id, {
-        stdin: body.AttachStdin, stdout: body.AttachStdout, stderr: body.AttachStderr,
-        detachKeys: f.values['detach-keys'] as string,
-      });
+      const detachKeys = detachKeysOf(ctx, f);
+      const conn = await client.containerAttach(id, { stdin: body.AttachStdin, stdout: body.AttachStdout, stderr: body.AttachStderr, detachKeys });
       session = startSession(ctx, conn, {
-        stdin: body.AttachStdin, stdout: body.AttachStdout, stderr: body.AttachStderr, tty: body.Tty,
-        detachKeys: f.values['detach-keys'] as string, mergeStderr: body.Tty,
+        stdin: body.AttachStdin, stdout: body.AttachStdout, stderr: body.AttachStderr, tty: body.Tty, detachKeys, mergeStderr: body.Tty,
       });
     }
     let wait: Promise<ContainerWaitResponse> | undefined;
@@ -297,7 +308,7 @@ async function runStart(ctx: Ctx, f: ParsedFlags): Promise<number> {
   const tty = c.Config.Tty === true;
   const stopSignals = !tty ? forwardSignals(client, c.Id) : undefined;
   try {
-    const detachKeys = f.values['detach-keys'] as string;
+    const detachKeys = detachKeysOf(ctx, f);
     const stdin = interactive && c.Config.OpenStdin === true;
     const conn = await client.containerAttach(c.Id, { stdin, stdout: true, stderr: true, detachKeys });
     const session = startSession(ctx, conn, { stdin, stdout: true, stderr: true, tty, detachKeys, mergeStderr: false });
@@ -355,7 +366,7 @@ async function runAttach(ctx: Ctx, f: ParsedFlags): Promise<number> {
   const tty = c.Config.Tty === true;
   const bad = checkTty(ctx.io.stdin, !noStdin, tty);
   if (bad) throw new StatusError(1, bad);
-  const detachKeys = f.values['detach-keys'] as string;
+  const detachKeys = detachKeysOf(ctx, f);
   const stdin = !noStdin && c.Config.OpenStdin === true;
   const stopSignals = f.values['sig-proxy'] !== false && !tty ? forwardSignals(client, name) : undefined;
   let stopResize: (() => void) | undefined;

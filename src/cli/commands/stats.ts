@@ -10,6 +10,7 @@ import { formatHelp, StatusError, type CommandDef, type Ctx } from '../command.j
 import type { ParsedFlags } from '../flags.js';
 import { formatRows, truncateID } from '../formatter.js';
 import { bytesSize, humanSizeWithPrecision } from '../units.js';
+import { clientConfig } from './run.js';
 
 export interface StatsEntry {
   Container: string;
@@ -210,7 +211,7 @@ async function runStats(ctx: Ctx, f: ParsedFlags): Promise<number> {
   const noStream = f.values['no-stream'] === true;
   const all = f.values['all'] === true;
   const trunc = f.values['no-trunc'] !== true;
-  const format = (f.values['format'] as string) || 'table';
+  const format = (f.values['format'] as string) || clientConfig(ctx.io.env).statsFormat || 'table';
   const client = ctx.client();
   const collectors: Collector[] = [];
   const add = (id: string) => {
