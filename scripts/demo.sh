@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Pier's main job: start pierd, make the offline busybox base image, show it through
-# the pier CLI and the real docker CLI (when installed), save it, and send it through
-# a `pier registry` of its own and back.
+# the pier CLI and the real docker CLI (when installed), run containers from it (run,
+# exec, logs, stats, stop, commit, rm), save it, and send it through a `pier registry`
+# of its own and back.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=${PIER_DEMO_ROOT:-/tmp/pier-demo}
@@ -11,7 +12,8 @@ mkdir -p "$root"
 ./bin/pierd --data-root "$root/data" --exec-root "$root/exec" -H "unix://$sock" --pidfile "$root/pierd.pid" --log-format text >"$root/pierd.log" 2>&1 &
 ./bin/pier registry serve --addr "127.0.0.1:$port" --root "$root/registry" >"$root/registry.log" 2>&1 &
 registry_pid=$!
-trap 'kill $(cat "$root/pierd.pid" 2>/dev/null) $registry_pid 2>/dev/null || true' EXIT
+# Containers outlive pierd (live restore): remove the demo's before stopping it.
+trap './bin/pier -H "unix://$sock" rm -f demo-web >/dev/null 2>&1 || true; kill $(cat "$root/pierd.pid" 2>/dev/null) $registry_pid 2>/dev/null || true' EXIT
 for _ in $(seq 50); do [ -S "$sock" ] && break; sleep 0.1; done
 export PIER_HOST=unix://$sock
 set -x
@@ -19,6 +21,16 @@ set -x
 ./bin/pier image busybox
 ./bin/pier images
 ./bin/pier history busybox
+./bin/pier run --rm busybox echo hello from a container
+./bin/pier run -d --name demo-web -m 64m --pids-limit 50 busybox sh -c 'while true; do date; sleep 1; done'
+./bin/pier exec demo-web sh -c 'echo "uid $(id -u) in $(hostname)"; cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || true'
+./bin/pier ps
+./bin/pier stats --no-stream demo-web
+./bin/pier logs --tail 2 demo-web
+./bin/pier stop -t 1 demo-web
+./bin/pier commit -m "demo commit" demo-web demo/committed:1
+./bin/pier rm demo-web
+if command -v docker >/dev/null; then DOCKER_HOST=unix://$sock docker run --rm demo/committed:1 sh -c 'echo "the real docker CLI runs containers on pierd too"'; fi
 ./bin/pier save -o "$root/busybox.tar" busybox
 if command -v docker >/dev/null; then DOCKER_HOST=unix://$sock docker image inspect -f '{{.Id}} {{.Config.Cmd}}' busybox; fi
 ./bin/pier tag busybox "127.0.0.1:$port/demo/busybox:latest"
