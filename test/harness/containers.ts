@@ -8,9 +8,32 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { api, PIER, type TestDaemon } from './daemon.js';
-import { docker, dockerCli } from './dockerd.js';
+import { dockerCli } from './dockerd.js';
 
 const DOCKER_CONFIG = '/tmp/pier-test-docker-config';
+
+/**
+ * The docker CLI against a host, like dockerd.ts's docker() but never hanging a
+ * test run: killed after timeoutMs (then code -1 and a note on stderr).
+ */
+export function docker(host: string, args: string[], o: { input?: string | Buffer; timeoutMs?: number } = {}): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(dockerCli()!, args, {
+    env: { ...process.env, DOCKER_HOST: host, DOCKER_CONFIG }, input: o.input, maxBuffer: 1 << 30, timeout: o.timeoutMs ?? 60_000, killSignal: 'SIGKILL',
+  });
+  const timedOut = r.error && (r.error as NodeJS.ErrnoException).code === 'ETIMEDOUT';
+  return { code: r.status ?? -1, stdout: r.stdout?.toString() ?? '', stderr: (r.stderr?.toString() ?? '') + (timedOut ? `\n[docker ${args.join(' ')} timed out]` : '') };
+}
+
+/** docker() and a variant that asserts exit 0 and returns stdout. */
+export function cli(host: () => string): { dk: (...args: string[]) => ReturnType<typeof docker>; ok: (...args: string[]) => string } {
+  const dk = (...args: string[]) => docker(host(), args);
+  const ok = (...args: string[]) => {
+    const r = dk(...args);
+    if (r.code !== 0) throw new Error(`docker ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
+    return r.stdout;
+  };
+  return { dk, ok };
+}
 
 /** Why the container tests cannot run here, or false. */
 export function containerSkip(o: { docker?: boolean; tmux?: boolean } = {}): string | false {

@@ -9,20 +9,14 @@ import { readlinkSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { startDaemon, type TestDaemon } from '../../harness/daemon.js';
-import { docker } from '../../harness/dockerd.js';
-import { busyboxImage, cgroupDir, containerSkip, endAll, readText, runLogged } from '../../harness/containers.js';
+import { busyboxImage, cgroupDir, cli, containerSkip, endAll, readText, runLogged, waitFor } from '../../harness/containers.js';
 
 const skip = containerSkip({ docker: true });
 const DEFAULT_CAPS = '00000000a80425fb'; // Docker's 14 default capabilities
 
 describe('docker run flags on runc', { skip }, () => {
   let d: TestDaemon;
-  const dk = (...args: string[]) => docker(d.host, args);
-  const ok = (...args: string[]) => {
-    const r = dk(...args);
-    assert.equal(r.code, 0, `docker ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
-    return r.stdout;
-  };
+  const { dk, ok } = cli(() => d.host);
   /** Runs detached and returns the exit code and the logged output. */
   const run = (...args: string[]) => runLogged(d.host, args);
   const out = (...args: string[]) => {
@@ -242,8 +236,9 @@ describe('docker run flags on runc', { skip }, () => {
     assert.match(st, /^Groups:\s+1234 2345\s*$/m);
   });
 
-  it('--stop-signal is what docker stop sends', () => {
+  it('--stop-signal is what docker stop sends', async () => {
     ok('run', '-d', '--name', 'stopsig', '--stop-signal', 'SIGUSR1', 'busybox', 'sh', '-c', 'trap "echo got usr1; exit 5" USR1; echo ready; while true; do sleep 0.1; done');
+    await waitFor('the trap to be set', () => ok('logs', 'stopsig').includes('ready'));
     assert.equal(ok('inspect', '-f', '{{.Config.StopSignal}}', 'stopsig').trim(), 'SIGUSR1');
     ok('stop', '-t', '5', 'stopsig');
     assert.equal(ok('inspect', '-f', '{{.State.ExitCode}}', 'stopsig').trim(), '5');
