@@ -8,7 +8,7 @@
 
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
-import { ApiError, StreamError } from '../../client/errors.js';
+import { ApiError } from '../../client/errors.js';
 import type { HijackedResponse } from '../../client/http.js';
 import type { ContainerCreateRequest, ContainerWaitResponse } from '../../client/types.js';
 import { familiar, name as refName, parseAnyReference, withDefaultTag, type Reference } from '../../image/reference.js';
@@ -162,10 +162,8 @@ function parseBody(ctx: Ctx, f: ParsedFlags, cmd: string): ContainerCreateReques
 
 async function runCreate(ctx: Ctx, f: ParsedFlags): Promise<number> {
   const body = parseBody(ctx, f, 'create');
-  const id = await createContainer(ctx, body, createOptions(f)).catch((e: unknown) => {
-    if (e instanceof Error && !(e instanceof ApiError) && !(e instanceof StreamError) && !(e instanceof StatusError)) throw new StatusError(1, e.message);
-    throw e;
-  });
+  // Unlike run, create reports daemon errors plainly (exit 1).
+  const id = await createContainer(ctx, body, createOptions(f));
   ctx.out(`${id}\n`);
   return 0;
 }
