@@ -38,7 +38,7 @@ function list(now: number): ContainerListItem[] {
     },
     {
       Id: 'a'.repeat(64), Names: ['/tagged'], Image: `localhost:5000/team/app:v1@sha256:${'1'.repeat(64)}`, ImageID: 'sha256:' + '2'.repeat(64),
-      Command: '', Created: created(5), Ports: [], Labels: null, State: 'created', Status: 'Created',
+      Command: '', Created: created(45 * 60), Ports: [], Labels: null, State: 'created', Status: 'Created',
     },
   ];
 }
@@ -47,10 +47,10 @@ describe('ps rows', () => {
   it('renders the default table like docker', () => {
     const rows = containerRows(list(NOW), { trunc: true, now: NOW });
     const out = formatRows(containerFormat('', false, false), rows, containerHeaders);
-    assert.equal(out.split('\n')[0], 'CONTAINER ID   IMAGE                        COMMAND                  CREATED         STATUS                   PORTS                                                                                                 NAMES');
-    assert.match(out, /^90d5392ef2fc   nginx:latest +"\/docker-entrypoint.…"   2 minutes ago   Up 2 minutes \(healthy\)   443\/tcp, 127\.0\.0\.1:7000-7001->7000-7001\/tcp, 9000-9001\/udp, 0\.0\.0\.0:8080->80\/tcp, \[::\]:8080->80\/tcp   web$/m);
+    assert.equal(out.split('\n')[0], 'CONTAINER ID   IMAGE                        COMMAND                  CREATED          STATUS                   PORTS                                                                                                 NAMES');
+    assert.match(out, /^90d5392ef2fc   nginx:latest +"\/docker-entrypoint.…"   2 minutes ago    Up 2 minutes \(healthy\)   443\/tcp, 127\.0\.0\.1:7000-7001->7000-7001\/tcp, 9000-9001\/udp, 0\.0\.0\.0:8080->80\/tcp, \[::\]:8080->80\/tcp   web$/m);
     assert.match(out, /^b14d1af14b03   a9049923ed84 +"sleep 1000" +3 hours ago +Exited \(0\) 3 hours ago +db$/m);
-    assert.match(out, /^aaaaaaaaaaaa   localhost:5000\/team\/app:v1   "" +5 seconds ago +Created +tagged$/m);
+    assert.match(out, /^aaaaaaaaaaaa   localhost:5000\/team\/app:v1   "" +45 minutes ago +Created +tagged$/m);
   });
   it('shows sizes, labels, mounts and untruncated names', () => {
     const [web, db] = containerRows(list(NOW), { trunc: false, now: NOW });
