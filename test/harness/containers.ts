@@ -5,8 +5,8 @@
  * is remembered and ended by pid in `endAll()`.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { api, PIER, type TestDaemon } from './daemon.js';
 import { dockerCli } from './dockerd.js';
 
@@ -123,19 +123,18 @@ export async function endAll(): Promise<void> {
   await Promise.all(left.map((c) => new Promise((r) => (c.exitCode !== null || c.signalCode !== null ? r(undefined) : c.once('close', r)))));
 }
 
-let tmuxCount = 0;
-
 /**
- * A terminal: a private tmux server (its own socket name) with one 100x30
+ * A terminal: a private tmux server (its own socket) with one 100x30
  * pane running `cmd` under sh; `EXIT=<code>` is printed when it ends and the
  * pane stays, so the exit code can be read. kill() ends the server.
  */
 export class Tmux {
-  readonly socket = `pier-test-${process.pid}-${++tmuxCount}`;
+  /** The server's socket, in a directory of its own (removed by kill()). */
+  readonly socket = join(mkdtempSync('/tmp/pier-tmux-'), 'sock');
   constructor(private readonly env: Record<string, string>) {}
 
   private tmux(args: string[]): { code: number | null; out: string; err: string } {
-    const r = spawnSync('tmux', ['-L', this.socket, ...args], { env: { ...process.env, ...this.env, TERM: 'xterm' }, encoding: 'utf8' });
+    const r = spawnSync('tmux', ['-S', this.socket, ...args], { env: { ...process.env, ...this.env, TERM: 'xterm' }, encoding: 'utf8' });
     return { code: r.status, out: r.stdout ?? '', err: r.stderr ?? '' };
   }
 
@@ -167,8 +166,25 @@ export class Tmux {
     }
   }
 
+  /** Waits until the screen has not changed for quietMs (a program done drawing). */
+  async settle(quietMs = 300, timeoutMs = 5000): Promise<string> {
+    let last = this.screen();
+    let since = Date.now();
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() - since < quietMs && Date.now() < deadline) {
+      await sleep(50);
+      const now = this.screen();
+      if (now !== last) {
+        last = now;
+        since = Date.now();
+      }
+    }
+    return last;
+  }
+
   kill(): void {
     this.tmux(['kill-server']);
+    rmSync(dirname(this.socket), { recursive: true, force: true });
   }
 }
 
