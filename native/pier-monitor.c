@@ -14,7 +14,9 @@
  * the container's init (or the exec'd process) becomes its child once runc exits.
  *
  * Clients connect to D/sock and send one op byte:
- *   'A' <flags>  attach: bit0 stdin, bit1 stdout, bit2 stderr. The monitor sends
+ *   'A' <flags>  attach: bit0 stdin, bit1 stdout, bit2 stderr. The monitor answers
+ *                with an empty frame of stream 0 (the ack: all later output
+ *                reaches this client), then sends
  *                frames in Docker's multiplexed format (stream byte, 3 zeros,
  *                u32 BE length, data; tty output is stream 1); the client's
  *                further bytes go to the container's stdin.
@@ -223,6 +225,9 @@ static void client_input(struct client *c) {
     }
     if (c->op == 'A' && c->flags < 0) {
       c->flags = (unsigned char)b[off++];
+      /* The ack: from here on this client gets every byte of output. */
+      send_frame(c, 0, "", 0);
+      if (c->fd < 0) return;
       continue;
     }
     if (c->op == 'R') {

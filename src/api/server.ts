@@ -110,11 +110,16 @@ export class Router {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     // Node drops its own error listener on upgrade: a client's reset must not become an uncaught exception.
     socket.on('error', (e) => this.log.debug({ err: messageOf(e) }, 'upgraded connection error'));
-    if (head.length) socket.unshift(head);
-    void this.dispatch(req, new SocketRes(socket, this.serverHeader));
+    // Node hands over the body with the connection: the request's own bytes (exec start's JSON)
+    // are taken off the front, so only what follows them reaches the container's stdin.
+    const len = Number(req.headers['content-length'] ?? 0);
+    void readPrefix(socket, head, Number.isInteger(len) && len > 0 ? Math.min(len, MAX_JSON_BODY) : 0).then(
+      (body) => this.dispatch(req, new SocketRes(socket, this.serverHeader), body),
+      () => socket.destroy(),
+    );
   }
 
-  private async dispatch(raw: IncomingMessage, res: Res): Promise<void> {
+  private async dispatch(raw: IncomingMessage, res: Res, body?: Buffer): Promise<void> {
     const started = performance.now();
     let version = API_VERSION;
     const ac = new AbortController();
@@ -163,7 +168,7 @@ export class Router {
         version,
         raw,
         signal: ac.signal,
-        json: () => readJson(raw),
+        json: <T>() => (body ? Promise.resolve(parseJson<T>(body)) : readJson<T>(raw)),
       };
       await found.route.handler(req, res);
     } catch (e) {
@@ -206,6 +211,40 @@ function makeQuery(sp: URLSearchParams): Query {
       return !['', '0', 'no', 'false', 'none'].includes(v.toLowerCase());
     },
   };
+}
+
+/** The first n bytes of an upgraded connection (head first); the rest is put back. */
+function readPrefix(socket: Duplex, head: Buffer, n: number): Promise<Buffer | undefined> {
+  if (n === 0) {
+    if (head.length) socket.unshift(head);
+    return Promise.resolve(undefined);
+  }
+  return new Promise((resolve, reject) => {
+    let got = head;
+    const done = () => {
+      socket.off('data', onData).off('end', onEnd).off('error', reject);
+      socket.pause();
+      if (got.length > n) socket.unshift(got.subarray(n));
+      resolve(got.subarray(0, n));
+    };
+    const onData = (d: Buffer) => {
+      got = Buffer.concat([got, d]);
+      if (got.length >= n) done();
+    };
+    const onEnd = () => reject(new Error('connection ended inside the request body'));
+    if (got.length >= n) return done();
+    socket.on('data', onData).once('end', onEnd).once('error', reject);
+  });
+}
+
+function parseJson<T>(buf: Buffer): T | undefined {
+  const text = buf.toString('utf8').trim();
+  if (!text) return undefined;
+  try {
+    return JSON.parse(text) as T;
+  } catch (e) {
+    throw invalid(`invalid JSON in request body: ${(e as Error).message}`);
+  }
 }
 
 async function readJson<T>(raw: IncomingMessage): Promise<T | undefined> {

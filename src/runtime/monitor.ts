@@ -51,6 +51,8 @@ export interface MonitorOptions {
 
 /** Frame stream numbers on the monitor socket: Docker's 1/2 plus 3 = exit code. */
 const EXIT_FRAME = 3;
+/** The empty frame that acknowledges an attach. */
+const ACK_FRAME = 0;
 
 let monitorPath: string | undefined;
 /** The monitor binary: built next to the addon (native/build), found from the source or the bundle. */
@@ -176,9 +178,24 @@ export class RuntimeError extends EngineError {
   }
 }
 
+/** Connects an attach and resolves once the monitor acknowledged it: no output after that is missed. */
 async function attachSocket(dir: string, f: AttachFlags): Promise<Duplex> {
   const s = await connectSocket(join(dir, 'sock'));
   s.write(Buffer.from([0x41, (f.stdin ? 1 : 0) | (f.stdout ? 2 : 0) | (f.stderr ? 4 : 0)]));
+  await new Promise<void>((resolve, reject) => {
+    let got = Buffer.alloc(0);
+    const onData = (d: Buffer) => {
+      got = Buffer.concat([got, d]);
+      if (got.length < 8) return;
+      s.off('data', onData).off('close', onClose).off('error', onClose);
+      s.pause();
+      if (got[0] !== ACK_FRAME || got.readUInt32BE(4) !== 0) return reject(internal('pier-monitor answered an attach without its acknowledgement'));
+      if (got.length > 8) s.unshift(got.subarray(8));
+      resolve();
+    };
+    const onClose = () => reject(new RuntimeError('the container exited before the attach was set up'));
+    s.on('data', onData).once('close', onClose).once('error', onClose);
+  });
   return s;
 }
 

@@ -136,7 +136,13 @@ export class ExecService {
     e.pid = monitor.pid;
     e.running = true;
     if (!e.internal) this.emit(c, `exec_start: ${cfg.Cmd!.join(' ')}`, id);
-    if (stream && client) joinStreams(client, stream, tty, cfg.AttachStdin ? (cfg.DetachKeys ? parseDetachKeys(cfg.DetachKeys) : DEFAULT_DETACH) : undefined);
+    // The exit code is recorded as the exit frame arrives, before the client's stream ends: a client
+    // that inspects the exec the moment its output ends finds the code.
+    const exited = (code: number) => {
+      e.running = false;
+      e.exitCode = code;
+    };
+    if (stream && client) joinStreams(client, stream, tty, cfg.AttachStdin ? (cfg.DetachKeys ? parseDetachKeys(cfg.DetachKeys) : DEFAULT_DETACH) : undefined, exited);
     else stream?.resume();
     const exit = await monitor.wait();
     e.running = false;

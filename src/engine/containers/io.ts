@@ -41,6 +41,7 @@ export const DEFAULT_DETACH = Buffer.from([16, 17]);
  * container exits, the client detaches, or either side goes away.
  */
 export async function attach(svc: ContainerService, c: ContainerRecord, o: AttachOptions, client: Duplex, signal?: AbortSignal): Promise<void> {
+
   const tty = !!c.config.Tty;
   if (o.logs) {
     await streamLog(
@@ -64,6 +65,7 @@ export async function attach(svc: ContainerService, c: ContainerRecord, o: Attac
       client.end();
       return;
     }
+    if (client.destroyed) return void ms.destroy();
     joinStreams(client, ms, tty, o.stdin ? keys : undefined);
   };
   const m = svc.monitorOf(c);
@@ -72,12 +74,12 @@ export async function attach(svc: ContainerService, c: ContainerRecord, o: Attac
     return;
   }
   // Not started yet: joined at the next start, before the process runs.
-  const cancel = svc.onNextStart(c, (mon) => void connect(mon));
+  const cancel = svc.onNextStart(c, (mon) => connect(mon));
   client.once('close', cancel);
 }
 
 /** Joins a client connection and a monitor attach socket (see the module comment). */
-export function joinStreams(client: Duplex, ms: Duplex, tty: boolean, detach: Buffer | undefined): void {
+export function joinStreams(client: Duplex, ms: Duplex, tty: boolean, detach: Buffer | undefined, onExit?: (code: number) => void): void {
   let closed = false;
   const close = () => {
     if (closed) return;
@@ -92,9 +94,13 @@ export function joinStreams(client: Duplex, ms: Duplex, tty: boolean, detach: Bu
         client.once('drain', () => ms.resume());
       }
     },
-    () => close(),
+    (code) => {
+      onExit?.(code); // recorded before the client sees the end
+      close();
+    },
   );
   ms.on('data', (d: Buffer) => frames.push(d));
+  ms.resume(); // paused since the monitor's acknowledgement
   ms.once('close', close);
   ms.once('error', close);
   let matched = 0;
@@ -126,6 +132,7 @@ export function joinStreams(client: Duplex, ms: Duplex, tty: boolean, detach: Bu
     }
   });
   client.once('error', () => ms.destroy());
+  client.resume(); // paused while the request body was taken off it
 }
 
 export interface LogsOptions {

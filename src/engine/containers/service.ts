@@ -65,8 +65,8 @@ interface Live {
   monitor?: Monitor;
   /** Resolves when the current run's exit has been handled (state saved, rootfs unmounted). */
   exitHandled?: Promise<void>;
-  /** Attach requests made before start: connected when the process exists. */
-  pending: Set<(m: Monitor) => void>;
+  /** Attach requests made before start: connected (and acknowledged) before the process runs. */
+  pending: Set<(m: Monitor) => Promise<void>>;
   restartTimer?: NodeJS.Timeout;
   /** Next restart delay, ms (Docker: 100 ms doubling to 1 min, reset after 10 s of running). */
   backoff: number;
@@ -85,6 +85,8 @@ export class ContainerService {
   /** Set by the exec service: runs health checks. */
   healthStarter?: (c: ContainerRecord) => (() => void) | undefined;
   private shuttingDown = false;
+  /** Names of containers being created (held before the record exists). */
+  private readonly reserved = new Set<string>();
 
   constructor(
     store: ContainerStore,
@@ -173,13 +175,24 @@ export class ContainerService {
     const hc: HostConfig = o.hostConfig ?? {};
     let name = o.name ? validateName(o.name) : undefined;
     if (name) {
-      const other = this.store.nameInUse(name);
+      const other = this.store.nameInUse(name) ?? (this.reserved.has(name) ? 'being created' : undefined);
       if (other) throw conflict(`Conflict. The container name "/${name}" is already in use by container "${other}". You have to remove (or rename) that container to be able to reuse that name.`);
+      this.reserved.add(name);
     }
+    // The name is held from here until the record exists, so concurrent creates never share one.
+    const held = name;
+    try {
+      return await this.createNamed(name, config, hc, o.platform);
+    } finally {
+      if (held) this.reserved.delete(held);
+    }
+  }
+
+  private async createNamed(name: string | undefined, config: ContainerConfig, hc: HostConfig, platform: string | undefined): Promise<{ Id: string; Warnings: string[] }> {
     if (!config.Image) throw invalid('No image was specified');
     const img = this.images.resolve(config.Image);
     const imgCfg = await this.images.configOf(img.id);
-    if (o.platform && !o.platform.includes(imgCfg.os)) throw notFound(`image with reference ${config.Image} was found but does not match the specified platform: wanted ${o.platform}`);
+    if (platform && !platform.includes(imgCfg.os)) throw notFound(`image with reference ${config.Image} was found but does not match the specified platform: wanted ${platform}`);
     const merged = mergeConfig(config, imgCfg);
     const args = [...(merged.Entrypoint ?? []), ...(merged.Cmd ?? [])];
     if (args.length === 0) throw invalid('no command specified');
@@ -197,7 +210,21 @@ export class ContainerService {
     let id: string;
     do id = randomBytes(32).toString('hex');
     while (/^\d+$/.test(id.slice(0, 12)) || this.store.get(id));
-    name ??= generateName((n) => !!this.store.nameInUse(n));
+    let generated: string | undefined;
+    if (!name) {
+      name = generated = generateName((n) => !!this.store.nameInUse(n) || this.reserved.has(n));
+      this.reserved.add(name);
+    }
+    try {
+      return await this.createRecord(id, name, config, hc, img.id, imgCfg, merged, args);
+    } finally {
+      if (generated) this.reserved.delete(generated);
+    }
+  }
+
+  private async createRecord(
+    id: string, name: string, config: ContainerConfig, hc: HostConfig, imageId: string, imgCfg: ImageConfig, merged: ContainerConfig, args: string[],
+  ): Promise<{ Id: string; Warnings: string[] }> {
     const chains = chainIds(imgCfg.rootfs.diff_ids);
     const parentChain = chains[chains.length - 1] ?? '';
     const dir = this.dataDir(id);
@@ -212,7 +239,7 @@ export class ContainerService {
       id, name, created: nowIso(), path: args[0]!, args: args.slice(1),
       config: { ...merged, Image: config.Image, Hostname: merged.Hostname || (hc.NetworkMode === 'host' ? hostHostname() : id.slice(0, 12)) },
       hostConfig: normalizeHostConfig(hc),
-      image: img.id, imageName: config.Image, parentChain,
+      image: imageId, imageName: config.Image!, parentChain,
       state: initialState(), restartCount: 0, manuallyStopped: false, hasBeenStarted: false,
       driver: this.snapshotter.driver,
       logPath: join(dir, `${id}-json.log`),
@@ -277,8 +304,9 @@ export class ContainerService {
       });
       created = true;
       l.monitor = monitor;
-      for (const p of [...l.pending]) p(monitor);
+      const pending = [...l.pending];
       l.pending.clear();
+      await Promise.all(pending.map((p) => p(monitor).catch(() => undefined)));
       await rt.start(c.id);
     } catch (e) {
       l.monitor = undefined;
@@ -578,7 +606,8 @@ export class ContainerService {
       c.state.Status = 'removing';
       this.store.save(c);
       try {
-        await this.runtimeOf(c).delete(c.id, true).catch(() => undefined);
+        // The exit handler already deleted the runtime's record; only a dead container may still have one.
+        if (c.state.Dead) await this.runtimeOf(c).delete(c.id, true).catch(() => undefined);
         await this.unmountEverything(c.id);
         await this.snapshotter.remove(c.id).catch((e: unknown) => {
           if (!isKind(e, 'not-found')) throw e;
@@ -672,7 +701,7 @@ export class ContainerService {
   }
 
   /** Queue an attach until the next start (docker attaches before it starts). */
-  onNextStart(c: ContainerRecord, fn: (m: Monitor) => void): () => void {
+  onNextStart(c: ContainerRecord, fn: (m: Monitor) => Promise<void>): () => void {
     const l = this.liveOf(c.id);
     l.pending.add(fn);
     return () => l.pending.delete(fn);
