@@ -22,6 +22,7 @@
  *                further bytes go to the container's stdin.
  *   'W'          wait.
  *   'R' <u16 rows> <u16 cols>   resize the terminal (BE).
+ *   'S'          `runc start` (container mode): answers "0", or "1" and runc's error.
  * At exit every attach and wait client gets a frame with stream 3 and a 4-byte
  * BE exit code, then the connection closes. D/exit holds
  * "<code> <oom kills> <finished ns>" (written atomically before that).
@@ -58,7 +59,7 @@
 
 static const char *dir, *id, *runtime = "runc", *runtime_root, *bundle, *exec_spec, *log_path, *oom_path;
 static const char *rt_args[MAX_RT_ARGS];
-static int n_rt_args, tty, want_stdin, stdin_once, wait_attach;
+static int n_rt_args, tty, want_stdin, stdin_once, wait_attach, delete_on_exit;
 
 static int sync_fd = 3, log_fd = -1, listen_fd = -1;
 static int out_fd = -1, err_fd = -1, in_fd = -1; /* our ends; tty: out_fd == in_fd == pty master */
@@ -204,6 +205,8 @@ static void accept_client(void) {
   close(fd);
 }
 
+static void start_container(struct client *c);
+
 /* Reads what a client sent: its op, then stdin bytes (attach) or the size (resize). */
 static void client_input(struct client *c) {
   char b[BUF];
@@ -219,6 +222,7 @@ static void client_input(struct client *c) {
   while (off < (size_t)n) {
     if (!c->op) {
       c->op = b[off++];
+      if (c->op == 'S') { start_container(c); return; }
       if (c->op != 'A' && c->op != 'W' && c->op != 'R') { drop(c); return; }
       c->flags = -1;
       continue;
@@ -330,6 +334,7 @@ static void parse_args(int argc, char **argv) {
     if (!strcmp(a, "--stdin")) { want_stdin = 1; continue; }
     if (!strcmp(a, "--stdin-once")) { stdin_once = 1; continue; }
     if (!strcmp(a, "--wait-attach")) { wait_attach = 1; continue; }
+    if (!strcmp(a, "--delete")) { delete_on_exit = 1; continue; }
     fprintf(stderr, "pier-monitor: unknown argument %s\n", a);
     exit(2);
   }
@@ -430,6 +435,54 @@ static pid_t run_runtime(void) {
   return (pid_t)atoi(b);
 }
 
+/* Runs `runc <args...>` to completion with /dev/null as stdio; its exit status, or -1. */
+static int run_rt(const char *const *args, int nargs) {
+  const char *argv[MAX_RT_ARGS + 16];
+  int n = 0;
+  argv[n++] = runtime;
+  if (runtime_root) { argv[n++] = "--root"; argv[n++] = runtime_root; }
+  for (int i = 0; i < n_rt_args; i++) argv[n++] = rt_args[i];
+  for (int i = 0; i < nargs; i++) argv[n++] = args[i];
+  argv[n] = NULL;
+  pid_t p = fork();
+  if (p < 0) return -1;
+  if (p == 0) {
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    int devnull = open("/dev/null", O_RDWR);
+    dup2(devnull, 0);
+    dup2(devnull, 1);
+    dup2(devnull, 2);
+    execvp(runtime, (char *const *)argv);
+    _exit(127);
+  }
+  int st;
+  while (waitpid(p, &st, 0) < 0)
+    if (errno != EINTR) return -1;
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/*
+ * 'S': `runc start`, run here rather than by pierd (a fork of this small
+ * process is cheaper than one of the daemon). Answers "0" or "1<message>".
+ */
+static void start_container(struct client *c) {
+  char rtlog[4096];
+  snprintf(rtlog, sizeof rtlog, "%s/runtime.log", dir);
+  const char *args[] = {"--log", rtlog, "--log-format", "json", "start", id};
+  int rc = bundle ? run_rt(args, 6) : -1;
+  if (rc == 0) {
+    write_all(c->fd, "0", 1);
+  } else {
+    char msg[4096];
+    msg[0] = '1';
+    runtime_error(rtlog, msg + 1, sizeof msg - 1);
+    write_all(c->fd, msg, strlen(msg));
+  }
+  drop(c);
+}
+
 static void write_exit(void) {
   long long ooms = 0;
   if (oom_path) {
@@ -438,6 +491,11 @@ static void write_exit(void) {
     while (f && fgets(line, sizeof line, f))
       if (!strncmp(line, "oom_kill ", 9)) ooms = atoll(line + 9);
     if (f) fclose(f);
+  }
+  if (delete_on_exit && bundle) {
+    /* The runtime's record and cgroup go (after the OOM count was read) before anyone is told. */
+    const char *args[] = {"delete", "--force", id};
+    run_rt(args, 3);
   }
   char tmp[4096], fin[4096], b[128];
   snprintf(tmp, sizeof tmp, "%s/exit.tmp", dir);

@@ -47,6 +47,8 @@ export interface MonitorOptions {
   stdinOnce?: boolean;
   /** Exec mode: connect this attach before the process runs, so nothing it writes is lost. */
   attach?: AttachFlags;
+  /** Container mode: the monitor runs the runtime's delete when the process ends. */
+  deleteOnExit?: boolean;
 }
 
 /** Frame stream numbers on the monitor socket: Docker's 1/2 plus 3 = exit code. */
@@ -93,6 +95,7 @@ export class Monitor {
     if (o.stdin) args.push('--stdin');
     if (o.stdinOnce) args.push('--stdin-once');
     if (o.attach) args.push('--wait-attach');
+    if (o.deleteOnExit) args.push('--delete');
     const child = spawn(monitorBinary(), args, { detached: true, stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
     child.unref();
     const sync = child.stdio[3] as Socket;
@@ -155,6 +158,20 @@ export class Monitor {
   /** Attaches to the process's stdio: frames in Docker's multiplexed format, stream 3 = exit. */
   attach(flags: AttachFlags): Promise<Duplex> {
     return attachSocket(this.dir, flags);
+  }
+
+  /** Lets the created container run: the monitor runs the runtime's start. */
+  async start(): Promise<void> {
+    const s = await connectSocket(join(this.dir, 'sock'));
+    const reply = await new Promise<string>((res) => {
+      let out = '';
+      s.on('data', (d: Buffer) => (out += d.toString()));
+      s.once('close', () => res(out));
+      s.once('error', () => res(out));
+      s.write('S');
+    });
+    if (reply === '0') return;
+    throw new RuntimeError(reply.slice(1) || 'the runtime failed to start the container');
   }
 
   async resize(height: number, width: number): Promise<void> {

@@ -3,6 +3,8 @@
  * root (never dockerd's), behind a pier-monitor per process.
  */
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { EngineError, internal } from '../base/errdefs.js';
 import { Monitor } from './monitor.js';
 import type { CreateOptions, ExecOptions, Runtime, RuntimeState } from './runtime.js';
@@ -28,13 +30,13 @@ export class RuncRuntime implements Runtime {
   async create(o: CreateOptions): Promise<Monitor> {
     const { monitor } = await Monitor.spawn({
       dir: o.dir, id: o.id, runtime: this.path, runtimeRoot: this.root, runtimeArgs: [...this.args],
-      bundle: o.bundle, log: o.log, oomFile: o.oomFile, tty: o.tty, stdin: o.stdin, stdinOnce: o.stdinOnce,
+      bundle: o.bundle, log: o.log, oomFile: o.oomFile, tty: o.tty, stdin: o.stdin, stdinOnce: o.stdinOnce, deleteOnExit: true,
     });
     return monitor;
   }
 
-  async start(id: string): Promise<void> {
-    await this.run(['start', id]);
+  async start(_id: string, monitor: Monitor): Promise<void> {
+    await monitor.start();
   }
 
   exec(o: ExecOptions) {
@@ -53,6 +55,8 @@ export class RuncRuntime implements Runtime {
   }
 
   async delete(id: string, force = false): Promise<void> {
+    // Usually the monitor deleted it at exit: then there is nothing to run runc for.
+    if (!existsSync(join(this.root, id))) return;
     try {
       await this.run(['delete', ...(force ? ['--force'] : []), id]);
     } catch (e) {

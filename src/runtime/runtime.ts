@@ -43,7 +43,8 @@ export interface RuntimeState {
 export interface Runtime {
   readonly name: string;
   create(o: CreateOptions): Promise<Monitor>;
-  start(id: string): Promise<void>;
+  /** Lets a created container run (through its monitor). */
+  start(id: string, monitor: Monitor): Promise<void>;
   exec(o: ExecOptions): Promise<{ monitor: Monitor; stream?: Duplex }>;
   pause(id: string): Promise<void>;
   resume(id: string): Promise<void>;

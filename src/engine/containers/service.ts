@@ -307,7 +307,7 @@ export class ContainerService {
       const pending = [...l.pending];
       l.pending.clear();
       await Promise.all(pending.map((p) => p(monitor).catch(() => undefined)));
-      await rt.start(c.id);
+      await rt.start(c.id, monitor);
     } catch (e) {
       l.monitor = undefined;
       if (created) await rt.delete(c.id, true).catch((err: unknown) => this.log.warn({ id: c.id, err }, 'runtime delete after a failed start'));
