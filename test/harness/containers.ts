@@ -18,7 +18,7 @@ const DOCKER_CONFIG = '/tmp/pier-test-docker-config';
  */
 export function docker(host: string, args: string[], o: { input?: string | Buffer; timeoutMs?: number } = {}): { code: number; stdout: string; stderr: string } {
   const r = spawnSync(dockerCli()!, args, {
-    env: { ...process.env, DOCKER_HOST: host, DOCKER_CONFIG }, input: o.input, maxBuffer: 1 << 30, timeout: o.timeoutMs ?? 60_000, killSignal: 'SIGKILL',
+    env: { ...process.env, DOCKER_HOST: host, DOCKER_CONFIG }, input: o.input, maxBuffer: 1 << 30, timeout: o.timeoutMs ?? 30_000, killSignal: 'SIGKILL',
   });
   const timedOut = r.error && (r.error as NodeJS.ErrnoException).code === 'ETIMEDOUT';
   return { code: r.status ?? -1, stdout: r.stdout?.toString() ?? '', stderr: (r.stderr?.toString() ?? '') + (timedOut ? `\n[docker ${args.join(' ')} timed out]` : '') };
