@@ -65,6 +65,7 @@ static int sync_fd = 3, log_fd = -1, listen_fd = -1;
 static int out_fd = -1, err_fd = -1, in_fd = -1; /* our ends; tty: out_fd == in_fd == pty master */
 static pid_t child = -1;                          /* the container's init or the exec'd process */
 static int exited, exit_code;
+static uint64_t exit_ns; /* when the process was reaped: State.FinishedAt */
 
 struct client {
   int fd;
@@ -264,6 +265,7 @@ static void reap(void) {
     if (child > 0 && p == child) {
       exited = 1;
       exit_code = status_code(st);
+      exit_ns = now_ns();
     } else if (child <= 0 && n_early < 32) {
       early[n_early].pid = p;
       early[n_early++].status = st;
@@ -500,7 +502,7 @@ static void write_exit(void) {
   char tmp[4096], fin[4096], b[128];
   snprintf(tmp, sizeof tmp, "%s/exit.tmp", dir);
   snprintf(fin, sizeof fin, "%s/exit", dir);
-  int n = snprintf(b, sizeof b, "%d %lld %llu\n", exit_code, ooms, (unsigned long long)now_ns());
+  int n = snprintf(b, sizeof b, "%d %lld %llu\n", exit_code, ooms, (unsigned long long)(exit_ns ? exit_ns : now_ns()));
   int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd >= 0) {
     write_all(fd, b, (size_t)n);
@@ -545,7 +547,7 @@ int main(int argc, char **argv) {
 
   child = run_runtime();
   for (int i = 0; i < n_early; i++)
-    if (early[i].pid == child) { exited = 1; exit_code = status_code(early[i].status); }
+    if (early[i].pid == child) { exited = 1; exit_code = status_code(early[i].status); exit_ns = now_ns(); }
   report("ok %d", (int)child);
   if (sync_fd >= 0) close(sync_fd);
   sync_fd = -1;

@@ -29,10 +29,13 @@ const RING = 1024;
 export class EventBus {
   private readonly ring: EngineEvent[] = [];
   private readonly subs = new Set<(e: EngineEvent) => void>();
+  private lastNano = 0;
 
   emit(type: EventType, action: string, id: string, attributes: Record<string, string> = {}): EngineEvent {
-    const nowNs = BigInt(Date.now()) * 1000000n + BigInt(process.hrtime()[1] % 1000000);
-    const timeNano = Number(nowNs);
+    // One clock (the monotonic one, anchored at the process's start), and never twice the same stamp.
+    let timeNano = Math.round((performance.timeOrigin + performance.now()) * 1e6);
+    if (timeNano <= this.lastNano) timeNano = this.lastNano + 1;
+    this.lastNano = timeNano;
     const e: EngineEvent = {
       Type: type, Action: action, Actor: { ID: id, Attributes: attributes }, scope: 'local',
       time: Math.floor(timeNano / 1e9), timeNano,

@@ -13,9 +13,9 @@ export interface LogReadOptions {
   stdout: boolean;
   stderr: boolean;
   /** ns since the epoch; records before are skipped. */
-  since?: number;
+  since?: bigint;
   /** ns since the epoch; records after are skipped. */
-  until?: number;
+  until?: bigint;
   /** Only the last n lines (-1 or undefined: all). */
   tail?: number;
   timestamps: boolean;
@@ -87,7 +87,7 @@ export async function streamLog(
           if (data.length - off < HDR + len) break;
           const stream = data[off]!;
           const ts = data.readBigUInt64BE(off + 8);
-          const wanted = (stream === 1 ? o.stdout : o.stderr) && (o.since === undefined || ts >= BigInt(o.since)) && (o.until === undefined || ts <= BigInt(o.until));
+          const wanted = (stream === 1 ? o.stdout : o.stderr) && (o.since === undefined || ts >= o.since) && (o.until === undefined || ts <= o.until);
           if (wanted) emit(out, stream, ts, (data[off + 1]! & 1) === 1, data.subarray(off + HDR, off + HDR + len));
           off += HDR + len;
         }

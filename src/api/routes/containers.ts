@@ -1,7 +1,7 @@
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Res, Router } from '../server.js';
-import { conflict, invalid, messageOf } from '../../base/errdefs.js';
+import { conflict, invalid, messageOf, notImplemented } from '../../base/errdefs.js';
 import { parseFilters } from '../../engine/filters.js';
 import { parseTimestamp } from '../../engine/images.js';
 import type { ContainerService } from '../../engine/containers/service.js';
@@ -20,10 +20,13 @@ const MUX = 'application/vnd.docker.multiplexed-stream';
 const RAW = 'application/vnd.docker.raw-stream';
 
 /** Docker's `since`/`until` for logs: seconds (with fraction) or a timestamp; as ns. */
-function timeQuery(v: string | undefined): number | undefined {
+function timeQuery(v: string | undefined): bigint | undefined {
   if (!v) return undefined;
+  // "seconds.nanoseconds" as the CLI sends it: exact to the nanosecond, no float on the way.
+  const m = /^(\d+)(?:\.(\d{1,9}))?$/.exec(v);
+  if (m) return BigInt(m[1]!) * 1_000_000_000n + BigInt((m[2] ?? '').padEnd(9, '0'));
   const s = parseTimestamp(v);
-  return s ? Math.round(s * 1e9) : undefined;
+  return s ? BigInt(Math.round(s * 1e6)) * 1000n : undefined;
 }
 
 export function containerRoutes(r: Router, svc: ContainerService, execs: ExecService): void {
@@ -116,6 +119,7 @@ export function containerRoutes(r: Router, svc: ContainerService, execs: ExecSer
     const tailRaw = q.str('tail');
     const tail = !tailRaw || tailRaw === 'all' ? undefined : Number(tailRaw);
     if (tail !== undefined && (!Number.isInteger(tail))) throw invalid(`invalid value for tail: ${tailRaw}`);
+    if (c.hostConfig.LogConfig?.Type === 'none') throw notImplemented('configured logging driver does not support reading');
     const out = res.raw(c.config.Tty || versionBefore(req.version, '1.42') ? RAW : MUX) as NodeJS.WritableStream & { flushHeaders?: () => void };
     out.flushHeaders?.();
     try {
@@ -195,11 +199,21 @@ export function containerRoutes(r: Router, svc: ContainerService, execs: ExecSer
   r.put('/containers/{id}/archive', async (req, res) => {
     const path = req.query.str('path');
     if (path === undefined) throw invalid('path is required');
-    await putArchive(svc, svc.find(req.params[0]!), path, req.raw as Readable, {
-      noOverwriteDirNonDir: req.query.bool('noOverwriteDirNonDir') ?? false,
-      copyUIDGID: req.query.bool('copyUIDGID') ?? false,
-      signal: req.signal,
-    });
+    // The extractor may destroy what it reads on error; it gets a pipe, so the connection survives to answer.
+    const body = new PassThrough();
+    req.raw.pipe(body);
+    try {
+      await putArchive(svc, svc.find(req.params[0]!), path, body, {
+        noOverwriteDirNonDir: req.query.bool('noOverwriteDirNonDir') ?? false,
+        copyUIDGID: req.query.bool('copyUIDGID') ?? false,
+        signal: req.signal,
+      });
+    } catch (e) {
+      // The client is still sending: read its upload to the end, so it gets the error, not a reset.
+      req.raw.unpipe(body);
+      await drainBody(req.raw);
+      throw e;
+    }
     res.text('', 200);
   });
 
@@ -254,6 +268,14 @@ export function containerRoutes(r: Router, svc: ContainerService, execs: ExecSer
   });
 
   r.get('/exec/{id}/json', (req, res) => res.json(execs.inspect(req.params[0]!)));
+}
+
+function drainBody(body: Readable): Promise<void> {
+  if (body.readableEnded || body.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    body.once('end', resolve).once('close', resolve).once('error', resolve);
+    body.resume();
+  });
 }
 
 async function sendTar(tar: Readable, res: Res, signal: AbortSignal): Promise<void> {

@@ -110,7 +110,7 @@ export class ExecService {
       const spec = JSON.parse(await fs.readFile(join(svc.bundleDir(c.id), 'config.json'), 'utf8')) as { process?: { capabilities?: { bounding?: string[] } } };
       const rootfs = svc.rootfs(c.id);
       const user = await resolveUser(rootfs, cfg.User || c.config.User, c.hostConfig.GroupAdd);
-      const env = [...buildEnv(c.config, user.home), ...(cfg.Env ?? [])];
+      const env = [...buildEnv({ ...c.config, Tty: tty }, user.home), ...(cfg.Env ?? [])];
       const proc = execProcess({
         args: cfg.Cmd!, env, cwd: cfg.WorkingDir || c.config.WorkingDir || '/', user, tty,
         privileged: !!cfg.Privileged, consoleSize: o.consoleSize ?? cfg.ConsoleSize ?? undefined,

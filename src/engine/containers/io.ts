@@ -140,8 +140,8 @@ export interface LogsOptions {
   stderr: boolean;
   follow: boolean;
   timestamps: boolean;
-  since?: number;
-  until?: number;
+  since?: bigint;
+  until?: bigint;
   tail?: number;
 }
 

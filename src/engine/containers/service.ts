@@ -367,7 +367,14 @@ export class ContainerService {
     let shm: SpecInput['shm'] = { mode: 'tmpfs', size: hc.ShmSize || 64 << 20 };
     if (ipc === 'host') shm = { mode: 'bind', source: '/dev/shm' };
     else if (ipc === 'none') shm = { mode: 'none' };
-    else if (ipc.startsWith('container:')) shm = { mode: 'bind', source: `/proc/${this.pidOfRunning(ipc.slice(10), 'IPC')}/root/dev/shm` };
+    else if (ipc === 'shareable') shm = { mode: 'bind', source: await this.hostShm(c) };
+    else if (ipc.startsWith('container:')) {
+      const donor = this.find(ipc.slice(10));
+      this.pidOfRunning(donor.id, 'IPC');
+      if (donor.hostConfig.IpcMode !== 'shareable')
+        throw conflict(`cannot join IPC of container ${ipc.slice(10)}: non-shareable IPC (hint: use IpcMode:shareable for the donor container)`);
+      shm = { mode: 'bind', source: this.shmDir(donor.id) };
+    }
     return {
       id: c.id, config: cfg, hostConfig: hc,
       args: [c.path, ...c.args], env, cwd: cfg.WorkingDir || '/', user, hostname, rootfs,
@@ -386,6 +393,19 @@ export class ContainerService {
       noNewPrivileges: sec.noNewPrivileges,
       devices: await resolveDevices(hc.Devices ?? [], !!hc.Privileged),
     };
+  }
+
+  /** A shareable container's /dev/shm lives on the host, so others can bind the same one. */
+  shmDir(id: string): string {
+    return join(this.dataDir(id), 'shm');
+  }
+
+  private async hostShm(c: ContainerRecord): Promise<string> {
+    const dir = this.shmDir(c.id);
+    await fs.mkdir(dir, { recursive: true });
+    if (!(await mountPointsUnder(dir)).includes(dir))
+      await this.host.mount({ type: 'tmpfs', source: 'shm', options: ['nosuid', 'nodev', 'noexec', 'mode=1777', `size=${c.hostConfig.ShmSize || 64 << 20}`] }, dir);
+    return dir;
   }
 
   private nsRef(mode: string | undefined, ns: string, what: string): NsRef {
@@ -425,6 +445,7 @@ export class ContainerService {
     delete c.pid;
     await this.runtimeOf(c).delete(id, true).catch((e: unknown) => this.log.warn({ id, err: e }, 'runtime delete after exit'));
     await unmountAll(this.host, this.rootfs(id)).catch(() => undefined);
+    if (c.hostConfig.IpcMode === 'shareable') await unmountAll(this.host, this.shmDir(id)).catch(() => undefined);
     if (oom) this.emit(c, 'oom');
     this.emit(c, 'die', { exitCode: String(exit.code), execDuration: String(Math.max(0, Math.round(ranMs / 1000))) });
     const restart = !this.shuttingDown && this.shouldRestart(c);
@@ -629,9 +650,10 @@ export class ContainerService {
   }
 
   private async unmountEverything(id: string): Promise<void> {
-    const dir = this.bundleDir(id);
-    if (!existsSync(dir)) return;
-    for (const m of (await mountPointsUnder(dir)).sort((a, b) => b.length - a.length)) await unmountAll(this.host, m).catch(() => undefined);
+    for (const dir of [this.bundleDir(id), this.dataDir(id)]) {
+      if (!existsSync(dir)) continue;
+      for (const m of (await mountPointsUnder(dir)).sort((a, b) => b.length - a.length)) await unmountAll(this.host, m).catch(() => undefined);
+    }
   }
 
   // ---- pause / rename / update / resize ----------------------------------------------------

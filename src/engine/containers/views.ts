@@ -3,6 +3,7 @@
  * filters) and `GET /containers/{id}/json` (inspect), in Docker's shapes.
  */
 import { invalid } from '../../base/errdefs.js';
+import { chainIds } from '../../layer/layers.js';
 import type { Filters } from '../filters.js';
 import { statusText, type ContainerRecord } from './record.js';
 import type { ContainerService } from './service.js';
@@ -60,15 +61,35 @@ export async function listContainers(
   const seq = (ref: string) => order.get(svc.find(ref).id)!;
   const before = f.get('before').map(seq);
   const since = f.get('since').map(seq);
+  // ancestor: the image or any image built on it — whose layer chain contains the ancestor's top layer.
   let ancestors: Set<string> | undefined;
+  const chainsOf = new Map<string, Set<string>>();
+  const chains = async (imageId: string) => {
+    let s = chainsOf.get(imageId);
+    if (!s) {
+      s = new Set(chainIds((await svc.images.configOf(imageId)).rootfs.diff_ids));
+      chainsOf.set(imageId, s);
+    }
+    return s;
+  };
+  const descends = new Set<string>();
   if (f.get('ancestor').length) {
     ancestors = new Set();
+    const tops: string[] = [];
     for (const a of f.get('ancestor')) {
       try {
-        ancestors.add(svc.images.resolve(a).id);
+        const id = svc.images.resolve(a).id;
+        ancestors.add(id);
+        const cs = [...(await chains(id))];
+        if (cs.length) tops.push(cs[cs.length - 1]!);
       } catch {
         /* an unknown image matches nothing */
       }
+    }
+    for (const c of svc.store.all()) {
+      if (ancestors.has(c.image)) continue;
+      const cs = await chains(c.image).catch(() => new Set<string>());
+      if (tops.some((t) => cs.has(t))) descends.add(c.image);
     }
   }
   // Newest first, like Docker.
@@ -83,7 +104,7 @@ export async function listContainers(
     if (f.get('label').length && !f.get('label').every((l) => labelMatch(c.config.Labels ?? {}, l))) return false;
     if (f.get('status').length && !f.get('status').includes(s === 'paused' ? 'paused' : s)) return false;
     if (exited.length && (s !== 'exited' || !exited.includes(c.state.ExitCode))) return false;
-    if (ancestors && !ancestors.has(c.image)) return false;
+    if (ancestors && !ancestors.has(c.image) && !descends.has(c.image)) return false;
     if (before.length && !(order.get(c.id)! < Math.min(...before))) return false;
     if (since.length && !(order.get(c.id)! > Math.max(...since))) return false;
     if (f.get('health').length && !f.get('health').includes(c.state.Health?.Status ?? 'none')) return false;
