@@ -2,14 +2,16 @@
 # Installs everything Pier needs on a fresh Debian 12 machine and builds it.
 # Debian packages: runc (OCI runtime), busybox-static (offline base image),
 # btrfs-progs (btrfs snapshotter), zstd (zstd layers), iproute2/iptables (networks),
-# tini (--init), docker.io (dockerd to compare and benchmark against; never started by
+# tini (--init: tini-static), procps (ps for `top`), bzip2/xz-utils (`cp` of compressed
+# archives), gcc/libc6-dev (the static pier-monitor), tmux (tests drive `run -it` in a
+# real terminal), docker.io (dockerd to compare and benchmark against; never started by
 # Pier itself), docker-registry and skopeo (the CNCF registry and a second client, for
 # registry compatibility tests and benchmarks),
 # hyperfine (benchmark timing). Then npm packages and the build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
-pkgs=(runc busybox-static btrfs-progs zstd xz-utils iproute2 iptables tini util-linux docker.io docker-registry skopeo hyperfine)
+pkgs=(runc busybox-static btrfs-progs zstd xz-utils bzip2 iproute2 iptables tini procps gcc libc6-dev tmux util-linux docker.io docker-registry skopeo hyperfine)
 missing=()
 for p in "${pkgs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
