@@ -178,7 +178,7 @@ describe('attach, exec and terminals', { skip }, () => {
     assert.equal(fmt('{{.State.Status}}', 'box'), 'running', 'the container goes on');
   });
 
-  it('an exec with a tty gets TERM=xterm, as Docker sets it', { todo: 'exec.ts builds the env from the container\'s Tty, not the exec\'s' }, async () => {
+  it('an exec with a tty gets TERM=xterm, as Docker sets it', async () => {
     const c = await api(d.sock, 'POST', '/containers/box/exec', { Cmd: ['sh', '-c', `echo "term=$TERM"`], AttachStdout: true, Tty: true });
     const r = await api(d.sock, 'POST', `/exec/${c.json().Id}/start`, { Detach: false, Tty: true });
     assert.equal(r.text().replace(/\r/g, ''), 'term=xterm\n');
