@@ -63,6 +63,15 @@ static int n_rt_args, tty, want_stdin, stdin_once, wait_attach, delete_on_exit;
 
 static int sync_fd = 3, log_fd = -1, listen_fd = -1;
 static int out_fd = -1, err_fd = -1, in_fd = -1; /* our ends; tty: out_fd == in_fd == pty master */
+
+/*
+ * Input for the container's stdin waits here when the container does not read
+ * it: the monitor never blocks on stdin (it must go on logging and serving), and
+ * clients are not read while this is full, so a flood stops at their sockets.
+ */
+#define STDIN_MAX (256 * 1024)
+static char stdin_buf[STDIN_MAX];
+static size_t stdin_len;
 static pid_t child = -1;                          /* the container's init or the exec'd process */
 static int exited, exit_code;
 static uint64_t exit_ns; /* when the process was reaped: State.FinishedAt */
@@ -180,6 +189,7 @@ static void broadcast(int stream, const char *data, size_t n) {
 }
 
 static void close_stdin(void) {
+  stdin_len = 0;
   if (in_fd >= 0 && !tty) {
     close(in_fd);
     in_fd = -1;
@@ -208,10 +218,28 @@ static void accept_client(void) {
 
 static void start_container(struct client *c);
 
+/* Writes what waits for stdin as far as the container takes it now (in_fd is non-blocking). */
+static void flush_stdin(void) {
+  while (stdin_len > 0 && in_fd >= 0) {
+    ssize_t w = write(in_fd, stdin_buf, stdin_len);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) return;
+      close_stdin(); /* the container closed its stdin */
+      return;
+    }
+    memmove(stdin_buf, stdin_buf + w, stdin_len - (size_t)w);
+    stdin_len -= (size_t)w;
+  }
+}
+
 /* Reads what a client sent: its op, then stdin bytes (attach) or the size (resize). */
 static void client_input(struct client *c) {
   char b[BUF];
-  ssize_t n = read(c->fd, b, sizeof b);
+  /* Attached input is read only as far as it can be queued for the container. */
+  size_t room = c->op == 'A' && c->flags >= 0 && (c->flags & 1) ? STDIN_MAX - stdin_len : sizeof b;
+  if (room == 0) return;
+  ssize_t n = read(c->fd, b, room < sizeof b ? room : sizeof b);
   if (n <= 0) {
     if (n < 0 && errno == EINTR) return;
     if (c->op == 'A' && (c->flags & 1) && stdin_once) close_stdin();
@@ -244,7 +272,12 @@ static void client_input(struct client *c) {
       return;
     }
     if (c->op == 'A' && (c->flags & 1) && in_fd >= 0) {
-      if (write_all(in_fd, b + off, (size_t)n - off) < 0) close_stdin();
+      /* Queued behind what waits already; the rest of this read is kept (the caller reads at most what fits). */
+      size_t len = (size_t)n - off;
+      if (len > STDIN_MAX - stdin_len) len = STDIN_MAX - stdin_len;
+      memcpy(stdin_buf + stdin_len, b + off, len);
+      stdin_len += len;
+      flush_stdin();
     }
     return;
   }
@@ -401,6 +434,7 @@ static pid_t run_runtime(void) {
     close(out[1]);
     close(err[1]);
     in_fd = in[1];
+    if (in_fd >= 0) fcntl(in_fd, F_SETFL, fcntl(in_fd, F_GETFL) | O_NONBLOCK);
     out_fd = out[0];
     err_fd = err[0];
   }
@@ -429,6 +463,7 @@ static pid_t run_runtime(void) {
     unlink(console);
     if (m < 0) fail("the runtime sent no terminal");
     out_fd = in_fd = m;
+    fcntl(m, F_SETFL, fcntl(m, F_GETFL) | O_NONBLOCK);
   }
   char b[32] = {0};
   int pf = open(pidfile, O_RDONLY | O_CLOEXEC);
@@ -557,14 +592,17 @@ int main(int argc, char **argv) {
   int out_open = out_fd >= 0, err_open = err_fd >= 0;
   uint64_t exited_at = 0;
   for (;;) {
-    struct pollfd p[3 + 3 + MAX_CLIENTS];
+    struct pollfd p[3 + 3 + MAX_CLIENTS + 1];
     int np = 0;
     p[np++] = (struct pollfd){.fd = sfd, .events = POLLIN};
     p[np++] = (struct pollfd){.fd = listen_fd, .events = POLLIN};
     p[np++] = (struct pollfd){.fd = out_open ? out_fd : -1, .events = POLLIN};
     p[np++] = (struct pollfd){.fd = err_open ? err_fd : -1, .events = POLLIN};
     int base = np;
-    for (int i = 0; i < MAX_CLIENTS; i++) p[np++] = (struct pollfd){.fd = clients[i].fd, .events = clients[i].in_closed ? 0 : POLLIN};
+    /* Clients are not read while the container's stdin is backed up. */
+    for (int i = 0; i < MAX_CLIENTS; i++) p[np++] = (struct pollfd){.fd = clients[i].fd, .events = clients[i].in_closed || stdin_len == STDIN_MAX ? 0 : POLLIN};
+    int in_slot = np;
+    p[np++] = (struct pollfd){.fd = stdin_len && in_fd >= 0 ? in_fd : -1, .events = POLLOUT};
 
     if (exited && !exited_at) exited_at = now_ns();
     /* After the exit, output still in flight is read; once it stops (or both ends close), finish. */
@@ -584,7 +622,7 @@ int main(int argc, char **argv) {
       struct pollfd *q = &p[1 + s];
       if (!(q->revents & (POLLIN | POLLHUP | POLLERR))) continue;
       ssize_t n = read(q->fd, b, sizeof b);
-      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
       if (n <= 0) {
         if (s == 1) out_open = 0; else err_open = 0;
         continue;
@@ -592,6 +630,7 @@ int main(int argc, char **argv) {
       log_chunk(s, b, (size_t)n);
       broadcast(s, b, (size_t)n);
     }
+    if (p[in_slot].revents & (POLLOUT | POLLERR | POLLHUP)) flush_stdin();
     for (int i = 0; i < MAX_CLIENTS; i++)
       if (clients[i].fd >= 0 && (p[base + i].revents & (POLLIN | POLLHUP | POLLERR))) {
         if (clients[i].in_closed) drop(&clients[i]); /* gone both ways */

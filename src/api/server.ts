@@ -71,6 +71,8 @@ interface Route {
 
 const VERSION_PREFIX = /^\/v(\d+\.\d+)(\/.*)$/;
 const MAX_JSON_BODY = 32 << 20;
+/** Attach and exec start bodies are a few bytes of JSON. */
+const MAX_UPGRADE_BODY = 1 << 20;
 
 export class Router {
   private readonly routes: Route[] = [];
@@ -113,7 +115,11 @@ export class Router {
     // Node hands over the body with the connection: the request's own bytes (exec start's JSON)
     // are taken off the front, so only what follows them reaches the container's stdin.
     const len = Number(req.headers['content-length'] ?? 0);
-    void readPrefix(socket, head, Number.isInteger(len) && len > 0 ? Math.min(len, MAX_JSON_BODY) : 0).then(
+    if (Number.isInteger(len) && len > MAX_UPGRADE_BODY) {
+      new SocketRes(socket, this.serverHeader).json({ message: `request body of ${len} bytes is too large for an attach or exec request` }, 400);
+      return;
+    }
+    void readPrefix(socket, head, Number.isInteger(len) && len > 0 ? len : 0).then(
       (body) => this.dispatch(req, new SocketRes(socket, this.serverHeader), body),
       () => socket.destroy(),
     );
@@ -220,19 +226,22 @@ function readPrefix(socket: Duplex, head: Buffer, n: number): Promise<Buffer | u
     return Promise.resolve(undefined);
   }
   return new Promise((resolve, reject) => {
-    let got = head;
+    const parts = [head];
+    let size = head.length;
     const done = () => {
       socket.off('data', onData).off('end', onEnd).off('error', reject);
       socket.pause();
+      const got = Buffer.concat(parts);
       if (got.length > n) socket.unshift(got.subarray(n));
       resolve(got.subarray(0, n));
     };
     const onData = (d: Buffer) => {
-      got = Buffer.concat([got, d]);
-      if (got.length >= n) done();
+      parts.push(d);
+      size += d.length;
+      if (size >= n) done();
     };
     const onEnd = () => reject(new Error('connection ended inside the request body'));
-    if (got.length >= n) return done();
+    if (size >= n) return done();
     socket.on('data', onData).once('end', onEnd).once('error', reject);
   });
 }

@@ -99,25 +99,30 @@ export async function streamLog(
     await readFrom();
     if (!o.follow || !stopped) return;
     let done = false;
-    void stopped.then(() => (done = true));
     let wake: (() => void) | undefined;
-    const w = watch(path, () => wake?.());
+    const poke = () => wake?.();
+    void stopped.then(() => {
+      done = true;
+      poke();
+    });
+    o.signal?.addEventListener('abort', poke, { once: true });
+    const w = watch(path, poke);
     try {
       while (!done && !o.signal?.aborted) {
         await new Promise<void>((r) => {
-          wake = r;
           const t = setTimeout(r, 1000);
-          void stopped.then(() => {
+          wake = () => {
             clearTimeout(t);
             r();
-          });
-          o.signal?.addEventListener('abort', () => r(), { once: true });
+          };
+          if (done || o.signal?.aborted) wake();
         });
         await readFrom();
       }
       await readFrom();
     } finally {
       w.close();
+      o.signal?.removeEventListener('abort', poke);
     }
   } finally {
     await fh.close();

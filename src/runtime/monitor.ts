@@ -98,6 +98,9 @@ export class Monitor {
     if (o.deleteOnExit) args.push('--delete');
     const child = spawn(monitorBinary(), args, { detached: true, stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
     child.unref();
+    // A failed spawn (EAGAIN, EMFILE) is this start's error, never an uncaught one.
+    let spawnError: Error | undefined;
+    child.once('error', (e) => (spawnError = e));
     const sync = child.stdio[3] as Socket;
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -105,7 +108,7 @@ export class Monitor {
     let stream: Duplex | undefined;
     const lines = readLines(sync);
     const first = await lines.next();
-    if (first !== 'ready') throw internal(`pier-monitor did not start: ${stderr.trim() || first || 'no reason given'}`);
+    if (first !== 'ready') throw internal(`pier-monitor did not start: ${spawnError?.message || stderr.trim() || first || 'no reason given'}`);
     if (o.attach) stream = await attachSocket(o.dir, o.attach);
     const second = await lines.next();
     (sync as Socket & { unref?: () => void }).unref?.();
@@ -206,7 +209,10 @@ async function attachSocket(dir: string, f: AttachFlags): Promise<Duplex> {
       if (got.length < 8) return;
       s.off('data', onData).off('close', onClose).off('error', onClose);
       s.pause();
-      if (got[0] !== ACK_FRAME || got.readUInt32BE(4) !== 0) return reject(internal('pier-monitor answered an attach without its acknowledgement'));
+      if (got[0] !== ACK_FRAME || got.readUInt32BE(4) !== 0) {
+        s.destroy();
+        return reject(internal('pier-monitor answered an attach without its acknowledgement'));
+      }
       if (got.length > 8) s.unshift(got.subarray(8));
       resolve();
     };

@@ -6,7 +6,7 @@ import { parseFilters } from '../../engine/filters.js';
 import { parseTimestamp } from '../../engine/images.js';
 import type { ContainerService } from '../../engine/containers/service.js';
 import type { ExecService, ExecConfig } from '../../engine/containers/exec.js';
-import { attach, logs } from '../../engine/containers/io.js';
+import { attach, logs, parseDetachKeys } from '../../engine/containers/io.js';
 import { inspectContainer, listContainers } from '../../engine/containers/views.js';
 import { changes, commit, exportContainer, getArchive, putArchive, statPath } from '../../engine/containers/filesystem.js';
 import { stats } from '../../engine/containers/stats.js';
@@ -100,9 +100,16 @@ export function containerRoutes(r: Router, svc: ContainerService, execs: ExecSer
     const q = req.query;
     const flags = { stdin: q.bool('stdin') ?? false, stdout: q.bool('stdout') ?? false, stderr: q.bool('stderr') ?? false };
     if (!flags.stdin && !flags.stdout && !flags.stderr) throw invalid('at least one of stdin, stdout, stderr must be true');
-    if (c.state.Paused) throw invalid(`container ${c.id} is paused, unpause the container before attach`);
+    if (c.state.Paused) throw conflict(`container ${c.id} is paused, unpause the container before attach`);
+    const detachKeys = q.str('detachKeys') || undefined;
+    if (detachKeys) parseDetachKeys(detachKeys); // a 400 before the connection is taken over
     const conn = res.hijack(c.config.Tty ? RAW : MUX);
-    await attach(svc, c, { ...flags, stream: q.bool('stream') ?? false, logs: q.bool('logs') ?? false, detachKeys: q.str('detachKeys') || undefined }, conn, req.signal);
+    try {
+      await attach(svc, c, { ...flags, stream: q.bool('stream') ?? false, logs: q.bool('logs') ?? false, detachKeys }, conn, req.signal);
+    } catch (e) {
+      conn.destroy(); // the status line is gone: closing is all that is left to say
+      throw e;
+    }
   });
 
   r.post('/containers/{id}/resize', async (req, res) => {
@@ -245,10 +252,10 @@ export function containerRoutes(r: Router, svc: ContainerService, execs: ExecSer
     const body = (await req.json<{ Detach?: boolean; Tty?: boolean; ConsoleSize?: [number, number] | null }>()) ?? {};
     const e = execs.get(req.params[0]!);
     if (body.Detach) {
-      const started = execs.start(e.id, { detach: true, consoleSize: body.ConsoleSize });
-      started.catch(() => undefined);
-      // Errors before the process runs are the client's answer; after that it runs on its own.
-      await Promise.race([started, new Promise((r) => setTimeout(r, 0))]);
+      // The answer waits until the process runs: a failure to start it is the client's error.
+      await new Promise<void>((resolve, reject) => {
+        execs.start(e.id, { detach: true, consoleSize: body.ConsoleSize, onRunning: resolve }).catch(reject);
+      });
       res.text('', 200);
       return;
     }

@@ -62,7 +62,7 @@ export class ExecService {
     this.execs.set(id, { id, containerId: c.id, config: cfg, running: false, exitCode: null, pid: 0, started: false, internal });
     if (!internal) this.emit(c, `exec_create: ${cfg.Cmd.join(' ')}`, id);
     // Docker forgets an exec some time after its container stops; here when the container is removed.
-    this.containers.signals.once(`removed:${c.id}`, () => this.execs.delete(id));
+    if (!internal) this.containers.signals.once(`removed:${c.id}`, () => this.execs.delete(id));
     return id;
   }
 
@@ -91,7 +91,7 @@ export class ExecService {
    * (raw for a tty, multiplexed otherwise) and ends when the process does.
    * Resolves with the exit code.
    */
-  async start(id: string, o: { detach: boolean; tty?: boolean; consoleSize?: [number, number] | null }, client?: Duplex): Promise<number> {
+  async start(id: string, o: { detach: boolean; tty?: boolean; consoleSize?: [number, number] | null; onRunning?: () => void }, client?: Duplex): Promise<number> {
     const e = this.get(id);
     if (e.started) throw conflict(`Exec command ${id} ${e.running ? 'is already running' : 'has already run'}`);
     const c = this.containers.find(e.containerId);
@@ -130,11 +130,12 @@ export class ExecService {
         if (!e.internal) this.emit(c, 'exec_die', id, { exitCode: '126' });
         return 126;
       }
-      throw new EngineError(err instanceof RuntimeError ? 'internal' : 'internal', msg, { cause: err });
+      throw new EngineError('internal', msg, { cause: err });
     }
     e.monitor = monitor;
     e.pid = monitor.pid;
     e.running = true;
+    o.onRunning?.();
     if (!e.internal) this.emit(c, `exec_start: ${cfg.Cmd!.join(' ')}`, id);
     // The exit code is recorded as the exit frame arrives, before the client's stream ends: a client
     // that inspects the exec the moment its output ends finds the code.

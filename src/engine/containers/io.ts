@@ -89,7 +89,7 @@ export function joinStreams(client: Duplex, ms: Duplex, tty: boolean, detach: Bu
   };
   const frames = new FrameReader(
     (_stream, frame, payload) => {
-      if (!client.write(tty ? payload : frame)) {
+      if (!client.write(tty ? payload : frame) && !ms.isPaused()) {
         ms.pause();
         client.once('drain', () => ms.resume());
       }
@@ -104,6 +104,18 @@ export function joinStreams(client: Duplex, ms: Duplex, tty: boolean, detach: Bu
   ms.once('close', close);
   ms.once('error', close);
   let matched = 0;
+  // Input waits for the monitor: a client that floods stdin is paused, not buffered here.
+  let waiting = false;
+  const send = (b: Buffer) => {
+    if (!ms.write(b) && !waiting) {
+      waiting = true;
+      client.pause();
+      ms.once('drain', () => {
+        waiting = false;
+        client.resume();
+      });
+    }
+  };
   client.on('data', (d: Buffer) => {
     if (detach && detach.length) {
       // The detach sequence is held back until it either completes (detach) or breaks (sent on).
@@ -113,13 +125,13 @@ export function joinStreams(client: Duplex, ms: Duplex, tty: boolean, detach: Bu
           if (matched === detach.length) return close();
           continue;
         }
-        if (matched) ms.write(detach.subarray(0, matched));
+        if (matched) send(detach.subarray(0, matched));
         matched = d[i] === detach[0] ? 1 : 0;
-        if (!matched) ms.write(d.subarray(i, i + 1));
+        if (!matched) send(d.subarray(i, i + 1));
       }
       return;
     }
-    ms.write(d);
+    send(d);
   });
   // The client closed its input: the container's stdin closes (StdinOnce) while output goes on.
   client.once('end', () => {
@@ -149,15 +161,25 @@ export interface LogsOptions {
 export async function logs(svc: ContainerService, c: ContainerRecord, o: LogsOptions, out: Writable, signal?: AbortSignal): Promise<void> {
   const t = c.hostConfig.LogConfig?.Type;
   if (t === 'none') throw invalid('configured logging driver does not support reading');
-  const stopped = o.follow && c.state.Running ? new Promise<void>((r) => svc.signals.once(`exit:${c.id}`, () => setTimeout(r, 0))) : undefined;
-  await streamLog(
-    c.logPath,
-    { ...o, multiplexed: !c.config.Tty, follow: o.follow && !!stopped, signal },
-    (b) => out.write(b),
-    () => new Promise((r) => {
-      out.once('drain', r);
-      signal?.addEventListener('abort', () => r(), { once: true });
-    }),
-    stopped,
-  );
+  let onExit: (() => void) | undefined;
+  const stopped = o.follow && c.state.Running ? new Promise<void>((r) => svc.signals.once(`exit:${c.id}`, (onExit = () => setTimeout(r, 0)))) : undefined;
+  try {
+    await streamLog(
+      c.logPath,
+      { ...o, multiplexed: !c.config.Tty, follow: o.follow && !!stopped, signal },
+      (b) => out.write(b),
+      () => new Promise((r) => {
+        const done = () => {
+          out.off('drain', done);
+          signal?.removeEventListener('abort', done);
+          r();
+        };
+        out.once('drain', done);
+        signal?.addEventListener('abort', done, { once: true });
+      }),
+      stopped,
+    );
+  } finally {
+    if (onExit) svc.signals.off(`exit:${c.id}`, onExit);
+  }
 }

@@ -74,6 +74,9 @@ interface Live {
   stopHealth?: () => void;
 }
 
+/** The fields of `POST /containers/{id}/update` besides RestartPolicy (Docker's Resources). */
+const UPDATABLE: ReadonlySet<string> = new Set(['CpuShares', 'Memory', 'NanoCpus', 'CgroupParent', 'BlkioWeight', 'BlkioWeightDevice', 'BlkioDeviceReadBps', 'BlkioDeviceWriteBps', 'BlkioDeviceReadIOps', 'BlkioDeviceWriteIOps', 'CpuPeriod', 'CpuQuota', 'CpuRealtimePeriod', 'CpuRealtimeRuntime', 'CpusetCpus', 'CpusetMems', 'Devices', 'DeviceCgroupRules', 'DeviceRequests', 'KernelMemory', 'KernelMemoryTCP', 'MemoryReservation', 'MemorySwap', 'MemorySwappiness', 'OomKillDisable', 'PidsLimit', 'Ulimits', 'CpuCount', 'CpuPercent', 'IOMaximumIOps', 'IOMaximumBandwidth']);
+
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const ENV_KEY = (e: string) => e.split('=')[0]!;
 
@@ -472,7 +475,10 @@ export class ContainerService {
     this.store.save(c);
     this.signals.emit(`exit:${id}`, exit.code);
     if (c.hostConfig.AutoRemove && !restart && !this.shuttingDown)
-      void this.remove(id, { force: true }).catch((e: unknown) => this.log.warn({ id, err: e }, 'auto-remove failed'));
+      void this.remove(id, { force: true }).catch((e: unknown) => {
+        this.log.warn({ id, err: e }, 'auto-remove failed');
+        this.signals.emit(`removed:${id}`, c.state.ExitCode); // `docker run --rm` waits for this; it must not wait for ever
+      });
   }
 
   private shouldRestart(c: ContainerRecord): boolean {
@@ -552,17 +558,20 @@ export class ContainerService {
     const sig = parseSignal(signal || 'SIGKILL');
     if (!c.state.Running) throw conflict(`Cannot kill container: ${ref}: Container ${c.id} is not running`);
     if (c.state.Paused && sig !== 9) throw conflict(`Cannot kill container: ${ref}: Container ${c.id} is paused. Unpause the container before stopping or killing`);
+    // A frozen process cannot die: thaw it so SIGKILL lands.
+    if (c.state.Paused) await this.resumeForStop(c);
     if (sig === 9 || sig === signalNumber(c.config.StopSignal || 'SIGTERM')) {
       c.manuallyStopped = true;
       this.store.save(c);
     }
     this.signalProcess(c, sig);
-    if (sig === 9) await (this.liveOf(c.id).exitHandled ?? Promise.resolve());
+    if (sig === 9) await Promise.race([this.liveOf(c.id).exitHandled ?? Promise.resolve(), sleep(30_000)]);
   }
 
   async restart(ref: string, o: { signal?: string; timeout?: number } = {}): Promise<void> {
     const c = this.find(ref);
     await this.locked(c.id, async () => {
+      if (!this.store.get(c.id) || c.state.Status === 'removing' || c.state.Dead) throw conflict(`container ${c.id} is marked for removal and cannot be restarted`);
       const l = this.liveOf(c.id);
       if (l.restartTimer) {
         clearTimeout(l.restartTimer);
@@ -696,8 +705,10 @@ export class ContainerService {
     const c = this.find(ref);
     return this.locked(c.id, async () => {
       const hc: HostConfig = { ...c.hostConfig };
+      // Only Docker's UpdateConfig: the resources and the restart policy, nothing else of HostConfig.
       for (const [k, v] of Object.entries(u)) {
         if (k === 'RestartPolicy') continue;
+        if (!UPDATABLE.has(k)) continue; // like Docker, whose UpdateConfig has no other fields to decode into
         if (v !== undefined && v !== null && !(typeof v === 'number' && v === 0 && k !== 'MemorySwappiness')) (hc as Record<string, unknown>)[k] = v;
       }
       if (u.RestartPolicy?.Name !== undefined && u.RestartPolicy.Name !== '') {
@@ -774,6 +785,10 @@ export class ContainerService {
     // Not running: no runtime state or mounts may be left.
     await this.runtimeOf(c).delete(c.id, true).catch(() => undefined);
     await this.unmountEverything(c.id);
+    if (c.hostConfig.AutoRemove && c.hasBeenStarted) {
+      await this.remove(c.id, { force: true }); // it ended while pierd was away: --rm still applies
+      return;
+    }
     if (c.state.Status === 'restarting' || (wasRunning && !c.state.Running)) {
       c.state = { ...c.state, Restarting: false, Status: 'exited' };
       this.store.save(c);

@@ -57,6 +57,13 @@ export async function listContainers(
     if (!/^-?\d+$/.test(e)) throw invalid(`invalid filter 'exited=${e}'`);
     return Number(e);
   });
+  const names = f.get('name').map((n) => {
+    try {
+      return new RegExp(n.replace(/^\//, ''));
+    } catch {
+      throw invalid(`invalid filter 'name=${n}': not a regular expression`);
+    }
+  });
   const order = svc.store.order;
   const seq = (ref: string) => order.get(svc.find(ref).id)!;
   const before = f.get('before').map(seq);
@@ -100,7 +107,7 @@ export async function listContainers(
     const s = c.state.Status;
     if (!wantAll && !c.state.Running) return false;
     if (f.get('id').length && !f.get('id').some((p) => c.id.startsWith(p))) return false;
-    if (f.get('name').length && !f.get('name').some((n) => new RegExp(n.replace(/^\//, '')).test(c.name))) return false;
+    if (names.length && !names.some((re) => re.test(c.name))) return false;
     if (f.get('label').length && !f.get('label').every((l) => labelMatch(c.config.Labels ?? {}, l))) return false;
     if (f.get('status').length && !f.get('status').includes(s === 'paused' ? 'paused' : s)) return false;
     if (exited.length && (s !== 'exited' || !exited.includes(c.state.ExitCode))) return false;
