@@ -62,6 +62,9 @@ static const char *rt_args[MAX_RT_ARGS];
 static int n_rt_args, tty, want_stdin, stdin_once, wait_attach, delete_on_exit;
 
 static int sync_fd = 3, log_fd = -1, listen_fd = -1;
+/* --log-opt max-size / max-file: rotate at this size, keeping this many files in all. */
+static long long log_max_size, log_size;
+static int log_max_files = 1;
 static int out_fd = -1, err_fd = -1, in_fd = -1; /* our ends; tty: out_fd == in_fd == pty master */
 
 /*
@@ -141,6 +144,27 @@ static void put32(unsigned char *p, uint32_t v) { p[0] = v >> 24; p[1] = v >> 16
 
 static unsigned char logbuf[BUF * 2 + 4096];
 
+/* LOG.1 is the newest rotated file, LOG.<max-file - 1> the oldest; with max-file 1 the log starts over. */
+static void rotate_log(void) {
+  char from[4096], to[4096];
+  if (log_max_files > 1) {
+    snprintf(to, sizeof to, "%s.%d", log_path, log_max_files - 1);
+    unlink(to);
+    for (int i = log_max_files - 2; i >= 1; i--) {
+      snprintf(from, sizeof from, "%s.%d", log_path, i);
+      snprintf(to, sizeof to, "%s.%d", log_path, i + 1);
+      rename(from, to);
+    }
+    snprintf(to, sizeof to, "%s.1", log_path);
+    rename(log_path, to);
+    close(log_fd);
+    log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  } else if (ftruncate(log_fd, 0) < 0) {
+    return;
+  }
+  log_size = 0;
+}
+
 /* One record per line; a trailing fragment is a record marked partial. */
 static void log_chunk(int stream, const char *data, size_t n) {
   if (log_fd < 0) return;
@@ -161,10 +185,13 @@ static void log_chunk(int stream, const char *data, size_t n) {
     off += len;
     if (used > sizeof logbuf - BUF - 64) {
       write_all(log_fd, logbuf, used);
+      log_size += (long long)used;
       used = 0;
     }
   }
   if (used) write_all(log_fd, logbuf, used);
+  log_size += (long long)used;
+  if (log_max_size > 0 && log_size >= log_max_size) rotate_log();
 }
 
 /* ---- clients ------------------------------------------------------------ */
@@ -370,6 +397,8 @@ static void parse_args(int argc, char **argv) {
     if (!strcmp(a, "--stdin-once")) { stdin_once = 1; continue; }
     if (!strcmp(a, "--wait-attach")) { wait_attach = 1; continue; }
     if (!strcmp(a, "--delete")) { delete_on_exit = 1; continue; }
+    if (!strcmp(a, "--log-max-size") && v) { log_max_size = atoll(v); i++; continue; }
+    if (!strcmp(a, "--log-max-files") && v) { log_max_files = atoi(v) > 0 ? atoi(v) : 1; i++; continue; }
     fprintf(stderr, "pier-monitor: unknown argument %s\n", a);
     exit(2);
   }
@@ -570,6 +599,8 @@ int main(int argc, char **argv) {
   if (log_path) {
     log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
     if (log_fd < 0) fail("cannot open the log file");
+    struct stat st;
+    if (fstat(log_fd, &st) == 0) log_size = st.st_size;
   }
   report("ready");
 

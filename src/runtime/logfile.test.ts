@@ -97,4 +97,15 @@ describe('container log files', () => {
     stop();
     assert.equal((await got).toString(), 'first\nsecond\nthird\n');
   });
+
+  it('rotated files are read oldest first, and --tail reaches back into them', async () => {
+    const f = join(dir, 'rot.log');
+    writeFileSync(`${f}.2`, Buffer.concat([rec(1, T0, 'a\n'), rec(1, T0 + 1n, 'b\n')]));
+    writeFileSync(`${f}.1`, Buffer.concat([rec(1, T0 + 2n, 'c\n'), rec(1, T0 + 3n, 'd\n')]));
+    writeFileSync(f, rec(1, T0 + 4n, 'e\n'));
+    assert.equal((await read(f, {})).toString(), 'a\nb\nc\nd\ne\n');
+    assert.equal((await read(f, { tail: 3 })).toString(), 'c\nd\ne\n');
+    assert.equal((await read(f, { tail: 4 })).toString(), 'b\nc\nd\ne\n');
+    assert.equal((await read(f, { tail: 1 })).toString(), 'e\n');
+  });
 });

@@ -7,7 +7,7 @@
  * the disk, not by per-line work.
  */
 import { open, type FileHandle } from 'node:fs/promises';
-import { watch } from 'node:fs';
+import { existsSync, watch } from 'node:fs';
 
 export interface LogReadOptions {
   stdout: boolean;
@@ -47,6 +47,53 @@ export async function streamLog(
   drain: () => Promise<void>,
   stopped?: Promise<unknown>,
 ): Promise<void> {
+  // Rotated files (--log-opt max-size/max-file) come first, oldest first; --tail reaches back into them.
+  const older = rotatedFiles(path);
+  if (older.length) {
+    const plan: { file: string; tail?: number }[] = [];
+    if (o.tail === undefined || o.tail < 0) for (const f of older) plan.unshift({ file: f });
+    else {
+      let need = o.tail - (await lineCount(path, o));
+      for (const f of older) {
+        if (need <= 0) break;
+        const n = await lineCount(f, o);
+        plan.unshift({ file: f, tail: Math.min(need, n) });
+        need -= n;
+      }
+    }
+    for (const p of plan) await streamFile(p.file, { ...o, follow: false, tail: p.tail }, write, drain);
+  }
+  await streamFile(path, o, write, drain, stopped);
+}
+
+/** LOG.1, LOG.2, ...: newest first. */
+function rotatedFiles(path: string): string[] {
+  const out: string[] = [];
+  for (let i = 1; existsSync(`${path}.${i}`); i++) out.push(`${path}.${i}`);
+  return out;
+}
+
+async function lineCount(path: string, o: LogReadOptions): Promise<number> {
+  let fh: FileHandle;
+  try {
+    fh = await open(path, 'r');
+  } catch {
+    return 0;
+  }
+  try {
+    return (await tailOffset(fh, 0, o, true)).lines;
+  } finally {
+    await fh.close();
+  }
+}
+
+async function streamFile(
+  path: string,
+  o: LogReadOptions,
+  write: (b: Buffer) => boolean,
+  drain: () => Promise<void>,
+  stopped?: Promise<unknown>,
+): Promise<void> {
   let fh: FileHandle;
   try {
     fh = await open(path, 'r');
@@ -55,7 +102,7 @@ export async function streamLog(
   }
   try {
     let pos = 0;
-    if (o.tail !== undefined && o.tail >= 0) pos = await tailOffset(fh, o.tail, o);
+    if (o.tail !== undefined && o.tail >= 0) pos = (await tailOffset(fh, o.tail, o)).offset;
     const atLineStart = [true, true, true];
     const emit = (out: Buffer[], stream: number, ts: bigint, partial: boolean, data: Buffer) => {
       let payload = data;
@@ -130,8 +177,9 @@ export async function streamLog(
 }
 
 /** The offset of the n-th last complete line (of the wanted streams). */
-async function tailOffset(fh: FileHandle, n: number, o: LogReadOptions): Promise<number> {
-  if (n === 0) return (await fh.stat()).size;
+async function tailOffset(fh: FileHandle, n: number, o: LogReadOptions, count = false): Promise<{ offset: number; lines: number }> {
+  if (n === 0 && !count) return { offset: (await fh.stat()).size, lines: 0 };
+  let lines = 0;
   const starts: number[] = []; // ring of line-start offsets
   const buf = Buffer.allocUnsafe(CHUNK);
   let pos = 0;
@@ -149,6 +197,7 @@ async function tailOffset(fh: FileHandle, n: number, o: LogReadOptions): Promise
       const stream = data[off]!;
       if (stream === 1 ? o.stdout : o.stderr) {
         if (lineStart[stream]) {
+          lines++;
           starts.push(base + off);
           if (starts.length > n) starts.shift();
         }
@@ -160,5 +209,5 @@ async function tailOffset(fh: FileHandle, n: number, o: LogReadOptions): Promise
     base += off;
     carry = Buffer.from(data.subarray(off));
   }
-  return starts.length ? starts[0]! : pos;
+  return { offset: starts.length ? starts[0]! : pos, lines };
 }

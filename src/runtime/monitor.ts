@@ -40,6 +40,8 @@ export interface MonitorOptions {
   /** Exec mode: `runc exec -d --process` this file. */
   process?: string;
   log?: string;
+  logMaxSize?: number;
+  logMaxFiles?: number;
   /** The cgroup file counting OOM kills, read when the process ends. */
   oomFile?: string;
   tty: boolean;
@@ -90,6 +92,7 @@ export class Monitor {
     if (o.bundle) args.push('--bundle', o.bundle);
     if (o.process) args.push('--exec', o.process);
     if (o.log) args.push('--log', o.log);
+    if (o.logMaxSize) args.push('--log-max-size', String(o.logMaxSize), '--log-max-files', String(o.logMaxFiles ?? 1));
     if (o.oomFile) args.push('--oom', o.oomFile);
     if (o.tty) args.push('--tty');
     if (o.stdin) args.push('--stdin');

@@ -18,6 +18,9 @@ export interface CreateOptions {
   /** Monitor state directory for this run. */
   dir: string;
   log?: string;
+  /** Rotate the log at this many bytes, keeping logMaxFiles files in all. */
+  logMaxSize?: number;
+  logMaxFiles?: number;
   oomFile?: string;
   tty: boolean;
   stdin: boolean;

@@ -301,8 +301,9 @@ export class ContainerService {
       await fs.rm(run, { recursive: true, force: true });
       await fs.mkdir(run, { recursive: true });
       const logging = (c.hostConfig.LogConfig?.Type ?? 'json-file') !== 'none';
+      const rotation = logRotation(c.hostConfig);
       const monitor = await rt.create({
-        id: c.id, bundle: this.bundleDir(c.id), dir: run, log: logging ? c.logPath : undefined,
+        id: c.id, bundle: this.bundleDir(c.id), dir: run, log: logging ? c.logPath : undefined, ...rotation,
         oomFile: this.oomFile(c.id), tty: !!c.config.Tty, stdin: !!c.config.OpenStdin, stdinOnce: !!c.config.StdinOnce,
       });
       created = true;
@@ -871,6 +872,29 @@ function normalizeHostConfig(hc: HostConfig): HostConfig {
 function checkLogDriver(hc: HostConfig): void {
   const t = hc.LogConfig?.Type;
   if (t && !['json-file', 'local', 'none'].includes(t)) throw invalid(`logging driver "${t}" is not supported by Pier: use json-file, local or none`);
+  for (const k of Object.keys(hc.LogConfig?.Config ?? {}))
+    if (!LOG_OPTS.includes(k)) throw invalid(`unknown log opt '${k}' for ${t || 'json-file'} log driver`);
+  logRotation(hc);
+}
+
+const LOG_OPTS = ['max-size', 'max-file', 'compress', 'labels', 'labels-regex', 'env', 'env-regex', 'tag', 'mode', 'max-buffer-size'];
+
+/** --log-opt max-size (bytes, k/m/g binary like Docker's) and max-file (default 1). */
+export function logRotation(hc: HostConfig): { logMaxSize?: number; logMaxFiles?: number } {
+  const opts = hc.LogConfig?.Config ?? {};
+  const size = opts['max-size'];
+  const files = opts['max-file'];
+  if (size === undefined || size === '' || size === '-1') {
+    if (files !== undefined && files !== '1') throw invalid('max-file cannot be set without max-size');
+    return {};
+  }
+  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?$/i.exec(size);
+  if (!m) throw invalid(`invalid max-size "${size}": use a size such as 10m`);
+  const bytes = Math.round(Number(m[1]) * 1024 ** ' kmgt'.indexOf((m[2] || ' ').toLowerCase()));
+  if (bytes < 1) throw invalid(`invalid max-size "${size}": must be positive`);
+  const n = files === undefined ? 1 : Number(files);
+  if (!Number.isInteger(n) || n < 1) throw invalid(`invalid max-file "${files}": must be 1 or more`);
+  return { logMaxSize: bytes, logMaxFiles: n };
 }
 
 function checkNetworkMode(mode: string | undefined): void {
