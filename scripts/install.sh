@@ -3,7 +3,8 @@
 # Debian packages: runc (OCI runtime), busybox-static (offline base image),
 # btrfs-progs (btrfs snapshotter), zstd (zstd layers), iproute2/iptables (networks),
 # tini (--init: tini-static), procps (ps for `top`), bzip2/xz-utils (`cp` of compressed
-# archives), gcc/libc6-dev (the static pier-monitor), tmux (tests drive `run -it` in a
+# archives), gcc/libc6-dev (the static pier-monitor), libseccomp-dev (libseccomp.a for
+# pier-nsexec, the exec path without runc), tmux (tests drive `run -it` in a
 # real terminal), docker.io (dockerd to compare and benchmark against; never started by
 # Pier itself), docker-registry and skopeo (the CNCF registry and a second client, for
 # registry compatibility tests and benchmarks),
@@ -11,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
-pkgs=(runc busybox-static btrfs-progs zstd xz-utils bzip2 iproute2 iptables tini procps gcc libc6-dev tmux util-linux docker.io docker-registry skopeo hyperfine)
+pkgs=(runc busybox-static btrfs-progs zstd xz-utils bzip2 iproute2 iptables tini procps gcc libc6-dev libseccomp-dev tmux util-linux docker.io docker-registry skopeo hyperfine)
 missing=()
 for p in "${pkgs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
