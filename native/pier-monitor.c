@@ -451,7 +451,7 @@ static pid_t run_runtime(void) {
     sigset_t all;
     sigemptyset(&all);
     sigprocmask(SIG_SETMASK, &all, NULL);
-    int devnull = open("/dev/null", O_RDWR);
+    int devnull = open("/dev/null", O_RDWR | O_CLOEXEC); /* dup2 below clears CLOEXEC on 0-2 only */
     dup2(tty ? devnull : (in[0] >= 0 ? in[0] : devnull), 0);
     dup2(tty ? devnull : out[1], 1);
     dup2(tty ? devnull : err[1], 2);
@@ -516,7 +516,7 @@ static int run_rt(const char *const *args, int nargs) {
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    int devnull = open("/dev/null", O_RDWR);
+    int devnull = open("/dev/null", O_RDWR | O_CLOEXEC); /* dup2 below clears CLOEXEC on 0-2 only */
     dup2(devnull, 0);
     dup2(devnull, 1);
     dup2(devnull, 2);

@@ -102,7 +102,7 @@ async function proc(args: string[], o: { user?: string; tty?: boolean; more?: Pa
 async function both(c: Ctr, script: string, o: Parameters<typeof proc>[1] = {}): Promise<{ runc: string; fast: string; codes: [number, number] }> {
   const outs: string[] = [];
   const codes: number[] = [];
-  const stdio = `own=$(stat -L -c %u:%g /proc/$$/fd/0 /proc/$$/fd/1 /proc/$$/fd/2 | tr '\\n' ' '); fds=$(ls /proc/$$/fd | tr '\\n' ' ')`;
+  const stdio = `own=$(stat -L -c %u:%g /proc/$$/fd/0 /proc/$$/fd/1 /proc/$$/fd/2 | tr '\\n' ' '); fds=$(ls /proc/self/fd | tr '\\n' ' ')`;
   for (const rt of [slow, fast]) {
     const name = `/tmp/out-${n}`;
     const r = await exec(rt, c, await proc(['sh', '-c', `${stdio}; { echo "stdio \${own}fds $fds"; ${script}\n} > ${name} 2>&1`], o));
