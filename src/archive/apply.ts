@@ -137,10 +137,10 @@ export async function applyLayer(root: string, tar: Readable, o: ApplyOpts = {})
   }
 }
 
-const isAbort = (e: unknown): boolean => e instanceof Error && e.name === 'AbortError';
+export const isAbort = (e: unknown): boolean => e instanceof Error && e.name === 'AbortError';
 
 /** Resolves when w wants more, or is gone (destroyed streams never drain). */
-function drained(w: Extract): Promise<void> {
+export function drained(w: Extract): Promise<void> {
   return new Promise((resolve) => {
     if ((w as unknown as { destroying: boolean }).destroying || w.destroyed) return resolve();
     const done = () => {
@@ -492,16 +492,16 @@ class Extraction {
 
 
 /** An entry's bytes; its stream fails only when the tar does (truncated, corrupt, aborted). */
-async function* chunksOf(body: Body): AsyncGenerator<Buffer> {
+export async function* chunksOf(body: Body, what = 'layer tar'): AsyncGenerator<Buffer> {
   try {
     for await (const c of body) yield c as Buffer;
   } catch (e) {
-    throw e instanceof EngineError || isAbort(e) ? e : invalid(`invalid layer tar: ${messageOf(e)}`, e);
+    throw e instanceof EngineError || isAbort(e) ? e : invalid(`invalid ${what}: ${messageOf(e)}`, e);
   }
 }
 
-async function drain(body: Body): Promise<void> {
-  for await (const _ of chunksOf(body)) {
+export async function drain(body: Body, what = 'layer tar'): Promise<void> {
+  for await (const _ of chunksOf(body, what)) {
     // discard
   }
 }
@@ -512,13 +512,13 @@ function ids(h: Header): { uid: number; gid: number } {
 }
 
 /** [atime, mtime] in seconds; PAX records carry fractions. atime is never before mtime (as Docker). */
-function times(h: Header): [number, number] {
+export function times(h: Header): [number, number] {
   const mtime = paxNumber(h.pax?.mtime) ?? (h.mtime ? h.mtime.getTime() / 1000 : 0);
   const atime = paxNumber(h.pax?.atime) ?? mtime;
   return [Math.max(atime, mtime), mtime];
 }
 
-function paxNumber(v: string | undefined): number | undefined {
+export function paxNumber(v: string | undefined): number | undefined {
   if (v === undefined || v === '') return undefined;
   const n = Number(v);
   return Number.isFinite(n) ? n : undefined;
@@ -531,7 +531,7 @@ function paxNumber(v: string | undefined): number | undefined {
  * (one char per byte; read back with Buffer.from(v, 'latin1')). Global PAX
  * headers are ignored, as Docker (Go's archive/tar) does.
  */
-function binarySafePax(ex: Extract): void {
+export function binarySafePax(ex: Extract): void {
   interface Internals {
     _decodeLongHeader: (buf: Buffer) => void;
     _header: { type?: string } | null;

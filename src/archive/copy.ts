@@ -45,10 +45,17 @@ import { open } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { addAbortSignal, PassThrough, Readable } from 'node:stream';
 import { promisify } from 'node:util';
-import tarStream, { type Extract, type Header as TarHeader } from 'tar-stream';
+import tarStream, { type Header as TarHeader } from 'tar-stream';
 import { conflict, EngineError, internal, invalid, messageOf, notFound, unavailable } from '../base/errdefs.js';
 import { sys } from '../base/sys.js';
-import { decodePax, OVERLAY_XATTR_PREFIX } from './apply.js';
+import { binarySafePax, chunksOf as layerChunks, drained, isAbort, OVERLAY_XATTR_PREFIX, paxNumber, times } from './apply.js';
+
+const chunksOf = (body: Body) => layerChunks(body, 'tar');
+const drain = async (body: Body): Promise<void> => {
+  for await (const _ of chunksOf(body)) {
+    // discard
+  }
+};
 import { decompress, MAGIC_BYTES } from './compression.js';
 import { encodeHeader, type TarEntry } from './diff.js';
 import { at, containerPath, type Dir, O_PATH, openDir, RootDir, ScopeError, slash } from './resolve.js';
@@ -753,70 +760,6 @@ function chmodNoFollow(p: string, m: number): void {
 }
 
 const mode = (h: Header): number => (h.mode ?? 0o644) & 0o7777;
-
-function paxNumber(v: string | undefined): number | undefined {
-  if (v === undefined || v === '') return undefined;
-  const n = Number(v);
-  return Number.isFinite(n) ? n : undefined;
-}
-
-/** [atime, mtime] in seconds; PAX records carry fractions. atime is never before mtime (as Docker). */
-function times(h: Header): [number, number] {
-  const mtime = paxNumber(h.pax?.mtime) ?? (h.mtime ? h.mtime.getTime() / 1000 : 0);
-  return [Math.max(paxNumber(h.pax?.atime) ?? mtime, mtime), mtime];
-}
-
-const isAbort = (e: unknown): boolean => e instanceof Error && e.name === 'AbortError';
-
-/** An entry's bytes; its stream fails only when the tar does (truncated, corrupt, aborted). */
-async function* chunksOf(body: Body): AsyncGenerator<Buffer> {
-  try {
-    for await (const c of body) yield c as Buffer;
-  } catch (e) {
-    throw e instanceof EngineError || isAbort(e) ? e : invalid(`invalid tar: ${messageOf(e)}`, e);
-  }
-}
-
-async function drain(body: Body): Promise<void> {
-  for await (const _ of chunksOf(body)) {
-    // discard
-  }
-}
-
-/** Resolves when w wants more, or is gone (destroyed streams never drain). */
-function drained(w: Extract): Promise<void> {
-  return new Promise((resolve) => {
-    if ((w as unknown as { destroying: boolean }).destroying || w.destroyed) return resolve();
-    const done = () => {
-      w.off('drain', done).off('close', done);
-      resolve();
-    };
-    w.on('drain', done).on('close', done);
-  });
-}
-
-/**
- * tar-stream decodes PAX records as UTF-8, which mangles binary xattr values
- * (security.capability); apply.ts's decodePax keeps them as latin1. Global
- * PAX headers are ignored, as Go's archive/tar does.
- */
-function binarySafePax(ex: Extract): void {
-  interface Internals {
-    _decodeLongHeader: (buf: Buffer) => void;
-    _header: { type?: string } | null;
-    _pax: Record<string, string> | null;
-  }
-  const inner = ex as unknown as Internals;
-  const original = inner._decodeLongHeader;
-  if (typeof original !== 'function' || !('_pax' in inner)) {
-    throw internal('tar-stream internals changed: cannot decode PAX records binary-safe (check the tar-stream version)');
-  }
-  inner._decodeLongHeader = function (this: Internals, buf: Buffer): void {
-    const type = this._header?.type;
-    if (type === 'pax-header') this._pax = decodePax(buf);
-    else if (type !== 'pax-global-header') original.call(this, buf);
-  };
-}
 
 // ---------------------------------------------------------------- compression
 
