@@ -69,6 +69,8 @@ export class FakeEngine {
       res.end(reply.json !== undefined ? JSON.stringify(reply.json) + '\n' : reply.text);
     });
     this.server.on('upgrade', (req: http.IncomingMessage, socket: Socket, head: Buffer) => {
+      // A CLI that has already gone makes late writes fail with EPIPE: the end of the session, not an error.
+      socket.on('error', () => undefined);
       // The request body (exec start's JSON) arrives with the upgraded bytes.
       const want = Number(req.headers['content-length'] ?? 0);
       let buf = head;
@@ -153,6 +155,7 @@ export function docker(host: string, args: string[], o: { stdin?: string | Buffe
       const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
       resolve({ code, out: stdout, err: stderr });
     });
+    child.stdin?.on('error', () => undefined); // docker may exit before it reads its stdin
     if (o.stdin !== undefined) child.stdin?.end(o.stdin);
     else child.stdin?.end();
   });
