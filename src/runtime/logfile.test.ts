@@ -1,6 +1,6 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, appendFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { rfc3339Nano, streamLog, type LogReadOptions } from './logfile.js';
@@ -107,5 +107,22 @@ describe('container log files', () => {
     assert.equal((await read(f, { tail: 3 })).toString(), 'c\nd\ne\n');
     assert.equal((await read(f, { tail: 4 })).toString(), 'b\nc\nd\ne\n');
     assert.equal((await read(f, { tail: 1 })).toString(), 'e\n');
+  });
+
+  it('follow goes on across a rotation (the old file read to its end, then the new one)', async () => {
+    const f = join(dir, 'frot.log');
+    writeFileSync(f, rec(1, T0, 'one\n'));
+    let stop!: () => void;
+    const stopped = new Promise<void>((r) => (stop = r));
+    const got = read(f, { follow: true }, stopped);
+    await new Promise((r) => setTimeout(r, 100));
+    appendFileSync(f, rec(1, T0 + 1n, 'two\n'));
+    renameSync(f, `${f}.1`);
+    writeFileSync(f, rec(1, T0 + 2n, 'three\n'));
+    await new Promise((r) => setTimeout(r, 1300));
+    appendFileSync(f, rec(1, T0 + 3n, 'four\n'));
+    await new Promise((r) => setTimeout(r, 300));
+    stop();
+    assert.equal((await got).toString(), 'one\ntwo\nthree\nfour\n');
   });
 });

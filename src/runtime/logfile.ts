@@ -6,7 +6,7 @@
  * Reads are 1 MiB at a time and output is batched, so throughput is bounded by
  * the disk, not by per-line work.
  */
-import { open, type FileHandle } from 'node:fs/promises';
+import { open, stat, type FileHandle } from 'node:fs/promises';
 import { existsSync, watch } from 'node:fs';
 
 export interface LogReadOptions {
@@ -153,7 +153,7 @@ async function streamFile(
       poke();
     });
     o.signal?.addEventListener('abort', poke, { once: true });
-    const w = watch(path, poke);
+    let w = watch(path, poke);
     try {
       while (!done && !o.signal?.aborted) {
         await new Promise<void>((r) => {
@@ -165,6 +165,15 @@ async function streamFile(
           if (done || o.signal?.aborted) wake();
         });
         await readFrom();
+        // The monitor rotated the log: the old file is read to its end above; go on in the new one.
+        const now = await stat(path).catch(() => undefined);
+        if (now && now.ino !== (await fh.stat()).ino) {
+          await fh.close();
+          fh = await open(path, 'r');
+          pos = 0;
+          w.close(); // inotify followed the old file
+          w = watch(path, poke);
+        } else if (now && now.size < pos) pos = 0; // truncated (max-file 1)
       }
       await readFrom();
     } finally {

@@ -438,7 +438,12 @@ export class ContainerService {
     if (l.monitor === m) l.monitor = undefined;
     l.stopHealth?.();
     l.stopHealth = undefined;
-    if (!c) return;
+    if (!c) {
+      // Removed while its process outlived SIGKILL: what it left behind still goes.
+      await this.o.runtimes[this.o.defaultRuntime]?.delete(id, true).catch(() => undefined);
+      await this.unmountEverything(id).catch(() => undefined);
+      return;
+    }
     const oom = exit.oomKills > 0;
     const ranMs = Date.now() - Date.parse(c.state.StartedAt);
     c.state = {

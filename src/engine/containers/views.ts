@@ -168,7 +168,7 @@ export async function inspectContainer(svc: ContainerService, c: ContainerRecord
     ProcessLabel: '',
     AppArmorProfile: '',
     ExecIDs: o.execIds.length ? o.execIds : null,
-    HostConfig: hostConfigView(c),
+    HostConfig: hostConfigView(c, svc.o.cgroupMode === 'v2' ? 'private' : 'host'),
     GraphDriver: graph,
     ...(o.size ? await sizes(svc, c) : {}),
     Mounts: [],
@@ -200,14 +200,14 @@ function configView(c: ContainerRecord): object {
 }
 
 /** HostConfig with Docker's defaults filled in, as inspect shows it. */
-function hostConfigView(c: ContainerRecord): object {
+function hostConfigView(c: ContainerRecord, cgroupns: string): object {
   const h = c.hostConfig;
   return {
     Binds: h.Binds ?? null, ContainerIDFile: h.ContainerIDFile ?? '', LogConfig: h.LogConfig ?? { Type: 'json-file', Config: {} },
     NetworkMode: h.NetworkMode ?? 'bridge', PortBindings: h.PortBindings ?? {}, RestartPolicy: h.RestartPolicy ?? { Name: 'no', MaximumRetryCount: 0 },
     AutoRemove: !!h.AutoRemove, VolumeDriver: h.VolumeDriver ?? '', VolumesFrom: h.VolumesFrom ?? null, ConsoleSize: h.ConsoleSize ?? [0, 0],
     ...(h.Annotations ? { Annotations: h.Annotations } : {}),
-    CapAdd: h.CapAdd ?? null, CapDrop: h.CapDrop ?? null, CgroupnsMode: h.CgroupnsMode || (svcCgroupns(c)), Dns: h.Dns ?? [], DnsOptions: h.DnsOptions ?? [],
+    CapAdd: h.CapAdd ?? null, CapDrop: h.CapDrop ?? null, CgroupnsMode: h.CgroupnsMode || cgroupns, Dns: h.Dns ?? [], DnsOptions: h.DnsOptions ?? [],
     DnsSearch: h.DnsSearch ?? [], ExtraHosts: h.ExtraHosts ?? null, GroupAdd: h.GroupAdd ?? null, IpcMode: h.IpcMode || 'private', Cgroup: h.Cgroup ?? '',
     Links: h.Links ?? null, OomScoreAdj: h.OomScoreAdj ?? 0, PidMode: h.PidMode ?? '', Privileged: !!h.Privileged, PublishAllPorts: !!h.PublishAllPorts,
     ReadonlyRootfs: !!h.ReadonlyRootfs, SecurityOpt: h.SecurityOpt ?? null, ...(h.Tmpfs ? { Tmpfs: h.Tmpfs } : {}), UTSMode: h.UTSMode ?? '', UsernsMode: h.UsernsMode ?? '',
@@ -224,6 +224,5 @@ function hostConfigView(c: ContainerRecord): object {
   };
 }
 
-const svcCgroupns = (_c: ContainerRecord) => 'host';
 const DEFAULT_MASKED = ['/proc/asound', '/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list', '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/sys/firmware', '/sys/devices/virtual/powercap'];
 const DEFAULT_READONLY = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
