@@ -53,8 +53,11 @@ describe('container log files', () => {
     assert.equal((await read(log, {})).toString(), 'one\nerr1\ntwo and a half\nthree\n');
   });
 
-  it('frames each record in the multiplexed format, with its stream', async () => {
-    assert.deepEqual(demux(await read(log, { multiplexed: true })), [[1, 'one\n'], [2, 'err1\n'], [1, 'two '], [1, 'and a half\n'], [1, 'three\n']]);
+  it('frames the records in the multiplexed format with their stream; a run of one stream shares a frame', async () => {
+    assert.deepEqual(demux(await read(log, { multiplexed: true })), [[1, 'one\n'], [2, 'err1\n'], [1, 'two and a half\nthree\n']]);
+    const stamped = demux(await read(log, { multiplexed: true, timestamps: true }));
+    assert.deepEqual(stamped.map(([s]) => s), [1, 2, 1]);
+    assert.equal(stamped[2]![1].split('\n').filter(Boolean).length, 2, 'one stamp per line inside the shared frame');
   });
 
   it('selects streams', async () => {

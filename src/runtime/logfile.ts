@@ -27,6 +27,7 @@ export interface LogReadOptions {
 
 const HDR = 16;
 const CHUNK = 1 << 20;
+const FRAME_MAX = 64 << 10;
 
 /** RFC 3339 with 9 fractional digits, as Docker prints log timestamps. */
 export function rfc3339Nano(ns: bigint): string {
@@ -104,6 +105,9 @@ async function streamFile(
     let pos = 0;
     if (o.tail !== undefined && o.tail >= 0) pos = (await tailOffset(fh, o.tail, o)).offset;
     const atLineStart = [true, true, true];
+    // Consecutive lines of one stream share a frame (up to 64 KiB): a client demultiplexes a
+    // handful of frames per read instead of one per line. Docker's format allows any frame size.
+    let last: { header: Buffer; stream: number; len: number } | undefined;
     const emit = (out: Buffer[], stream: number, ts: bigint, partial: boolean, data: Buffer) => {
       let payload = data;
       if (o.timestamps) {
@@ -111,10 +115,16 @@ async function streamFile(
         atLineStart[stream] = !partial;
       }
       if (o.multiplexed) {
-        const h = Buffer.alloc(8);
-        h[0] = stream;
-        h.writeUInt32BE(payload.length, 4);
-        out.push(h);
+        if (last && last.stream === stream && last.len + payload.length <= FRAME_MAX && out.length) {
+          last.len += payload.length;
+          last.header.writeUInt32BE(last.len, 4);
+        } else {
+          const h = Buffer.alloc(8);
+          h[0] = stream;
+          h.writeUInt32BE(payload.length, 4);
+          out.push(h);
+          last = { header: h, stream, len: payload.length };
+        }
       }
       out.push(payload);
     };
@@ -139,6 +149,7 @@ async function streamFile(
           off += HDR + len;
         }
         carry = data.subarray(off);
+        last = undefined; // a frame never spans two writes
         if (out.length && !write(Buffer.concat(out))) await drain();
       }
       pos -= carry.length; // an incomplete record is read again once complete
