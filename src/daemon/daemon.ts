@@ -131,11 +131,12 @@ export class Daemon {
     authRoutes(router, distribution);
     containerRoutes(router, containers, execs);
 
-    for (const h of cfg.hosts) this.servers.push(await this.listen(h, router));
+    // The pidfile is there before anyone can reach the API (as dockerd does).
     if (cfg.pidfile) {
       await fs.mkdir(dirname(cfg.pidfile), { recursive: true });
       writeFileSync(cfg.pidfile, `${process.pid}\n`);
     }
+    for (const h of cfg.hosts) this.servers.push(await this.listen(h, router));
     log.info({ version: PIER_VERSION, dataRoot: cfg.dataRoot, driver: this.snapshotter.driver, hosts: cfg.hosts }, 'pierd started');
   }
 
