@@ -203,6 +203,8 @@ export function tarResource(sourcePath: string, rebaseName = ''): Readable {
       const cb = (err?: Error | null) => (err ? reject(err) : resolve());
       if (body) {
         const w = pack.entry(header, cb);
+        // The callback gets the entry's error; a pack destroyed meanwhile (the upload failed) must not throw it again.
+        w.on('error', () => undefined);
         body.on('error', (e) => w.destroy(e));
         body.pipe(w);
       } else pack.entry(header, cb);
@@ -282,6 +284,7 @@ export function rebaseArchiveEntries(src: Readable, oldBase: string, newBase: st
     const name = h.name.replace(oldBase, newBase);
     const link = h.type === 'link' && h.linkname ? h.linkname.replace(oldBase, newBase) : h.linkname;
     const w = pack.entry(copyHeader(h, name, link), (err) => (err ? next(err) : next()));
+    w.on('error', () => undefined); // reported through the callback
     body.pipe(w);
   });
   extract.on('finish', () => pack.finalize());
@@ -322,6 +325,8 @@ export async function untar(src: Readable, dest: string): Promise<void> {
     }
   };
   src.on('error', (e) => extract.destroy(e));
+  // Leaving the loop early destroys the extractor while src may still write: that late error is no news.
+  extract.on('error', () => undefined);
   src.pipe(extract);
   for await (const entry of extract) {
     const h = entry.header;
