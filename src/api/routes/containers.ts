@@ -1,4 +1,5 @@
-import { PassThrough, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
+import { guardedBody } from '../body.js';
 import { pipeline } from 'node:stream/promises';
 import type { Res, Router } from '../server.js';
 import { conflict, invalid, messageOf, notImplemented } from '../../base/errdefs.js';
@@ -206,19 +207,15 @@ export function containerRoutes(r: Router, svc: ContainerService, execs: ExecSer
   r.put('/containers/{id}/archive', async (req, res) => {
     const path = req.query.str('path');
     if (path === undefined) throw invalid('path is required');
-    // The extractor may destroy what it reads on error; it gets a pipe, so the connection survives to answer.
-    const body = new PassThrough();
-    req.raw.pipe(body);
+    const upload = guardedBody(req.raw);
     try {
-      await putArchive(svc, svc.find(req.params[0]!), path, body, {
+      await putArchive(svc, svc.find(req.params[0]!), path, upload.body, {
         noOverwriteDirNonDir: req.query.bool('noOverwriteDirNonDir') ?? false,
         copyUIDGID: req.query.bool('copyUIDGID') ?? false,
         signal: req.signal,
       });
     } catch (e) {
-      // The client is still sending: read its upload to the end, so it gets the error, not a reset.
-      req.raw.unpipe(body);
-      await drainBody(req.raw);
+      await upload.drain(); // the client gets the error, not a reset
       throw e;
     }
     res.text('', 200);
@@ -275,14 +272,6 @@ export function containerRoutes(r: Router, svc: ContainerService, execs: ExecSer
   });
 
   r.get('/exec/{id}/json', (req, res) => res.json(execs.inspect(req.params[0]!)));
-}
-
-function drainBody(body: Readable): Promise<void> {
-  if (body.readableEnded || body.destroyed) return Promise.resolve();
-  return new Promise((resolve) => {
-    body.once('end', resolve).once('close', resolve).once('error', resolve);
-    body.resume();
-  });
 }
 
 async function sendTar(tar: Readable, res: Res, signal: AbortSignal): Promise<void> {

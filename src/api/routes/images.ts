@@ -10,6 +10,7 @@ import { parseReference } from '../../image/reference.js';
 import type { DistributionService } from '../../distribution/service.js';
 import { decodeAuthHeader } from '../../distribution/auth.js';
 import type { JsonMessage } from '../../engine/progress.js';
+import { guardedBody } from '../body.js';
 
 export function imageRoutes(r: Router, images: ImageService, archives: ImageArchives, dist: DistributionService): void {
   r.get('/images/json', async (req, res) => {
@@ -24,9 +25,11 @@ export function imageRoutes(r: Router, images: ImageService, archives: ImageArch
   r.post('/images/load', async (req, res) => {
     const quiet = req.query.bool('quiet') ?? false;
     const stream = res.stream();
+    const upload = guardedBody(req.raw);
     try {
-      await archives.load(req.raw as Readable, (m) => stream.write(m), { quiet, signal: req.signal });
+      await archives.load(upload.body, (m) => stream.write(m), { quiet, signal: req.signal });
     } catch (e) {
+      await upload.drain();
       stream.error(e);
     }
     stream.end();
@@ -53,10 +56,12 @@ export function imageRoutes(r: Router, images: ImageService, archives: ImageArch
     const tag = req.query.str('tag') || undefined;
     if (repo) parseReference(tag ? `${repo}:${tag}` : repo); // a bad name is a 400 before any byte is read
     const stream = res.stream();
+    const upload = guardedBody(req.raw);
     try {
-      const id = await images.import(req.raw as Readable, { repo, tag, message: req.query.str('message'), changes, platform: req.query.str('platform') || undefined, signal: req.signal });
+      const id = await images.import(upload.body, { repo, tag, message: req.query.str('message'), changes, platform: req.query.str('platform') || undefined, signal: req.signal });
       stream.write({ status: id });
     } catch (e) {
+      await upload.drain();
       stream.error(e);
     }
     stream.end();
