@@ -16,6 +16,8 @@ import { promisify } from 'node:util';
 import { EngineError, invalid, messageOf, unavailable } from '../base/errdefs.js';
 
 export type Compression = 'gzip' | 'zstd' | 'none';
+/** What `docker cp` also accepts (archives, not layers). */
+export type ArchiveCompression = Compression | 'bzip2' | 'xz';
 
 /** Bytes needed to tell every format we know apart (bzip2's header is the longest). */
 export const MAGIC_BYTES = 10;
@@ -32,14 +34,17 @@ const startsWith = (b: Uint8Array, magic: readonly number[], at = 0): boolean =>
 
 /** Compression of a layer from its first bytes (pass at least MAGIC_BYTES when the layer is that long). */
 export function detectCompression(head: Uint8Array): Compression {
+  const kind = detectArchiveCompression(head);
+  if (kind === 'bzip2' || kind === 'xz') throw invalid(`layer is compressed with ${kind}, which OCI images do not allow: only gzip, zstd or uncompressed tar`);
+  return kind;
+}
+
+/** Compression of any tar stream from its first bytes, bzip2 and xz included. */
+export function detectArchiveCompression(head: Uint8Array): ArchiveCompression {
   if (startsWith(head, GZIP)) return 'gzip';
   if (startsWith(head, ZSTD)) return 'zstd';
-  if (startsWith(head, [0x42, 0x5a, 0x68]) && head[3]! >= 0x31 && head[3]! <= 0x39 && startsWith(head, BZIP2_BLOCK, 4)) {
-    throw invalid('layer is compressed with bzip2, which OCI images do not allow: only gzip, zstd or uncompressed tar');
-  }
-  if (startsWith(head, XZ)) {
-    throw invalid('layer is compressed with xz, which OCI images do not allow: only gzip, zstd or uncompressed tar');
-  }
+  if (startsWith(head, [0x42, 0x5a, 0x68]) && head[3]! >= 0x31 && head[3]! <= 0x39 && startsWith(head, BZIP2_BLOCK, 4)) return 'bzip2';
+  if (startsWith(head, XZ)) return 'xz';
   return 'none';
 }
 
@@ -49,7 +54,7 @@ export function detectCompression(head: Uint8Array): Compression {
  * `invalid` error. On failure, and when the returned stream is destroyed
  * early, src is destroyed too.
  */
-export async function decompress(src: Readable): Promise<Readable> {
+export async function decompress(src: Readable, o: { archive?: boolean } = {}): Promise<Readable> {
   // Peek on a stream of our own: src may have 'data' listeners (progress
   // counters) that would set it flowing, and lose bytes, behind our back.
   const own = new PassThrough();
@@ -66,9 +71,9 @@ export async function decompress(src: Readable): Promise<Readable> {
     own.destroy();
     throw e;
   }
-  let kind: Compression;
+  let kind: ArchiveCompression;
   try {
-    kind = detectCompression(head);
+    kind = o.archive ? detectArchiveCompression(head) : detectCompression(head);
   } catch (e) {
     stream.destroy();
     throw e;
@@ -81,6 +86,12 @@ export async function decompress(src: Readable): Promise<Readable> {
       return filter(stream, createGunzip({ chunkSize: 1 << 20 }), gzipError);
     case 'zstd':
       return unzstd(stream);
+    case 'bzip2':
+    case 'xz':
+      return decompressCommand(kind, stream, {
+        missing: `cannot run ${kind} to decompress the archive`,
+        corrupt: (why) => `${kind} archive is corrupt or truncated: ${why}`,
+      });
   }
 }
 
@@ -222,8 +233,16 @@ function gzipError(e: Error): Error {
  * whole layer.
  */
 function unzstd(src: Readable): Readable {
+  return decompressCommand('zstd', src, {
+    missing: 'cannot run zstd to decompress the layer (is the zstd package installed?)',
+    corrupt: (why) => `zstd layer is corrupt or truncated: ${why.replace(/^zstd: /, '').replace(/\*stdin\*\\?:? ?/, '')}`,
+  });
+}
+
+/** `cmd -d -c -q` between src and the result, which ends only once cmd has exited 0. */
+function decompressCommand(cmd: 'zstd' | 'bzip2' | 'xz', src: Readable, words: { missing: string; corrupt: (why: string) => string }): Readable {
   const out = new PassThrough();
-  const child = spawn('zstd', ['-d', '-c', '-q'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(cmd, ['-d', '-c', '-q'], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   let exited = false;
   child.stderr.setEncoding('utf8').on('data', (s: string) => {
@@ -232,18 +251,14 @@ function unzstd(src: Readable): Readable {
   child.on('error', (e) => {
     exited = true;
     src.destroy();
-    out.destroy(unavailable(`cannot run zstd to decompress the layer (is the zstd package installed?): ${messageOf(e)}`, e));
+    out.destroy(unavailable(`${words.missing}: ${messageOf(e)}`, e));
   });
   child.on('close', (code, signal) => {
     exited = true;
     if (code === 0) out.end();
-    else if (!out.destroyed) {
-      const why = stderr.trim().replace(/^zstd: /, '').replace(/\*stdin\*\\?:? ?/, '') || `exit ${code ?? signal}`;
-      out.destroy(invalid(`zstd layer is corrupt or truncated: ${why}`));
-    }
+    else if (!out.destroyed) out.destroy(invalid(words.corrupt(stderr.trim() || `exit ${code ?? signal}`)));
   });
-  // zstd exiting early (corrupt input) closes its stdin: EPIPE here, the real
-  // reason comes with 'close'.
+  // cmd exiting early (corrupt input) closes its stdin: EPIPE here, the real reason comes with 'close'.
   child.stdin.on('error', () => undefined);
   src.on('error', (e) => {
     out.destroy(e);

@@ -39,14 +39,13 @@
  *   user's (dockerd: only when the container has a User).
  * - Nothing is rolled back on failure: what was extracted stays, as with Docker.
  */
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import { open } from 'node:fs/promises';
 import { posix } from 'node:path';
-import { addAbortSignal, PassThrough, Readable } from 'node:stream';
+import { addAbortSignal, Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import tarStream, { type Header as TarHeader } from 'tar-stream';
-import { conflict, EngineError, internal, invalid, messageOf, notFound, unavailable } from '../base/errdefs.js';
+import { conflict, EngineError, internal, invalid, messageOf, notFound } from '../base/errdefs.js';
 import { sys } from '../base/sys.js';
 import { binarySafePax, chunksOf as layerChunks, drained, isAbort, OVERLAY_XATTR_PREFIX, paxNumber, times } from './apply.js';
 
@@ -56,7 +55,7 @@ const drain = async (body: Body): Promise<void> => {
     // discard
   }
 };
-import { decompress, MAGIC_BYTES } from './compression.js';
+import { decompress } from './compression.js';
 import { encodeHeader, type TarEntry } from './diff.js';
 import { at, containerPath, type Dir, O_PATH, openDir, RootDir, ScopeError, slash } from './resolve.js';
 
@@ -182,7 +181,7 @@ export async function extractToRoot(root: string, path: string, tar: Readable, o
   o.signal?.addEventListener('abort', onAbort, { once: true });
   let feeding: Promise<void> = Promise.resolve();
   try {
-    input = await unpacked(tar);
+    input = await decompress(tar, { archive: true }); // gzip, zstd, bzip2, xz: whatever docker cp sends
     feeding = (async () => {
       for await (const chunk of input as AsyncIterable<Buffer>) {
         if (!extract.write(chunk)) await drained(extract);
@@ -761,77 +760,3 @@ function chmodNoFollow(p: string, m: number): void {
 
 const mode = (h: Header): number => (h.mode ?? 0o644) & 0o7777;
 
-// ---------------------------------------------------------------- compression
-
-const BZIP2_BLOCK = Buffer.from([0x31, 0x41, 0x59, 0x26, 0x53, 0x59]);
-const XZ = Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]);
-
-/**
- * The uncompressed tar, whatever Docker accepts: gzip and zstd through
- * compression.ts, bzip2 and xz (which layers may not use, so it refuses them)
- * through bzip2(1) and xz(1).
- */
-async function unpacked(src: Readable): Promise<Readable> {
-  const it = (src as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
-  const head: Buffer[] = [];
-  let ended = false;
-  for (let n = 0; n < MAGIC_BYTES; ) {
-    const r = await it.next();
-    if (r.done) {
-      ended = true;
-      break;
-    }
-    head.push(r.value);
-    n += r.value.length;
-  }
-  const first = Buffer.concat(head);
-  const whole = Readable.from(
-    (async function* () {
-      if (first.length) yield first;
-      for (let r = ended ? undefined : await it.next(); r && !r.done; r = await it.next()) yield r.value;
-    })(),
-    { objectMode: false },
-  );
-  whole.on('close', () => {
-    if (!whole.readableEnded) src.destroy();
-  });
-  const bzip2 = first.subarray(0, 3).toString('latin1') === 'BZh' && first[3]! >= 0x31 && first[3]! <= 0x39 && first.subarray(4, 10).equals(BZIP2_BLOCK);
-  if (bzip2) return filter('bzip2', whole);
-  if (first.subarray(0, 6).equals(XZ)) return filter('xz', whole);
-  return decompress(whole);
-}
-
-/** `cmd -d -c -q` between src and the result, which ends only once cmd has exited 0. */
-function filter(cmd: 'bzip2' | 'xz', src: Readable): Readable {
-  const out = new PassThrough();
-  const child = spawn(cmd, ['-d', '-c', '-q'], { stdio: ['pipe', 'pipe', 'pipe'] });
-  let stderr = '';
-  let exited = false;
-  child.stderr.setEncoding('utf8').on('data', (s: string) => {
-    if (stderr.length < 4096) stderr += s;
-  });
-  child.on('error', (e) => {
-    exited = true;
-    src.destroy();
-    out.destroy(unavailable(`cannot run ${cmd} to decompress the archive: ${messageOf(e)}`, e));
-  });
-  child.on('close', (code, signal) => {
-    exited = true;
-    if (code === 0) out.end();
-    else if (!out.destroyed) out.destroy(invalid(`${cmd} archive is corrupt or truncated: ${stderr.trim() || `exit ${code ?? signal}`}`));
-  });
-  child.stdin.on('error', () => undefined); // EPIPE when cmd gave up; 'close' says why
-  src.on('error', (e) => {
-    out.destroy(e);
-    if (!exited) child.kill('SIGKILL');
-  });
-  out.on('close', () => {
-    if (!exited) {
-      src.destroy();
-      child.kill('SIGKILL');
-    }
-  });
-  src.pipe(child.stdin);
-  child.stdout.pipe(out, { end: false });
-  return out;
-}
