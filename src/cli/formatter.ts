@@ -143,3 +143,25 @@ export function indentJSON(raw: string, indent = '    '): string {
   }
   return out;
 }
+
+/**
+ * What `inspect` prints: each daemon document through the template, or all of
+ * them as one indented JSON array; then the errors (exit 1), like docker's
+ * inspect.Inspect.
+ */
+export function writeInspect(out: (s: string) => void, tmpl: Template | undefined, raws: readonly string[], errs: readonly string[]): void {
+  if (tmpl) {
+    for (const r of raws) {
+      try {
+        out(tmpl.execute(JSON.parse(r)) + '\n');
+      } catch (e) {
+        if (!(e instanceof TemplateError)) throw e;
+        out('\n');
+        throw new StatusError(1, `template parsing error: ${e.message}`);
+      }
+    }
+  } else {
+    out(raws.length === 0 ? '[]\n' : indentJSON(`[${raws.join(',')}]`) + '\n');
+  }
+  if (errs.length) throw new StatusError(1, errs.join('\n'));
+}

@@ -12,7 +12,7 @@ import type { ContainerListItem, ContainerUpdateRequest, PortSummary } from '../
 import { familiar, parseReference, trimNamed, name as refName, withDefaultTag } from '../../image/reference.js';
 import { formatHelp, goTime, StatusError, type CommandDef, type Ctx } from '../command.js';
 import { goQuote, toFilters, validateFilter, type FlagSpec, type ParsedFlags } from '../flags.js';
-import { asStruct, ellipsis, formatRows, indentJSON, parseTemplate, truncateID } from '../formatter.js';
+import { asStruct, ellipsis, formatRows, parseTemplate, truncateID, writeInspect } from '../formatter.js';
 import { tabwrite, TemplateError } from '../format/template.js';
 import { Demultiplexer } from '../hijack.js';
 import { humanDuration, humanSize, humanSizeWithPrecision } from '../units.js';
@@ -477,20 +477,7 @@ async function runContainerInspect(ctx: Ctx, f: ParsedFlags): Promise<number> {
       else throw e;
     }
   }
-  if (tmpl) {
-    for (const r of raws) {
-      try {
-        ctx.out(tmpl.execute(JSON.parse(r)) + '\n');
-      } catch (e) {
-        if (!(e instanceof TemplateError)) throw e;
-        ctx.out('\n');
-        throw new StatusError(1, `template parsing error: ${e.message}`);
-      }
-    }
-  } else {
-    ctx.out(raws.length === 0 ? '[]\n' : indentJSON(`[${raws.join(',')}]`) + '\n');
-  }
-  if (errs.length) throw new StatusError(1, errs.join('\n'));
+  writeInspect(ctx.out, tmpl, raws, errs);
   return 0;
 }
 

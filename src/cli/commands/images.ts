@@ -13,8 +13,7 @@ import type { Client } from '../../client/client.js';
 import type { HttpResponse } from '../../client/http.js';
 import { formatHelp, goTime, StatusError, type CommandDef, type Ctx } from '../command.js';
 import { toFilters, validateFilter, type ParsedFlags } from '../flags.js';
-import { ellipsis, formatRows, indentJSON, isTable, parseTemplate, truncateID } from '../formatter.js';
-import { TemplateError } from '../format/template.js';
+import { ellipsis, formatRows, isTable, parseTemplate, truncateID, writeInspect } from '../formatter.js';
 import { displayJSONMessages } from '../jsonmessage.js';
 import { humanDuration, humanSize, humanSizeWithPrecision } from '../units.js';
 
@@ -228,20 +227,7 @@ async function runInspect(ctx: Ctx, f: ParsedFlags, only?: string): Promise<numb
       else throw e;
     }
   }
-  if (tmpl) {
-    for (const r of raws) {
-      try {
-        ctx.out(tmpl.execute(JSON.parse(r)) + '\n');
-      } catch (e) {
-        if (!(e instanceof TemplateError)) throw e;
-        ctx.out('\n');
-        throw new StatusError(1, `template parsing error: ${e.message}`);
-      }
-    }
-  } else {
-    ctx.out(raws.length === 0 ? '[]\n' : indentJSON(`[${raws.join(',')}]`) + '\n');
-  }
-  if (errs.length) throw new StatusError(1, errs.join('\n'));
+  writeInspect(ctx.out, tmpl, raws, errs);
   return 0;
 }
 
