@@ -130,6 +130,28 @@ function parseHead(head: string): { statusCode: number; statusMessage: string; h
 }
 
 /** Send one request; resolves once the response head has arrived. */
+/**
+ * The response head at the start of buf and the bytes after it, interim
+ * responses (100 Continue) skipped; no head yet when it is incomplete (rest is
+ * then what to keep). Throws on a malformed or oversized head.
+ */
+function takeHead(buf: Buffer): { head?: ReturnType<typeof parseHead>; rest: Buffer } {
+  for (;;) {
+    const end = buf.indexOf('\r\n\r\n');
+    if (end === -1) {
+      if (buf.length > 1 << 20) throw new Error('HTTP response head too large');
+      return { rest: buf };
+    }
+    const head = parseHead(buf.toString('latin1', 0, end));
+    const rest = buf.subarray(end + 4);
+    if (head.statusCode >= 100 && head.statusCode < 200 && head.statusCode !== 101) {
+      buf = rest; // interim response: the real one follows
+      continue;
+    }
+    return { head, rest };
+  }
+}
+
 export function httpRequest(ep: HttpEndpoint, req: HttpRequest): Promise<HttpResponse> {
   return new Promise((resolve, reject) => {
     const socket = ep.socketPath
@@ -174,23 +196,15 @@ export function httpRequest(ep: HttpEndpoint, req: HttpRequest): Promise<HttpRes
     socket.on('data', (chunk: Buffer) => {
       if (res) return feed(chunk);
       headBuf = headBuf.length ? Buffer.concat([headBuf, chunk]) : chunk;
-      for (;;) {
-        const end = headBuf.indexOf('\r\n\r\n');
-        if (end === -1) {
-          if (headBuf.length > 1 << 20) fail(new Error('HTTP response head too large'));
-          return;
-        }
-        let head;
+      {
+        let taken;
         try {
-          head = parseHead(headBuf.toString('latin1', 0, end));
+          taken = takeHead(headBuf);
         } catch (e) {
           return fail(e as Error);
         }
-        const rest = headBuf.subarray(end + 4);
-        if (head.statusCode >= 100 && head.statusCode < 200 && head.statusCode !== 101) {
-          headBuf = rest; // interim response (100 Continue): the real one follows
-          continue;
-        }
+        if (!taken.head) return void (headBuf = taken.rest);
+        const { head, rest } = taken;
         res = { ...head, body: new PassThrough() };
         const noBody = req.method === 'HEAD' || head.statusCode === 204 || head.statusCode === 304;
         decoder = new BodyDecoder(res.body, head.headers, noBody);
@@ -298,23 +312,15 @@ export function httpHijack(ep: HttpEndpoint, req: HttpRequest & { body?: Buffer 
         return;
       }
       headBuf = headBuf.length ? Buffer.concat([headBuf, chunk]) : chunk;
-      for (;;) {
-        const end = headBuf.indexOf('\r\n\r\n');
-        if (end === -1) {
-          if (headBuf.length > 1 << 20) fail(new Error('HTTP response head too large'));
-          return;
-        }
-        let head;
+      {
+        let taken;
         try {
-          head = parseHead(headBuf.toString('latin1', 0, end));
+          taken = takeHead(headBuf);
         } catch (e) {
           return fail(e as Error);
         }
-        const rest = headBuf.subarray(end + 4);
-        if (head.statusCode >= 100 && head.statusCode < 200 && head.statusCode !== 101) {
-          headBuf = rest;
-          continue;
-        }
+        if (!taken.head) return void (headBuf = taken.rest);
+        const { head, rest } = taken;
         settled = true;
         req.signal?.removeEventListener('abort', onAbort);
         if (head.statusCode === 101 || (head.statusCode >= 200 && head.statusCode < 300)) {
