@@ -3,6 +3,8 @@
  * kept in a ring (Docker keeps 256 too) so that `since` can replay them;
  * subscribers get new ones as they happen.
  */
+import { nowNs } from '../base/clock.js';
+
 export type EventType = 'image' | 'container' | 'network' | 'volume' | 'daemon' | 'service' | 'node' | 'builder';
 
 export interface EngineEvent {
@@ -33,7 +35,7 @@ export class EventBus {
 
   emit(type: EventType, action: string, id: string, attributes: Record<string, string> = {}): EngineEvent {
     // One clock (the monotonic one, anchored at the process's start), and never twice the same stamp.
-    let timeNano = Math.round((performance.timeOrigin + performance.now()) * 1e6);
+    let timeNano = nowNs();
     if (timeNano <= this.lastNano) timeNano = this.lastNano + 1;
     this.lastNano = timeNano;
     const e: EngineEvent = {

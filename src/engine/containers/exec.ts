@@ -107,7 +107,6 @@ export class ExecService {
     let stream: Duplex | undefined;
     try {
       await fs.mkdir(dir, { recursive: true });
-      const spec = JSON.parse(await fs.readFile(join(svc.bundleDir(c.id), 'config.json'), 'utf8')) as { process?: { capabilities?: { bounding?: string[] } } };
       const rootfs = svc.rootfs(c.id);
       const user = await resolveUser(rootfs, cfg.User || c.config.User, c.hostConfig.GroupAdd);
       const env = [...buildEnv({ ...c.config, Tty: tty }, user.home), ...(cfg.Env ?? [])];
@@ -115,7 +114,8 @@ export class ExecService {
         args: cfg.Cmd!, env, cwd: cfg.WorkingDir || c.config.WorkingDir || '/', user, tty,
         privileged: !!cfg.Privileged, consoleSize: o.consoleSize ?? cfg.ConsoleSize ?? undefined,
         noNewPrivileges: parseSecurityOpt(c.hostConfig.SecurityOpt).noNewPrivileges,
-        containerCaps: spec.process?.capabilities?.bounding ?? containerCapabilities(c.hostConfig.CapAdd, c.hostConfig.CapDrop, !!c.hostConfig.Privileged),
+        // The same set buildSpec gave the container: derived, not read back from its config.json.
+        containerCaps: containerCapabilities(c.hostConfig.CapAdd, c.hostConfig.CapDrop, !!c.hostConfig.Privileged),
       });
       await fs.writeFile(join(dir, 'process.json'), specJson(proc));
       ({ monitor, stream } = await rt.exec({ id: c.id, process: join(dir, 'process.json'), dir, tty, stdin: !!cfg.AttachStdin, attach }));

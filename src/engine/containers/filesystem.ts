@@ -87,19 +87,27 @@ export async function graphDriver(svc: ContainerService, c: ContainerRecord): Pr
   return { Name: c.driver, Data: { MergedDir: m.source } };
 }
 
-/** A tar of the container's whole file system; the mount stays until the stream ends. */
-export async function exportContainer(svc: ContainerService, c: ContainerRecord): Promise<Readable> {
+/**
+ * A stream made from the container's root, with the root kept mounted until
+ * the stream is done (ended, closed or failed).
+ */
+function streamFromRootfs<T extends { stream: Readable }>(svc: ContainerService, c: ContainerRecord, open: (dir: string) => Promise<T>): Promise<T> {
   return new Promise((resolve, reject) => {
     withRootfs(svc, c, async (dir) => {
-      const tar = exportRoot(dir);
-      resolve(tar);
-      await new Promise<void>((r) => {
-        tar.once('close', () => r());
-        tar.once('end', () => r());
-        tar.once('error', () => r());
+      const r = await open(dir);
+      resolve(r);
+      await new Promise<void>((done) => {
+        r.stream.once('close', () => done());
+        r.stream.once('end', () => done());
+        r.stream.once('error', () => done());
       });
     }).catch(reject);
   });
+}
+
+/** A tar of the container's whole file system. */
+export async function exportContainer(svc: ContainerService, c: ContainerRecord): Promise<Readable> {
+  return (await streamFromRootfs(svc, c, async (dir) => ({ stream: exportRoot(dir) }))).stream;
 }
 
 export async function statPath(svc: ContainerService, c: ContainerRecord, path: string): Promise<PathStat> {
@@ -109,17 +117,7 @@ export async function statPath(svc: ContainerService, c: ContainerRecord, path: 
 
 export async function getArchive(svc: ContainerService, c: ContainerRecord, path: string, signal?: AbortSignal): Promise<{ stat: PathStat; stream: Readable }> {
   checkPath(path);
-  return new Promise((resolve, reject) => {
-    withRootfs(svc, c, async (dir) => {
-      const r = await archiveFromRoot(dir, path, { signal, what: c.name });
-      resolve(r);
-      await new Promise<void>((done) => {
-        r.stream.once('close', () => done());
-        r.stream.once('end', () => done());
-        r.stream.once('error', () => done());
-      });
-    }).catch(reject);
-  });
+  return streamFromRootfs(svc, c, (dir) => archiveFromRoot(dir, path, { signal, what: c.name }));
 }
 
 export async function putArchive(

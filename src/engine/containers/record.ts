@@ -5,6 +5,7 @@
  * timers) is in service.ts.
  */
 import type { ContainerConfig, HostConfig } from '../../runtime/container-config.js';
+import { nowNs } from '../../base/clock.js';
 
 export type Status = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
 
@@ -123,4 +124,4 @@ export function isoNano(ns: number | bigint): string {
   return new Date(Number(n / 1000000n)).toISOString().slice(0, 19) + (frac ? '.' + frac : '') + 'Z';
 }
 
-export const nowIso = (): string => isoNano(BigInt(Date.now()) * 1000000n + BigInt(process.hrtime()[1] % 1000000));
+export const nowIso = (): string => isoNano(nowNs());
