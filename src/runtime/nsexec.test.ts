@@ -5,7 +5,7 @@
  * environment, cwd, rlimits, stdio, terminal, errors), plus the seccomp
  * program each installs, read back with ptrace and run over every syscall.
  * Needs root, runc 1.1, Debian's static busybox and a C compiler (for the
- * ptrace reader); prints the median time of `exec true` both ways.
+ * ptrace reader).
  */
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
@@ -493,21 +493,13 @@ describe('pier-nsexec against runc exec', { skip }, () => {
     assert.match(ok.fast, /\nfine\n$/);
   });
 
-  it('is faster than runc exec (median of exec true, through the monitor)', async (t) => {
+  // Speed is not asserted here (no timed tests): `npm run bench -- --only exec` compares exec
+  // through pier-nsexec with runc exec and with dockerd.
+  it('runs again and again from the cached seccomp program, as runc does from scratch', async () => {
     const c = await container();
     const p = await proc(['true']);
-    const times: Record<'runc' | 'fast', number[]> = { runc: [], fast: [] };
     await exec(fast, c, p); // the seccomp program is compiled once per container, then read from runc's state dir
-    for (let i = 0; i < 15; i++)
-      for (const [name, rt] of [['runc', slow], ['fast', fast]] as const) {
-        const t0 = process.hrtime.bigint();
-        assert.equal((await exec(rt, c, p)).code, 0);
-        times[name].push(Number(process.hrtime.bigint() - t0) / 1e6);
-      }
-    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
-    const [r, f] = [median(times.runc), median(times.fast)];
-    t.diagnostic(`exec true, spawn to exit: runc exec ${r.toFixed(1)} ms, pier-nsexec ${f.toFixed(1)} ms (median of 15)`);
-    console.log(`# exec true, spawn to exit: runc exec ${r.toFixed(1)} ms, pier-nsexec ${f.toFixed(1)} ms (median of 15)`);
-    assert.ok(f < r, `pier-nsexec ${f} ms, runc ${r} ms`);
+    for (let i = 0; i < 5; i++)
+      for (const rt of [slow, fast]) assert.equal((await exec(rt, c, p)).code, 0);
   });
 });
