@@ -1,6 +1,7 @@
 /**
  * The kernel calls Node.js has no API for, from our native addon
- * (native/pier_sys.c): mount, umount2, mknod and the l*xattr family.
+ * (native/pier_sys.c): mount, umount2, mknod, the l*xattr family, flock, and
+ * network namespaces (a new one pinned at a path; sockets bound inside one).
  * Why an addon and not mount(8)/setfattr(1): docs/architecture.md, "Kernel calls".
  */
 import { createRequire } from 'node:module';
@@ -17,6 +18,10 @@ export interface Sys {
   llistxattr(path: string): string[];
   /** flock(LOCK_EX|LOCK_NB): true when this process now holds the lock. Released by the kernel when the fd closes or the process dies. */
   trylock(fd: number): boolean;
+  /** A new network namespace with lo up, pinned by a bind mount at path (which must not exist). */
+  netnsCreate(path: string): void;
+  /** A non-blocking socket bound inside the namespace at nsPath (tcp: also listening); its fd. */
+  netnsSocket(nsPath: string, type: 'udp' | 'tcp', ipv4: string, port: number): number;
 }
 
 export const MS = {
