@@ -16,7 +16,7 @@ export interface RunResult {
 
 export interface Host {
   /** Runs a program to completion; rejects with a clear message when it fails (non-zero exit). */
-  run(cmd: string, args: readonly string[], o?: { signal?: AbortSignal; input?: string; allowFail?: boolean }): Promise<RunResult>;
+  run(cmd: string, args: readonly string[], o?: { signal?: AbortSignal; input?: string; allowFail?: boolean; env?: Record<string, string> }): Promise<RunResult>;
   /** Mounts one Mount at target (the target must exist). */
   mount(m: Mount, target: string): Promise<void>;
   /** Unmounts target; with lazy, detaches even when busy. Missing mounts are not an error. */
@@ -24,9 +24,9 @@ export interface Host {
 }
 
 export class NodeHost implements Host {
-  run(cmd: string, args: readonly string[], o: { signal?: AbortSignal; input?: string; allowFail?: boolean } = {}): Promise<RunResult> {
+  run(cmd: string, args: readonly string[], o: { signal?: AbortSignal; input?: string; allowFail?: boolean; env?: Record<string, string> } = {}): Promise<RunResult> {
     return new Promise((resolve, reject) => {
-      const child = spawn(cmd, args, { signal: o.signal, stdio: ['pipe', 'pipe', 'pipe'] });
+      const child = spawn(cmd, args, { signal: o.signal, stdio: ['pipe', 'pipe', 'pipe'], ...(o.env ? { env: { ...process.env, ...o.env } } : {}) });
       let stdout = '';
       let stderr = '';
       child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));

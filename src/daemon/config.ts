@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { invalid } from '../base/errdefs.js';
 import { LEVELS, type Level } from '../base/log.js';
 import { validateInsecureRegistry, validateMirror } from '../distribution/resolve.js';
+import { DEFAULT_POOLS, parseCidr, parseIp } from '../network/ipam.js';
 
 export const STORAGE_DRIVERS = ['overlay2', 'overlay', 'btrfs', 'vfs'] as const;
 export type StorageDriver = (typeof STORAGE_DRIVERS)[number];
@@ -39,6 +40,16 @@ export interface DaemonConfig {
   maxConcurrentDownloads: number;
   maxConcurrentUploads: number;
   configFile?: string;
+  /** The default bridge interface (dockerd's --bridge); it also names this daemon's iptables chains. */
+  bridge: string;
+  /** The default bridge's address/prefix (dockerd's --bip); free space is chosen when unset. */
+  bip?: string;
+  /** Where user networks' subnets come from (dockerd's --default-address-pool). */
+  defaultAddressPools: { base: string; size: number }[];
+  /** Manage iptables rules (NAT out, isolation, published ports). */
+  iptables: boolean;
+  /** DNS servers for containers (dockerd's --dns). */
+  dns: string[];
 }
 
 export const DEFAULTS: DaemonConfig = {
@@ -59,6 +70,10 @@ export const DEFAULTS: DaemonConfig = {
   registryMirrors: [],
   maxConcurrentDownloads: 3,
   maxConcurrentUploads: 5,
+  bridge: 'pier0',
+  defaultAddressPools: DEFAULT_POOLS,
+  iptables: true,
+  dns: [],
 };
 
 /** daemon.json keys → how to check and apply them. */
@@ -99,6 +114,14 @@ const FILE_KEYS: Record<string, Field> = {
   'registry-mirrors': strList((c, v) => (c.registryMirrors = v.map(validateMirror))),
   'max-concurrent-downloads': (c, v, k) => (c.maxConcurrentDownloads = checkConcurrency(v, k)),
   'max-concurrent-uploads': (c, v, k) => (c.maxConcurrentUploads = checkConcurrency(v, k)),
+  bridge: str((c, v) => (c.bridge = checkBridge(v))),
+  bip: str((c, v) => (c.bip = checkBip(v))),
+  iptables: bool((c, v) => (c.iptables = v)),
+  dns: strList((c, v) => (c.dns = v.map(checkDns))),
+  'default-address-pools': (c, v, k) => {
+    if (!Array.isArray(v)) throw invalid(`invalid value for "${k}" in the configuration file: expected [{"base": "10.89.0.0/16", "size": 24}]`);
+    c.defaultAddressPools = v.map((p: { base?: unknown; size?: unknown }) => checkPool(`base=${String(p?.base)},size=${String(p?.size)}`));
+  },
   runtimes: (c, v, k) => {
     if (!v || typeof v !== 'object' || Array.isArray(v)) throw invalid(`invalid value for "${k}" in the configuration file: expected {"name": {"path": "..."}}`);
     for (const [name, rt] of Object.entries(v as Record<string, unknown>)) {
@@ -121,6 +144,28 @@ function checkHost(h: string): string {
   }
   if (h.startsWith('/')) return `unix://${h}`;
   throw invalid(`invalid host "${h}": use unix:///path/to/socket or tcp://ADDRESS:PORT`);
+}
+function checkBridge(v: string): string {
+  if (!/^[a-zA-Z0-9_.-]{1,15}$/.test(v) || v === 'docker0') throw invalid(`invalid bridge name "${v}": at most 15 letters, digits, '_', '.' or '-' (and not docker0, which is Docker's)`);
+  return v;
+}
+function checkBip(v: string): string {
+  const c = parseCidr(v);
+  if (!c || c.family !== 4 || c.prefix > 30 || parseIp(v.split('/')[0]!)!.value === c.base) throw invalid(`invalid bip "${v}": give the bridge's address with a prefix length, such as 10.88.0.1/16`);
+  return v;
+}
+function checkDns(v: string): string {
+  if (!parseIp(v)) throw invalid(`invalid dns "${v}": expected an IP address`);
+  return v;
+}
+/** "base=10.89.0.0/16,size=24". */
+function checkPool(v: string): { base: string; size: number } {
+  const kv = Object.fromEntries(v.split(',').map((p) => p.split('=', 2) as [string, string]));
+  const base = parseCidr(kv['base'] ?? '');
+  const size = Number(kv['size']);
+  if (!base || base.family !== 4 || !Number.isInteger(size) || size < base.prefix || size > 30)
+    throw invalid(`invalid default address pool "${v}": expected base=CIDR,size=N with N between the base's prefix length and 30`);
+  return { base: kv['base']!, size };
 }
 function checkConcurrency(v: unknown, k: string): number {
   const n = typeof v === 'string' ? Number(v) : v;
@@ -163,6 +208,11 @@ Options:
       --registry-mirror list    Preferred Docker Hub mirror (URL)
       --max-concurrent-downloads int  Maximum concurrent downloads for each pull (default 3)
       --max-concurrent-uploads int    Maximum concurrent uploads for each push (default 5)
+  -b, --bridge string           The default bridge network's interface (default "pier0")
+      --bip string              The default bridge's address and prefix (default: 10.88.0.1/16 when free)
+      --default-address-pool    Subnets for user networks: base=CIDR,size=N (default base=10.89.0.0/16,size=24)
+      --dns list                DNS servers for containers
+      --iptables                Manage iptables rules for networks and published ports (default true)
   -v, --version                 Print version information and quit
   -h, --help                    Print usage
 `;
@@ -175,6 +225,8 @@ export function parseDaemonArgs(argv: readonly string[], readFile: (p: string) =
   const labels: string[] = [];
   const insecure: string[] = [];
   const mirrors: string[] = [];
+  const dns: string[] = [];
+  const pools: { base: string; size: number }[] = [];
   for (let i = 0; i < argv.length; i++) {
     let a = argv[i]!;
     let value: string | undefined;
@@ -214,6 +266,11 @@ export function parseDaemonArgs(argv: readonly string[], readFile: (p: string) =
         break;
       }
       case '--group': c.group = next(); fromFlags.add('group'); break;
+      case '-b': case '--bridge': c.bridge = checkBridge(next()); fromFlags.add('bridge'); break;
+      case '--bip': c.bip = checkBip(next()); fromFlags.add('bip'); break;
+      case '--iptables': c.iptables = boolValue(); fromFlags.add('iptables'); break;
+      case '--dns': dns.push(checkDns(next())); fromFlags.add('dns'); break;
+      case '--default-address-pool': pools.push(checkPool(next())); fromFlags.add('default-address-pools'); break;
       case '--label': labels.push(next()); fromFlags.add('labels'); break;
       case '--insecure-registry': insecure.push(validateInsecureRegistry(next())); fromFlags.add('insecure-registries'); break;
       case '--registry-mirror': mirrors.push(validateMirror(next())); fromFlags.add('registry-mirrors'); break;
@@ -227,6 +284,8 @@ export function parseDaemonArgs(argv: readonly string[], readFile: (p: string) =
   if (labels.length) c.labels = labels;
   if (insecure.length) c.insecureRegistries = insecure;
   if (mirrors.length) c.registryMirrors = mirrors;
+  if (dns.length) c.dns = dns;
+  if (pools.length) c.defaultAddressPools = pools;
   if (c.configFile) {
     let text: string;
     try {

@@ -42,6 +42,13 @@ import { containerRoutes } from '../api/routes/containers.js';
 import { listContainers } from '../engine/containers/views.js';
 import { parseFilters } from '../engine/filters.js';
 import type { DaemonConfig, StorageDriver } from './config.js';
+import { NetworkService } from '../engine/networks.js';
+import { NetworkStore } from '../network/store.js';
+import { BridgeDriver } from '../network/bridge/bridge.js';
+import { Firewall } from '../network/bridge/firewall.js';
+import { Cni, findCniDir } from '../network/cni.js';
+import { EmbeddedDns } from '../network/dns/server.js';
+import { networkRoutes } from '../api/routes/networks.js';
 
 const snapshotters = {
   overlay2: (root: string, host: Host) => OverlaySnapshotter.open(root, host),
@@ -58,6 +65,7 @@ export class Daemon {
   private lockFd?: number;
   private snapshotter?: Snapshotter;
   private containers?: ContainerService;
+  private networks?: NetworkService;
   events = new EventBus();
 
   constructor(
@@ -84,9 +92,12 @@ export class Daemon {
       cfg.dataRoot,
       log.child({ component: 'distribution' }),
     );
+    const containerStore = new ContainerStore(this.db);
+    const networks = await this.openNetworks(containerStore);
+    this.networks = networks;
     const runtimes: Record<string, Runtime> = {};
     for (const [name, r] of Object.entries(cfg.runtimes)) runtimes[name] = new RuncRuntime(name, r.path, join(cfg.execRoot, 'runtime', name), r.runtimeArgs);
-    const containers = new ContainerService(new ContainerStore(this.db), images, this.snapshotter, this.host, this.events, log.child({ component: 'containers' }), {
+    const containers = new ContainerService(containerStore, images, this.snapshotter, this.host, this.events, log.child({ component: 'containers' }), {
       dataRoot: cfg.dataRoot,
       execRoot: cfg.execRoot,
       runtimes,
@@ -95,11 +106,13 @@ export class Daemon {
       cgroupParent: cfg.cgroupParent,
       initPath: cfg.initPath,
       liveRestore: cfg.liveRestore,
+      networks,
     });
     this.containers = containers;
     const execs = new ExecService(containers);
     containers.healthStarter = (c) => startHealth(containers, execs, c);
     await containers.restore();
+    await networks.sweep();
     const system = new SystemService({
       id: await this.engineId(),
       dataRoot: cfg.dataRoot,
@@ -130,6 +143,7 @@ export class Daemon {
     imageRoutes(router, images, archives, distribution);
     authRoutes(router, distribution);
     containerRoutes(router, containers, execs);
+    networkRoutes(router, networks);
 
     // The pidfile is there before anyone can reach the API (as dockerd does).
     if (cfg.pidfile) {
@@ -138,6 +152,26 @@ export class Daemon {
     }
     for (const h of cfg.hosts) this.servers.push(await this.listen(h, router));
     log.info({ version: PIER_VERSION, dataRoot: cfg.dataRoot, driver: this.snapshotter.driver, hosts: cfg.hosts }, 'pierd started');
+  }
+
+  /**
+   * Networks: records in the daemon's database, bridges through the bridge
+   * driver (CNI plugins for each container's side), this daemon's own
+   * iptables chains, and the embedded DNS server.
+   */
+  private async openNetworks(containers: ContainerStore): Promise<NetworkService> {
+    const cniDir = findCniDir();
+    if (!cniDir) throw unavailable('the CNI plugins are not installed (apt-get install containernetworking-plugins): Pier needs them for bridge networks');
+    const driver = new BridgeDriver(this.host, new Cni(this.host, cniDir));
+    const log = this.log.child({ component: 'networks' });
+    let svc: NetworkService | undefined;
+    const firewall = new Firewall(this.host, this.cfg.bridge, () => svc!.firewallState(), this.cfg.iptables);
+    const dns = new EmbeddedDns({ log: log.child({ component: 'dns' }) });
+    svc = new NetworkService(new NetworkStore(this.db!), containers, driver, firewall, dns, this.events, log, {
+      execRoot: this.cfg.execRoot, defaultBridge: this.cfg.bridge, bip: this.cfg.bip, pools: this.cfg.defaultAddressPools, dns: this.cfg.dns,
+    });
+    await svc.init();
+    return svc;
   }
 
   /** An exclusive flock on the data root: two daemons never share one. The kernel drops it if we die. */
@@ -233,6 +267,7 @@ export class Daemon {
     );
     for (const h of this.cfg.hosts) if (h.startsWith('unix://')) await fs.rm(h.slice(7), { force: true });
     await this.containers?.shutdown();
+    await this.networks?.shutdown().catch((e: unknown) => this.log.warn({ err: e }, 'network shutdown'));
     await this.snapshotter?.close();
     this.db?.close();
     if (this.cfg.pidfile) await fs.rm(this.cfg.pidfile, { force: true });

@@ -15,6 +15,10 @@ export const PIER = join(REPO, 'bin/pier');
 
 export interface TestDaemon {
   root: string;
+  /** Its default bridge (its iptables chains are named after it) and its address space. */
+  bridge: string;
+  /** The /20 this daemon's networks come from: "10.20x.y.0/20". */
+  subnet: string;
   dataRoot: string;
   sock: string;
   host: string;
@@ -24,11 +28,34 @@ export interface TestDaemon {
   cleanup(): Promise<void>;
 }
 
-export async function startDaemon(o: { args?: string[]; root?: string; config?: object } = {}): Promise<TestDaemon> {
+export interface TestNet {
+  bridge: string;
+  bip: string;
+  pool: string;
+  subnet: string;
+}
+
+/** A random bridge name and a random /20 of 10.200.0.0/13: the default bridge takes its first /24, user networks the rest. */
+export function testNet(): TestNet {
+  const block = Math.floor(Math.random() * 128); // 128 /20s in 10.200.0.0/13
+  const b2 = 200 + (block >> 4);
+  const b3 = (block & 15) << 4;
+  return {
+    bridge: `pt${Math.random().toString(36).slice(2, 9)}`,
+    bip: `10.${b2}.${b3}.1/24`,
+    pool: `base=10.${b2}.${b3 + 1}.0/24,size=24`,
+    subnet: `10.${b2}.${b3}.0/20`,
+  };
+}
+
+export async function startDaemon(o: { args?: string[]; root?: string; config?: object; net?: TestNet } = {}): Promise<TestDaemon> {
   const root = o.root ?? mkdtempSync('/tmp/pier-test-');
   const dataRoot = join(root, 'data');
   const sock = join(root, 'pier.sock');
-  const args = ['--data-root', dataRoot, '--exec-root', join(root, 'exec'), '-H', `unix://${sock}`, '--pidfile', join(root, 'pierd.pid'), ...(o.args ?? [])];
+  // A bridge and address space of its own, so test daemons run side by side and beside a dockerd.
+  const net = o.net ?? testNet();
+  const netArgs = o.config && ('bridge' in o.config || 'bip' in o.config) ? [] : ['--bridge', net.bridge, '--bip', net.bip, '--default-address-pool', net.pool];
+  const args = ['--data-root', dataRoot, '--exec-root', join(root, 'exec'), '-H', `unix://${sock}`, '--pidfile', join(root, 'pierd.pid'), ...netArgs, ...(o.args ?? [])];
   if (o.config) {
     const { writeFileSync } = await import('node:fs');
     writeFileSync(join(root, 'daemon.json'), JSON.stringify(o.config));
@@ -39,8 +66,9 @@ export async function startDaemon(o: { args?: string[]; root?: string; config?: 
   proc.stdout!.on('data', (d: Buffer) => (logText += d.toString()));
   proc.stderr!.on('data', (d: Buffer) => (logText += d.toString()));
   const exited = new Promise<number | null>((res) => proc.once('exit', (code) => res(code)));
+  let bridges = new Set<string>([net.bridge]);
   const d: TestDaemon = {
-    root, dataRoot, sock, host: `unix://${sock}`, proc,
+    root, dataRoot, sock, host: `unix://${sock}`, proc, bridge: net.bridge, subnet: net.subnet,
     log: () => logText,
     async stop(signal = 'SIGTERM') {
       if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
@@ -53,12 +81,18 @@ export async function startDaemon(o: { args?: string[]; root?: string; config?: 
         try {
           const list = (await api(sock, 'GET', '/containers/json?all=1')).json<{ Id: string }[]>();
           await Promise.all(list.map((c) => api(sock, 'DELETE', `/containers/${c.Id}?force=1`).catch(() => undefined)));
+          const nets = (await api(sock, 'GET', '/networks')).json<{ Options?: Record<string, string>; Id: string }[]>();
+          for (const n of nets) {
+            const b = n.Options?.['com.docker.network.bridge.name'] ?? `br-${n.Id.slice(0, 12)}`;
+            bridges = new Set([...bridges, b]);
+          }
         } catch {
           /* the daemon is not answering: the runtime sweep below still runs */
         }
       }
       await d.stop().catch(() => {});
       reapContainers(join(root, 'exec'));
+      sweepNetwork(net.bridge, bridges);
       unmountUnder(root);
       rmSync(root, { recursive: true, force: true });
     },
@@ -79,6 +113,31 @@ async function ping(sock: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/**
+ * Removes what a daemon that did not stop cleanly (killed, or failed) left of
+ * its networks: its bridges and its own iptables chains. A clean stop leaves
+ * nothing, which tests check separately (networks/cleanup.test.ts).
+ */
+export function sweepNetwork(defaultBridge: string, bridges: Iterable<string>): void {
+  for (const b of bridges) if (existsSync(`/sys/class/net/${b}`)) spawnSync('ip', ['link', 'del', 'dev', b]);
+  const p = defaultBridge.toUpperCase();
+  const saved = spawnSync('iptables-save', [], { encoding: 'utf8' }).stdout ?? '';
+  let table = '';
+  const cmds: string[] = [];
+  const chains: [string, string][] = [];
+  for (const l of saved.split('\n')) {
+    if (l.startsWith('*')) table = l.slice(1);
+    else if (l.startsWith(':') && l.slice(1).startsWith(`${p}-`)) chains.push([table, l.slice(1).split(' ')[0]!]);
+    else if (l.startsWith('-A ') && !l.startsWith(`-A ${p}-`) && l.includes(`-j ${p}-`)) cmds.push(`${table}\t${l.replace(/^-A /, '-D ')}`);
+  }
+  for (const c of cmds) {
+    const [t, rule] = c.split('\t');
+    spawnSync('sh', ['-c', `iptables -w -t ${t} ${rule}`]);
+  }
+  for (const [t, ch] of chains) spawnSync('iptables', ['-w', '-t', t, '-F', ch]);
+  for (const [t, ch] of chains) spawnSync('iptables', ['-w', '-t', t, '-X', ch]);
 }
 
 /** Force-deletes every container runc knows under this exec root (monitors end with them). */

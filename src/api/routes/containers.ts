@@ -15,6 +15,7 @@ import { pruneContainers } from '../../engine/containers/prune.js';
 import { top } from '../../runtime/top.js';
 import { encodePathStat } from '../../archive/copy.js';
 import type { ContainerConfig, HostConfig } from '../../runtime/container-config.js';
+import type { EndpointConfig } from '../../network/types.js';
 import { versionBefore } from '../version.js';
 
 const MUX = 'application/vnd.docker.multiplexed-stream';
@@ -41,9 +42,12 @@ export function containerRoutes(r: Router, svc: ContainerService, execs: ExecSer
   });
 
   r.post('/containers/create', async (req, res) => {
-    const body = (await req.json<ContainerConfig & { HostConfig?: HostConfig; NetworkingConfig?: unknown }>()) ?? {};
-    const { HostConfig: hostConfig, NetworkingConfig: _n, ...config } = body;
-    res.json(await svc.create({ name: req.query.str('name') || undefined, config, hostConfig: hostConfig ?? {}, platform: req.query.str('platform') || undefined }), 201);
+    const body = (await req.json<ContainerConfig & { HostConfig?: HostConfig; NetworkingConfig?: { EndpointsConfig?: Record<string, EndpointConfig | null> | null } | null }>()) ?? {};
+    const { HostConfig: hostConfig, NetworkingConfig: networking, ...config } = body;
+    const endpoints = networking?.EndpointsConfig ?? undefined;
+    if (endpoints && Object.keys(endpoints).length > 1 && versionBefore(req.version, '1.44'))
+      throw invalid(`Container cannot be connected to network endpoints: ${Object.keys(endpoints).join(', ')}`);
+    res.json(await svc.create({ name: req.query.str('name') || undefined, config, hostConfig: hostConfig ?? {}, platform: req.query.str('platform') || undefined, endpoints }), 201);
   });
 
   r.get('/containers/{id}/json', async (req, res) => {

@@ -16,13 +16,16 @@ ff02::1\tip6-allnodes
 ff02::2\tip6-allrouters
 `;
 
-/** "name:ip" (or "name=ip") → "ip\tname"; "host-gateway" needs the bridge (networks issue). */
-export function extraHostLine(entry: string): string {
+/** "name:ip" (or "name=ip") → "ip\tname"; "host-gateway" is the default bridge's address. */
+export function extraHostLine(entry: string, hostGateway?: string): string {
   const i = entry.search(/[:=]/);
   if (i <= 0) throw invalid(`invalid IP address in add-host: "${entry}"`);
   const name = entry.slice(0, i);
-  const ip = entry.slice(i + 1).replace(/^\[|\]$/g, '');
-  if (ip === 'host-gateway') throw invalid('--add-host host-gateway needs a bridge network, which Pier does not have yet');
+  let ip = entry.slice(i + 1).replace(/^\[|\]$/g, '');
+  if (ip === 'host-gateway') {
+    if (!hostGateway) throw invalid('--add-host host-gateway: this daemon has no default bridge address to map it to');
+    ip = hostGateway;
+  }
   if (!/^[0-9a-fA-F:.]+$/.test(ip)) throw invalid(`invalid IP address in add-host: "${ip}"`);
   return `${ip}\t${name}\n`;
 }
@@ -33,18 +36,30 @@ export async function writeContainerFiles(
   hostname: string,
   fqdn: string,
   hostNetwork: boolean,
+  net: ContainerNet = { embeddedDns: false },
 ): Promise<void> {
   await writeFile(p.hostname, hostname + '\n');
   let hosts: string;
   if (hostNetwork) hosts = await readFile('/etc/hosts', 'utf8').catch(() => LOCAL_HOSTS);
   else hosts = LOCAL_HOSTS;
-  for (const e of hc.ExtraHosts ?? []) hosts += extraHostLine(e);
-  if (!hostNetwork && hc.NetworkMode !== 'none') hosts += `127.0.1.1\t${fqdn !== hostname ? `${fqdn} ` : ''}${hostname}\n`;
+  for (const e of hc.ExtraHosts ?? []) hosts += extraHostLine(e, net.hostGateway);
+  if (!hostNetwork && hc.NetworkMode !== 'none') hosts += `${net.ip ?? '127.0.1.1'}\t${fqdn !== hostname ? `${fqdn} ` : ''}${hostname}\n`;
   await writeFile(p.hosts, hosts);
-  await writeFile(p.resolvConf, await resolvConf(hc, hostNetwork));
+  await writeFile(p.resolvConf, await resolvConf(hc, hostNetwork, net));
 }
 
-async function resolvConf(hc: HostConfig, hostNetwork: boolean): Promise<string> {
+/** What the network gave a container, for its files. */
+export interface ContainerNet {
+  /** Its address on its primary network (the hostname's line in /etc/hosts). */
+  ip?: string;
+  /** On a user-defined network: the embedded DNS server at 127.0.0.11 is its name server. */
+  embeddedDns: boolean;
+  hostGateway?: string;
+  /** The daemon's --dns servers. */
+  defaultDns?: string[];
+}
+
+async function resolvConf(hc: HostConfig, hostNetwork: boolean, net: ContainerNet): Promise<string> {
   const host = await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
   let servers: string[] = [];
   let search: string[] = [];
@@ -56,7 +71,13 @@ async function resolvConf(hc: HostConfig, hostNetwork: boolean): Promise<string>
     else if (k === 'options') options.push(...v);
   }
   if (!hostNetwork) servers = servers.filter((s) => !/^127\.|^::1$/.test(s));
+  if (net.defaultDns?.length) servers = net.defaultDns;
   if (hc.Dns?.length) servers = hc.Dns;
+  // Like Docker: the embedded server answers for the network and forwards the rest to these.
+  if (net.embeddedDns) {
+    servers = ['127.0.0.11'];
+    if (!hc.DnsOptions?.length) options = ['ndots:0', ...options.filter((o) => !o.startsWith('ndots:'))];
+  }
   if (hc.DnsSearch?.length) search = hc.DnsSearch.filter((s) => s !== '.');
   if (hc.DnsOptions?.length) options = hc.DnsOptions;
   let out = '';

@@ -6,6 +6,7 @@
  */
 import type { ContainerConfig, HostConfig } from '../../runtime/container-config.js';
 import { nowNs } from '../../base/clock.js';
+import type { ContainerNetwork, PortMapping } from '../../network/types.js';
 
 export type Status = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
 
@@ -64,6 +65,12 @@ export interface ContainerRecord {
   resolvConfPath: string;
   /** pid of the container's init when running (survives restarts of pierd). */
   pid?: number;
+  /** The networks it joins, by name (engine/networks.ts); their endpoints are set while it runs. */
+  networks?: Record<string, ContainerNetwork>;
+  /** Its network namespace's path while it runs on bridge networks. */
+  netns?: string;
+  /** Host ports published for it while it runs. */
+  ports?: PortMapping[];
 }
 
 export const ZERO_TIME = '0001-01-01T00:00:00Z';

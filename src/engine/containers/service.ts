@@ -46,6 +46,8 @@ import { generateName, validateName } from './names.js';
 import { writeContainerFiles } from './files.js';
 import { parseSignal, signalNumber } from './signals.js';
 import { HEALTH_ON_FAILURE } from './health.js';
+import type { NetworkService } from '../networks.js';
+import type { EndpointConfig } from '../../network/types.js';
 
 export interface ContainerServiceOptions {
   dataRoot: string;
@@ -58,6 +60,8 @@ export interface ContainerServiceOptions {
   /** The init binary for --init (a static tini). */
   initPath?: string;
   liveRestore: boolean;
+  /** Bridge networks, published ports and container DNS (absent in tests of the container core alone). */
+  networks?: NetworkService;
 }
 
 /** What lives only while pierd runs. */
@@ -173,7 +177,7 @@ export class ContainerService {
 
   // ---- create ------------------------------------------------------------------------------
 
-  async create(o: { name?: string; config: ContainerConfig; hostConfig: HostConfig; platform?: string }): Promise<{ Id: string; Warnings: string[] }> {
+  async create(o: { name?: string; config: ContainerConfig; hostConfig: HostConfig; platform?: string; endpoints?: Record<string, EndpointConfig | null> }): Promise<{ Id: string; Warnings: string[] }> {
     const config = o.config ?? {};
     const hc: HostConfig = o.hostConfig ?? {};
     let name = o.name ? validateName(o.name) : undefined;
@@ -185,13 +189,13 @@ export class ContainerService {
     // The name is held from here until the record exists, so concurrent creates never share one.
     const held = name;
     try {
-      return await this.createNamed(name, config, hc, o.platform);
+      return await this.createNamed(name, config, hc, o.platform, o.endpoints);
     } finally {
       if (held) this.reserved.delete(held);
     }
   }
 
-  private async createNamed(name: string | undefined, config: ContainerConfig, hc: HostConfig, platform: string | undefined): Promise<{ Id: string; Warnings: string[] }> {
+  private async createNamed(name: string | undefined, config: ContainerConfig, hc: HostConfig, platform: string | undefined, endpoints?: Record<string, EndpointConfig | null>): Promise<{ Id: string; Warnings: string[] }> {
     if (!config.Image) throw invalid('No image was specified');
     const img = this.images.resolve(config.Image);
     const imgCfg = await this.images.configOf(img.id);
@@ -205,7 +209,8 @@ export class ContainerService {
     checkLogDriver(hc);
     for (const mode of [hc.PidMode, hc.IpcMode, hc.NetworkMode])
       if (mode?.startsWith('container:')) this.find(mode.slice(10)); // 404 for an unknown container, like Docker
-    checkNetworkMode(hc.NetworkMode);
+    checkNetworkMode(hc.NetworkMode, !!this.o.networks);
+    const networks = this.o.networks?.networksFor(hc, endpoints ?? undefined, merged.ExposedPorts ?? undefined);
     const onFailure = hc.Annotations?.[HEALTH_ON_FAILURE];
     if (onFailure !== undefined && !['none', 'kill', 'restart', 'stop'].includes(onFailure))
       throw invalid(`invalid --health-on-failure "${onFailure}": use none, kill, restart or stop`);
@@ -219,7 +224,7 @@ export class ContainerService {
       this.reserved.add(name);
     }
     try {
-      return await this.createRecord(id, name, config, hc, img.id, imgCfg, merged, args);
+      return await this.createRecord(id, name, config, hc, img.id, imgCfg, merged, args, networks);
     } finally {
       if (generated) this.reserved.delete(generated);
     }
@@ -227,6 +232,7 @@ export class ContainerService {
 
   private async createRecord(
     id: string, name: string, config: ContainerConfig, hc: HostConfig, imageId: string, imgCfg: ImageConfig, merged: ContainerConfig, args: string[],
+    networks: ContainerRecord['networks'],
   ): Promise<{ Id: string; Warnings: string[] }> {
     const chains = chainIds(imgCfg.rootfs.diff_ids);
     const parentChain = chains[chains.length - 1] ?? '';
@@ -247,6 +253,7 @@ export class ContainerService {
       driver: this.snapshotter.driver,
       logPath: join(dir, `${id}-json.log`),
       hostsPath: join(dir, 'hosts'), hostnamePath: join(dir, 'hostname'), resolvConfPath: join(dir, 'resolv.conf'),
+      ...(networks && Object.keys(networks).length ? { networks } : {}),
     };
     try {
       this.store.add(rec);
@@ -290,13 +297,16 @@ export class ContainerService {
     const run = this.runDir(c.id);
     let mounted = false;
     let created = false;
+    let networked = false;
     try {
       await fs.mkdir(rootfs, { recursive: true });
       if (!(await mountPointsUnder(rootfs)).includes(rootfs)) {
         await mountAll(this.host, await this.snapshotter.mounts(c.id), rootfs);
         mounted = true;
       }
-      const spec = buildSpec(await this.specInput(c, rootfs));
+      networked = true;
+      const net = (await this.o.networks?.setUp(c)) ?? { embeddedDns: false };
+      const spec = buildSpec(await this.specInput(c, rootfs, net));
       await fs.writeFile(join(this.bundleDir(c.id), 'config.json'), specJson(spec));
       await fs.rm(run, { recursive: true, force: true });
       await fs.mkdir(run, { recursive: true });
@@ -316,6 +326,7 @@ export class ContainerService {
       l.monitor = undefined;
       if (created) await rt.delete(c.id, true).catch((err: unknown) => this.log.warn({ id: c.id, err }, 'runtime delete after a failed start'));
       if (mounted) await unmountAll(this.host, rootfs).catch(() => undefined);
+      if (networked) await this.o.networks?.tearDown(c).catch((err: unknown) => this.log.warn({ id: c.id, err }, 'network clean-up after a failed start'));
       throw this.startFailed(c, e);
     }
     const m = l.monitor!;
@@ -356,7 +367,7 @@ export class ContainerService {
     return new EngineError(kind, msg);
   }
 
-  private async specInput(c: ContainerRecord, rootfs: string): Promise<SpecInput> {
+  private async specInput(c: ContainerRecord, rootfs: string, n: { netns?: string; ip?: string; embeddedDns: boolean }): Promise<SpecInput> {
     const hc = c.hostConfig;
     const cfg = c.config;
     const user = await resolveUser(rootfs, cfg.User, hc.GroupAdd);
@@ -365,7 +376,9 @@ export class ContainerService {
     const hostNetwork = net === 'host';
     const hostname = cfg.Hostname || c.id.slice(0, 12);
     const fqdn = cfg.Domainname ? `${hostname}.${cfg.Domainname}` : hostname;
-    await writeContainerFiles({ hosts: c.hostsPath, hostname: c.hostnamePath, resolvConf: c.resolvConfPath }, hc, hostname, fqdn, hostNetwork);
+    await writeContainerFiles({ hosts: c.hostsPath, hostname: c.hostnamePath, resolvConf: c.resolvConfPath }, hc, hostname, fqdn, hostNetwork, {
+      ip: n.ip, embeddedDns: n.embeddedDns, hostGateway: this.o.networks?.hostGateway(), defaultDns: this.o.networks?.o.dns,
+    });
     const sec = parseSecurityOpt(hc.SecurityOpt);
     const ipc = hc.IpcMode ?? '';
     let shm: SpecInput['shm'] = { mode: 'tmpfs', size: hc.ShmSize || 64 << 20 };
@@ -388,7 +401,7 @@ export class ContainerService {
         pid: this.nsRef(hc.PidMode, 'pid', 'PID'),
         ipc: ipc === 'host' ? { mode: 'host' } : this.nsRef(ipc.startsWith('container:') ? ipc : '', 'ipc', 'IPC'),
         uts: hc.UTSMode === 'host' ? { mode: 'host' } : { mode: 'private' },
-        net: hostNetwork ? { mode: 'host' } : net.startsWith('container:') ? this.nsRef(net, 'net', 'network') : { mode: 'private' },
+        net: hostNetwork ? { mode: 'host' } : net.startsWith('container:') ? this.nsRef(net, 'net', 'network') : n.netns ? { mode: 'join', path: n.netns } : { mode: 'private' },
         ...(this.o.cgroupMode === 'v2' && hc.CgroupnsMode !== 'host' ? { cgroup: { mode: 'private' } as NsRef } : {}),
       },
       shm,
@@ -452,7 +465,10 @@ export class ContainerService {
     };
     if (c.state.Health) c.state.Health.Status = 'unhealthy';
     delete c.pid;
-    await this.runtimeOf(c).delete(id, true).catch((e: unknown) => this.log.warn({ id, err: e }, 'runtime delete after exit'));
+    await Promise.all([
+      this.runtimeOf(c).delete(id, true).catch((e: unknown) => this.log.warn({ id, err: e }, 'runtime delete after exit')),
+      this.o.networks?.tearDown(c).catch((e: unknown) => this.log.warn({ id, err: e }, 'network clean-up after exit')),
+    ]);
     await unmountAll(this.host, this.rootfs(id)).catch(() => undefined);
     if (c.hostConfig.IpcMode === 'shareable') await unmountAll(this.host, this.shmDir(id)).catch(() => undefined);
     if (oom) this.emit(c, 'oom');
@@ -777,6 +793,7 @@ export class ContainerService {
         this.watch(c, m); // a recorded exit is handled at once
         if (m.alive()) {
           this.log.info({ id: c.id, pid: c.state.Pid }, 'adopted a running container');
+          await this.o.networks?.restore(c);
           this.liveOf(c.id).stopHealth = this.healthStarter?.(c);
         }
         return;
@@ -788,8 +805,9 @@ export class ContainerService {
       this.store.save(c);
       return;
     }
-    // Not running: no runtime state or mounts may be left.
+    // Not running: no runtime state, mounts or network may be left.
     await this.runtimeOf(c).delete(c.id, true).catch(() => undefined);
+    if (c.netns || Object.values(c.networks ?? {}).some((n) => n.endpoint)) await this.o.networks?.tearDown(c).catch(() => undefined);
     await this.unmountEverything(c.id);
     if (c.hostConfig.AutoRemove && c.hasBeenStarted) {
       await this.remove(c.id, { force: true }); // it ended while pierd was away: --rm still applies
@@ -902,8 +920,8 @@ export function logRotation(hc: HostConfig): { logMaxSize?: number; logMaxFiles?
   return { logMaxSize: bytes, logMaxFiles: n };
 }
 
-function checkNetworkMode(mode: string | undefined): void {
-  if (!mode || ['default', 'bridge', 'host', 'none'].includes(mode) || mode.startsWith('container:')) return;
+function checkNetworkMode(mode: string | undefined, userNetworks: boolean): void {
+  if (!mode || ['default', 'bridge', 'host', 'none'].includes(mode) || mode.startsWith('container:') || userNetworks) return;
   throw notFound(`network ${mode} not found`);
 }
 

@@ -115,7 +115,7 @@ export async function listContainers(
     if (before.length && !(order.get(c.id)! < Math.min(...before))) return false;
     if (since.length && !(order.get(c.id)! > Math.max(...since))) return false;
     if (f.get('health').length && !f.get('health').includes(c.state.Health?.Status ?? 'none')) return false;
-    if (f.get('network').length && !f.get('network').includes(c.hostConfig.NetworkMode ?? '')) return false;
+    if (f.get('network').length && !f.get('network').some((n) => n === c.hostConfig.NetworkMode || Object.entries(c.networks ?? {}).some(([name, cn]) => name === n || cn.networkId.startsWith(n)))) return false;
     if (f.get('isolation').length && !f.get('isolation').includes(c.hostConfig.Isolation || 'default')) return false;
     if (f.bool('is-task') === true) return false;
     return true;
@@ -125,10 +125,10 @@ export async function listContainers(
   for (const c of list) {
     const s: ContainerSummary = {
       Id: c.id, Names: [`/${c.name}`], Image: c.imageName, ImageID: c.image, Command: commandOf(c),
-      Created: Math.floor(Date.parse(c.created) / 1000), Ports: [], Labels: c.config.Labels ?? {},
+      Created: Math.floor(Date.parse(c.created) / 1000), Ports: svc.o.networks?.portList(c) ?? [], Labels: c.config.Labels ?? {},
       State: c.state.Status, Status: statusText(c.state),
       HostConfig: { NetworkMode: c.hostConfig.NetworkMode ?? 'bridge', ...(c.hostConfig.Annotations ? { Annotations: c.hostConfig.Annotations } : {}) },
-      NetworkSettings: { Networks: networksOf(c) }, Mounts: [],
+      NetworkSettings: { Networks: networksOf(svc, c) }, Mounts: [],
     };
     if (o.size) Object.assign(s, await sizes(svc, c));
     out.push(s);
@@ -136,7 +136,8 @@ export async function listContainers(
   return out;
 }
 
-function networksOf(c: ContainerRecord): Record<string, unknown> {
+function networksOf(svc: ContainerService, c: ContainerRecord): Record<string, unknown> {
+  if (svc.o.networks) return svc.o.networks.networksView(c);
   const mode = c.hostConfig.NetworkMode ?? 'bridge';
   if (mode.startsWith('container:')) return {};
   return {
@@ -173,10 +174,10 @@ export async function inspectContainer(svc: ContainerService, c: ContainerRecord
     ...(o.size ? await sizes(svc, c) : {}),
     Mounts: [],
     Config: configView(c),
-    NetworkSettings: {
+    NetworkSettings: svc.o.networks?.settings(c) ?? {
       Bridge: '', SandboxID: '', SandboxKey: '', Ports: {}, HairpinMode: false, LinkLocalIPv6Address: '', LinkLocalIPv6PrefixLen: 0,
       SecondaryIPAddresses: null, SecondaryIPv6Addresses: null, EndpointID: '', Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0,
-      IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', MacAddress: '', Networks: networksOf(c),
+      IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', MacAddress: '', Networks: networksOf(svc, c),
     },
   };
 }
