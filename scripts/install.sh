@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything Pier needs on a fresh Debian 12 machine and builds it.
 # Debian packages: runc (OCI runtime), busybox-static (offline base image),
-# btrfs-progs (btrfs snapshotter), zstd (zstd layers), iproute2/iptables (networks),
+# btrfs-progs (btrfs snapshotter), zstd (zstd layers), iproute2/iptables and
+# containernetworking-plugins (networks: the CNI bridge plugin), docker-compose (a real
+# compose client in the network and volume tests),
 # tini (--init: tini-static), procps (ps for `top`), bzip2/xz-utils (`cp` of compressed
 # archives), gcc/libc6-dev (the static pier-monitor), libseccomp-dev (libseccomp.a for
 # pier-nsexec, the exec path without runc), tmux (tests drive `run -it` in a
@@ -12,7 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
-pkgs=(runc busybox-static btrfs-progs zstd xz-utils bzip2 iproute2 iptables tini procps gcc libc6-dev libseccomp-dev tmux util-linux docker.io docker-registry skopeo hyperfine)
+pkgs=(runc busybox-static btrfs-progs zstd xz-utils bzip2 iproute2 iptables containernetworking-plugins docker-compose tini procps gcc libc6-dev libseccomp-dev tmux util-linux docker.io docker-registry skopeo hyperfine)
 missing=()
 for p in "${pkgs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

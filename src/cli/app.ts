@@ -21,6 +21,7 @@ const runMod: Loader = () => import('./commands/run.js');
 const execMod: Loader = () => import('./commands/exec.js');
 const statsMod: Loader = () => import('./commands/stats.js');
 const cpMod: Loader = () => import('./commands/cp.js');
+const networksMod: Loader = () => import('./commands/networks.js');
 
 /**
  * `pier registry ...` runs the registry server, which is bundled on its own
@@ -92,6 +93,17 @@ const containerCmds: Record<string, Entry> = {
 };
 const containerAliases: Record<string, string> = { list: 'ls', ps: 'ls', remove: 'rm' };
 
+const networkCmds: Record<string, Entry> = {
+  connect: { short: 'Connect a container to a network', load: networksMod, key: 'connect', parent: 'network' },
+  create: { short: 'Create a network', load: networksMod, key: 'create', parent: 'network' },
+  disconnect: { short: 'Disconnect a container from a network', load: networksMod, key: 'disconnect', parent: 'network' },
+  inspect: { short: 'Display detailed information on one or more networks', load: networksMod, key: 'inspect', parent: 'network' },
+  ls: { short: 'List networks', load: networksMod, key: 'ls', parent: 'network', aliases: [`${P} network ls`, `${P} network list`] },
+  prune: { short: 'Remove all unused networks', load: networksMod, key: 'prune', parent: 'network' },
+  rm: { short: 'Remove one or more networks', load: networksMod, key: 'rm', parent: 'network', aliases: [`${P} network rm`, `${P} network remove`] },
+};
+const networkAliases: Record<string, string> = { list: 'ls', remove: 'rm' };
+
 const systemCmds: Record<string, Entry> = {
   df: { short: 'Show pier disk usage', load: systemMod, key: 'df', parent: 'system' },
   events: { short: 'Get real time events from the server', load: eventsMod, key: 'events', parent: 'system', aliases: [`${P} system events`, `${P} events`] },
@@ -142,6 +154,7 @@ const top: Record<string, Entry> = {
 const groups: Record<string, { short: string; subs: Record<string, Entry>; aliases?: Record<string, string> }> = {
   container: { short: 'Manage containers', subs: containerCmds, aliases: containerAliases },
   image: { short: 'Manage images', subs: imageCmds, aliases: imageAliases },
+  network: { short: 'Manage networks', subs: networkCmds, aliases: networkAliases },
   system: { short: 'Manage Pier', subs: systemCmds },
 };
 

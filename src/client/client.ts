@@ -17,6 +17,8 @@ import type {
   ExecInspect, FilesystemChange, Filters, HistoryItem, ImageDeleteItem, ImageInspect, ImagesPruneReport,
   ImageSummary, Info, JSONMessage, PathStat, Ping, ServerVersion,
 } from './types.js';
+import type { VolumeCreateRequest, VolumeListResponse, VolumeSummary, VolumesPruneReport } from './types.js';
+import type { NetworkConnectRequest, NetworkCreateRequest, NetworkCreateResponse, NetworkSummary, NetworksPruneReport } from './types.js';
 
 export const MAX_API_VERSION = '1.50';
 export const MIN_API_VERSION = '1.24';
@@ -296,6 +298,31 @@ export class Client {
     return this.json('GET', '/system/df');
   }
 
+  // --- volumes -----------------------------------------------------------------
+
+  volumeCreate(body: VolumeCreateRequest): Promise<VolumeSummary> {
+    return this.json('POST', '/volumes/create', { body });
+  }
+
+  volumeList(filters?: Filters): Promise<VolumeListResponse> {
+    const query: Query = {};
+    if (filters && Object.keys(filters).length) query.filters = sortFilters(filters);
+    return this.json('GET', '/volumes', { query });
+  }
+
+  /** Raw JSON text of GET /volumes/{name}. */
+  volumeInspectRaw(name: string): Promise<string> {
+    return this.text('GET', `/volumes/${encodeName(trimVolume(name))}`);
+  }
+
+  async volumeRemove(name: string, force = false): Promise<void> {
+    await this.json('DELETE', `/volumes/${encodeName(trimVolume(name))}`, { query: force ? { force: '1' } : {} });
+  }
+
+  volumesPrune(filters: Filters): Promise<VolumesPruneReport> {
+    return this.json('POST', '/volumes/prune', { query: { filters: sortFilters(filters) } });
+  }
+
   // --- containers ------------------------------------------------------------
 
   /**
@@ -504,6 +531,42 @@ export class Client {
     await this.json('PUT', `${cpath(id)}/archive`, { query, body: content, headers: { 'Content-Type': 'application/x-tar' } });
   }
 
+  // --- networks: names and IDs are trimmed, and an empty one refused before any request (docker's trimID)
+
+  networkCreate(body: NetworkCreateRequest): Promise<NetworkCreateResponse> {
+    return this.json('POST', '/networks/create', { body });
+  }
+
+  networkList(filters?: Filters): Promise<NetworkSummary[]> {
+    return this.json<NetworkSummary[] | null>('GET', '/networks', { query: { filters: sortFilters(filters) } }).then((l) => l ?? []);
+  }
+
+  /** Raw JSON text of GET /networks/{id}. */
+  networkInspectRaw(id: string, o: { verbose?: boolean; scope?: string } = {}): Promise<string> {
+    const query: Query = {};
+    if (o.verbose) query.verbose = 'true';
+    if (o.scope) query.scope = o.scope;
+    return this.text('GET', npath(id), { query });
+  }
+
+  async networkRemove(id: string): Promise<void> {
+    await this.json('DELETE', npath(id));
+  }
+
+  async networkConnect(id: string, body: NetworkConnectRequest): Promise<void> {
+    const path = npath(id);
+    await this.json('POST', `${path}/connect`, { body: { ...body, Container: trimID('container', body.Container) } });
+  }
+
+  async networkDisconnect(id: string, container: string, force: boolean): Promise<void> {
+    const path = npath(id);
+    await this.json('POST', `${path}/disconnect`, { body: { Container: trimID('container', container), Force: force } });
+  }
+
+  networksPrune(filters: Filters): Promise<NetworksPruneReport> {
+    return this.json('POST', '/networks/prune', { query: { filters: sortFilters(filters) } });
+  }
+
   /** GET /events: a stream of event messages until `until` (or forever). */
   async *events(o: { since?: string; until?: string; filters?: Filters; signal?: AbortSignal } = {}): AsyncGenerator<EventMessage> {
     const query: Query = { since: o.since, until: o.until, filters: o.filters };
@@ -516,6 +579,22 @@ export class Client {
 
 /** A container name or ID in a path: as docker sends it, '/' kept (a legacy link name is "web/db"). */
 const cpath = (id: string) => `/containers/${encodeName(id)}`;
+
+/** docker's trimID: surrounding spaces dropped, an empty name refused (no request is sent). */
+function trimID(kind: 'network' | 'container', id: string): string {
+  const t = id.trim();
+  if (t === '') throw new Error(`invalid ${kind} name or ID: value is empty`);
+  return t;
+}
+
+const npath = (id: string) => `/networks/${encodeName(trimID('network', id))}`;
+
+/** docker's trimID for volumes: surrounding spaces dropped, an empty name refused before any request. */
+function trimVolume(name: string): string {
+  const t = name.trim();
+  if (t === '') throw new Error('invalid volume name or ID: value is empty');
+  return t;
+}
 
 /** Filters with sorted keys, as Go's encoder writes a map. */
 function sortFilters(f: Filters | undefined): Filters | undefined {

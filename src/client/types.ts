@@ -149,12 +149,32 @@ export interface ContainerSummary {
 }
 
 export interface VolumeSummary {
+  CreatedAt?: string;
   Name: string;
   Driver: string;
   Mountpoint: string;
   Labels?: Record<string, string> | null;
+  Options?: Record<string, string> | null;
   Scope?: string;
   UsageData?: { Size: number; RefCount: number } | null;
+}
+
+/** POST /volumes/create (Docker's volume.CreateOptions; empty fields are left out like Go's omitempty). */
+export interface VolumeCreateRequest {
+  Driver?: string;
+  DriverOpts?: Record<string, string>;
+  Labels?: Record<string, string>;
+  Name?: string;
+}
+
+export interface VolumeListResponse {
+  Volumes: VolumeSummary[] | null;
+  Warnings: string[] | null;
+}
+
+export interface VolumesPruneReport {
+  VolumesDeleted: string[] | null;
+  SpaceReclaimed: number;
 }
 
 export interface BuildCacheRecord {
@@ -556,4 +576,69 @@ export interface StatsResponse {
   memory_stats?: { usage?: number; limit?: number; stats?: Record<string, number>; privateworkingset?: number };
   networks?: Record<string, { rx_bytes: number; tx_bytes: number }>;
   storage_stats?: { read_size_bytes?: number; write_size_bytes?: number };
+}
+
+// --- networks ---------------------------------------------------------------------
+
+export interface IPAMConfig {
+  Subnet?: string;
+  IPRange?: string;
+  Gateway?: string;
+  AuxiliaryAddresses?: Record<string, string>;
+}
+
+export interface IPAM {
+  Driver: string;
+  Options: Record<string, string> | null;
+  Config: IPAMConfig[] | null;
+}
+
+/** The body of POST /networks/create, in docker's field order (network.CreateRequest). */
+export interface NetworkCreateRequest {
+  Driver: string;
+  Scope: string;
+  EnableIPv4?: boolean;
+  EnableIPv6?: boolean;
+  IPAM: IPAM | null;
+  Internal: boolean;
+  Attachable: boolean;
+  Ingress: boolean;
+  ConfigOnly: boolean;
+  ConfigFrom: { Network: string } | null;
+  Options: Record<string, string> | null;
+  Labels: Record<string, string> | null;
+  Name: string;
+}
+
+export interface NetworkCreateResponse {
+  Id: string;
+  Warning?: string;
+}
+
+/** An item of GET /networks (and, with more fields, GET /networks/{id}). */
+export interface NetworkSummary {
+  Name: string;
+  Id: string;
+  Created?: string;
+  Scope?: string;
+  Driver?: string;
+  EnableIPv4?: boolean;
+  EnableIPv6?: boolean;
+  IPAM?: IPAM;
+  Internal?: boolean;
+  Attachable?: boolean;
+  Ingress?: boolean;
+  ConfigOnly?: boolean;
+  Labels?: Record<string, string> | null;
+  [k: string]: unknown;
+}
+
+/** The body of POST /networks/{id}/connect. */
+export interface NetworkConnectRequest {
+  Container: string;
+  EndpointConfig: EndpointSettings | null;
+}
+
+export interface NetworksPruneReport {
+  NetworksDeleted: string[] | null;
 }
