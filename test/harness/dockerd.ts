@@ -29,30 +29,44 @@ export function dockerCli(): string | undefined {
   return undefined;
 }
 
-export async function startDockerd(storageDriver = 'overlay2'): Promise<Dockerd> {
+/**
+ * With `netns`, dockerd runs with its full networking (docker0, iptables,
+ * docker-proxy) inside a network namespace made for it, so its bridge, subnet
+ * and chains exist only there and the host's (and any real docker0) are never
+ * touched; `netnsPath` is that namespace, for clients that must reach its
+ * published ports (nsenter --net=PATH). Deleting the namespace removes it all.
+ */
+export async function startDockerd(storageDriver = 'overlay2', o: { netns?: boolean } = {}): Promise<Dockerd & { netnsPath?: string }> {
   const bin = dockerdPath();
   if (!bin) throw new Error('dockerd is not installed (apt-get install docker.io)');
   const root = mkdtempSync('/tmp/pier-dockerd-');
   const sock = join(root, 'docker.sock');
+  const ns = o.netns ? `pierbench${process.pid}${Math.random().toString(36).slice(2, 6)}` : undefined;
+  if (ns) {
+    spawnSync('ip', ['netns', 'add', ns]);
+    spawnSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+  }
+  const netArgs = ns ? ['--ip6tables=false'] : ['--bridge', 'none', '--iptables=false', '--ip6tables=false', '--ip-masq=false'];
+  const args = [
+    '--data-root', join(root, 'data'), '--exec-root', join(root, 'exec'), '--host', `unix://${sock}`,
+    '--pidfile', join(root, 'docker.pid'), ...netArgs, '--storage-driver', storageDriver, '--containerd-namespace', `pier-bench-${process.pid}`,
+    '--containerd-plugins-namespace', `pier-bench-plugins-${process.pid}`,
+  ];
   const svc = await startService({
     name: 'dockerd',
-    cmd: bin,
-    args: [
-      '--data-root', join(root, 'data'), '--exec-root', join(root, 'exec'), '--host', `unix://${sock}`,
-      '--pidfile', join(root, 'docker.pid'), '--bridge', 'none', '--iptables=false', '--ip6tables=false',
-      '--ip-masq=false', '--storage-driver', storageDriver, '--containerd-namespace', `pier-bench-${process.pid}`,
-      '--containerd-plugins-namespace', `pier-bench-plugins-${process.pid}`,
-    ],
+    cmd: ns ? 'nsenter' : bin,
+    args: ns ? [`--net=/var/run/netns/${ns}`, bin, ...args] : args,
     env: { ...process.env, PATH: `/usr/sbin:/usr/bin:/sbin:/bin:${process.env.PATH}` },
     ready: async () => existsSync(sock) && (await api(sock, 'GET', '/_ping')).status === 200,
     cleanup: () => {
       unmountUnder(root);
       rmSync(root, { recursive: true, force: true });
+      if (ns) spawnSync('ip', ['netns', 'del', ns]);
     },
     startTimeoutMs: 60000,
     stopTimeoutMs: 20000,
   });
-  return { root, sock, host: `unix://${sock}`, proc: svc.proc, stop: svc.stop };
+  return { root, sock, host: `unix://${sock}`, proc: svc.proc, stop: svc.stop, ...(ns ? { netnsPath: `/var/run/netns/${ns}` } : {}) };
 }
 
 /** Runs the docker CLI against a host; returns code, stdout, stderr. */
