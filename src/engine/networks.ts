@@ -576,7 +576,9 @@ export class NetworkService {
         return ipv4.length || ipv6.length ? { ipv4, ipv6 } : undefined;
       },
       reverse: (ip) => {
-        for (const { netName, o, on } of peers()) if (on.endpoint!.ipv4 === ip || on.endpoint!.ipv6 === ip) return `${o.name}.${netName}`;
+        const want = parseIp(ip)?.value;
+        const same = (a: string) => !!a && parseIp(a)?.value === want;
+        for (const { netName, o, on } of peers()) if (same(on.endpoint!.ipv4) || same(on.endpoint!.ipv6)) return `${o.name}.${netName}`;
         return undefined;
       },
       upstreams: () => {
@@ -699,12 +701,18 @@ function untilTime(v: string): number {
   return t;
 }
 
-/** The host's name servers (loopback ones too: the embedded server forwards from the host). */
+let resolvers: { at: number; list: string[] } | undefined;
+
+/** The host's name servers (loopback ones too: the embedded server forwards from the host); re-read at most every 5 s. */
 export function hostResolvers(): string[] {
+  if (resolvers && Date.now() - resolvers.at < 5000) return resolvers.list;
+  let list: string[] = [];
   try {
-    return readFileSync('/etc/resolv.conf', 'utf8').split('\n').map((l) => l.trim().split(/\s+/)).filter((f) => f[0] === 'nameserver' && f[1]).map((f) => f[1]!);
+    list = readFileSync('/etc/resolv.conf', 'utf8').split('\n').map((l) => l.trim().split(/\s+/)).filter((f) => f[0] === 'nameserver' && f[1]).map((f) => f[1]!);
   } catch {
-    return [];
+    /* none */
   }
+  resolvers = { at: Date.now(), list };
+  return list;
 }
 

@@ -232,8 +232,10 @@ export class EmbeddedDns {
     let inFlight = 0;
     c.on('close', () => a.conns.delete(c));
     c.on('error', () => c.destroy());
-    c.setTimeout(TCP_IDLE_MS, () => {
-      if (inFlight === 0) c.destroy(); // the answer's write re-arms the timer otherwise
+    c.setTimeout(TCP_IDLE_MS);
+    // A listener of our own (setTimeout's callback fires once): with an answer pending, its write re-arms the timer.
+    c.on('timeout', () => {
+      if (inFlight === 0) c.destroy();
     });
     c.on('data', (chunk: Buffer) => {
       pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
@@ -273,7 +275,11 @@ export class EmbeddedDns {
       return await this.forward(a, q, msg, tcp);
     } catch (e) {
       a.log.warn({ err: e, name: q.questions?.[0]?.name }, 'query failed');
-      return encode(reply(q, RCODE.SERVFAIL), UDP_MIN);
+      try {
+        return encode(reply(q, RCODE.SERVFAIL), UDP_MIN);
+      } catch {
+        return undefined; // a question we can't even echo
+      }
     }
   }
 
