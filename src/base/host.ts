@@ -23,6 +23,20 @@ export interface Host {
   unmount(target: string, o?: { lazy?: boolean }): Promise<void>;
 }
 
+/** mount(8)'s flag words (moby/sys/mount's table): [clears the flag, flag]. Other options are file-system data. */
+const MOUNT_FLAGS: Record<string, [boolean, number]> = {
+  defaults: [false, 0], ro: [false, MS.RDONLY], rw: [true, MS.RDONLY], bind: [false, MS.BIND], rbind: [false, MS.BIND | MS.REC],
+  nosuid: [false, MS.NOSUID], suid: [true, MS.NOSUID], nodev: [false, MS.NODEV], dev: [true, MS.NODEV],
+  noexec: [false, MS.NOEXEC], exec: [true, MS.NOEXEC], sync: [false, MS.SYNCHRONOUS], async: [true, MS.SYNCHRONOUS],
+  dirsync: [false, MS.DIRSYNC], mand: [false, MS.MANDLOCK], nomand: [true, MS.MANDLOCK],
+  noatime: [false, MS.NOATIME], atime: [true, MS.NOATIME], nodiratime: [false, MS.NODIRATIME], diratime: [true, MS.NODIRATIME],
+  relatime: [false, MS.RELATIME], norelatime: [true, MS.RELATIME], strictatime: [false, MS.STRICTATIME], nostrictatime: [true, MS.STRICTATIME],
+};
+const PROPAGATION: Record<string, number> = {
+  private: MS.PRIVATE, rprivate: MS.PRIVATE | MS.REC, shared: MS.SHARED, rshared: MS.SHARED | MS.REC,
+  slave: MS.SLAVE, rslave: MS.SLAVE | MS.REC, unbindable: MS.UNBINDABLE, runbindable: MS.UNBINDABLE | MS.REC,
+};
+
 export class NodeHost implements Host {
   run(cmd: string, args: readonly string[], o: { signal?: AbortSignal; input?: string; allowFail?: boolean; env?: Record<string, string> } = {}): Promise<RunResult> {
     return new Promise((resolve, reject) => {
@@ -46,22 +60,20 @@ export class NodeHost implements Host {
 
   async mount(m: Mount, target: string): Promise<void> {
     let flags = 0;
+    let propagation = 0;
     const data: string[] = [];
     for (const opt of m.options) {
-      switch (opt) {
-        case 'ro': flags |= MS.RDONLY; break;
-        case 'rw': break;
-        case 'bind': flags |= MS.BIND; break;
-        case 'rbind': flags |= MS.BIND | MS.REC; break;
-        case 'nosuid': flags |= MS.NOSUID; break;
-        case 'nodev': flags |= MS.NODEV; break;
-        case 'noexec': flags |= MS.NOEXEC; break;
-        default: data.push(opt);
-      }
+      const f = Object.hasOwn(MOUNT_FLAGS, opt) ? MOUNT_FLAGS[opt] : undefined;
+      const p = Object.hasOwn(PROPAGATION, opt) ? PROPAGATION[opt] : undefined;
+      if (f) flags = f[0] ? flags & ~f[1] : flags | f[1];
+      else if (p) propagation = p;
+      else data.push(opt);
     }
     const isBind = (flags & MS.BIND) !== 0;
     try {
       sys().mount(m.source, target, isBind ? null : m.type, flags, data.length ? data.join(',') : null);
+      // Propagation is a call of its own, as mount(8) makes it.
+      if (propagation) sys().mount(null, target, null, propagation, null);
       // A read-only bind needs a second, remounting call: the kernel ignores MS_RDONLY on the first.
       if (isBind && flags & MS.RDONLY) sys().mount(null, target, null, flags | MS.REMOUNT, null);
     } catch (e) {

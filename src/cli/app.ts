@@ -22,6 +22,7 @@ const execMod: Loader = () => import('./commands/exec.js');
 const statsMod: Loader = () => import('./commands/stats.js');
 const cpMod: Loader = () => import('./commands/cp.js');
 const networksMod: Loader = () => import('./commands/networks.js');
+const volumesMod: Loader = () => import('./commands/volumes.js');
 
 /**
  * `pier registry ...` runs the registry server, which is bundled on its own
@@ -104,6 +105,16 @@ const networkCmds: Record<string, Entry> = {
 };
 const networkAliases: Record<string, string> = { list: 'ls', remove: 'rm' };
 
+const volumeCmds: Record<string, Entry> = {
+  create: { short: 'Create a volume', load: volumesMod, key: 'create', parent: 'volume' },
+  inspect: { short: 'Display detailed information on one or more volumes', load: volumesMod, key: 'inspect', parent: 'volume' },
+  ls: { short: 'List volumes', load: volumesMod, key: 'ls', parent: 'volume', aliases: [`${P} volume ls`, `${P} volume list`] },
+  prune: { short: 'Remove unused local volumes', load: volumesMod, key: 'prune', parent: 'volume' },
+  rm: { short: 'Remove one or more volumes', long: 'Remove one or more volumes. You cannot remove a volume that is in use by a container.', load: volumesMod, key: 'rm', parent: 'volume', aliases: [`${P} volume rm`, `${P} volume remove`] },
+  update: { short: 'Update a volume (cluster volumes only)', load: volumesMod, key: 'update', parent: 'volume' },
+};
+const volumeAliases: Record<string, string> = { list: 'ls', remove: 'rm' };
+
 const systemCmds: Record<string, Entry> = {
   df: { short: 'Show pier disk usage', load: systemMod, key: 'df', parent: 'system' },
   events: { short: 'Get real time events from the server', load: eventsMod, key: 'events', parent: 'system', aliases: [`${P} system events`, `${P} events`] },
@@ -156,6 +167,7 @@ const groups: Record<string, { short: string; subs: Record<string, Entry>; alias
   image: { short: 'Manage images', subs: imageCmds, aliases: imageAliases },
   network: { short: 'Manage networks', subs: networkCmds, aliases: networkAliases },
   system: { short: 'Manage Pier', subs: systemCmds },
+  volume: { short: 'Manage volumes', subs: volumeCmds, aliases: volumeAliases },
 };
 
 const globalFlags: FlagSpec[] = [

@@ -36,6 +36,8 @@ export interface CommandDef {
 /** Short description and aliases, kept in the dispatch table so help needs no module. */
 export interface CommandMeta {
   short: string;
+  /** The description its own --help prints, when longer than the group's one-liner. */
+  long?: string;
   aliases?: string[];
 }
 
@@ -57,7 +59,7 @@ export function helpColumns(io: IO): number {
 
 /** docker's `--help` text for a leaf command. */
 export function helpText(parentPath: string, def: CommandDef, meta: CommandMeta, cols: number): string {
-  let s = `Usage:  ${usageLine(parentPath, def)}\n\n${meta.short}\n`;
+  let s = `Usage:  ${usageLine(parentPath, def)}\n\n${meta.long ?? meta.short}\n`;
   if (meta.aliases?.length) s += `\nAliases:\n  ${meta.aliases.join(', ')}\n`;
   if (def.flags.some((f) => !f.hidden)) s += `\nOptions:\n${flagUsages(def.flags, cols).trimEnd()}\n`;
   return s;

@@ -7,7 +7,8 @@
 
 import type { Filters } from '../client/types.js';
 
-export type FlagType = 'bool' | 'string' | 'int' | 'list' | 'filter' | 'strings';
+/** 'map': docker's MapOpts (`-o k=v`, repeatable); the values are the "k=v" strings as given. */
+export type FlagType = 'bool' | 'string' | 'int' | 'list' | 'filter' | 'strings' | 'map';
 
 export interface FlagSpec {
   name: string;
@@ -225,7 +226,8 @@ export function flagUsages(specs: readonly FlagSpec[], cols: number): string {
     line += '\x00';
     if (line.length > maxlen) maxlen = line.length;
     line += usage;
-    if (!defaultIsZero(f)) {
+    if (f.type === 'map') line += ' (default map[])'; // pflag prints a MapOpts' String() of nothing
+    else if (!defaultIsZero(f)) {
       line += f.type === 'string' ? ` (default ${goQuote(String(f.default))})` : ` (default ${String(f.default)})`;
     }
     lines.push(line);

@@ -49,6 +49,9 @@ import { Firewall } from '../network/bridge/firewall.js';
 import { Cni, findCniDir } from '../network/cni.js';
 import { EmbeddedDns } from '../network/dns/server.js';
 import { networkRoutes } from '../api/routes/networks.js';
+import { VolumeService } from '../engine/volumes.js';
+import { LocalDriver } from '../volume/local/local.js';
+import { volumeRoutes } from '../api/routes/volumes.js';
 
 const snapshotters = {
   overlay2: (root: string, host: Host) => OverlaySnapshotter.open(root, host),
@@ -66,6 +69,7 @@ export class Daemon {
   private snapshotter?: Snapshotter;
   private containers?: ContainerService;
   private networks?: NetworkService;
+  private volumes?: VolumeService;
   events = new EventBus();
 
   constructor(
@@ -93,6 +97,9 @@ export class Daemon {
       log.child({ component: 'distribution' }),
     );
     const containerStore = new ContainerStore(this.db);
+    // Volumes: Docker's local driver under DATA_ROOT/volumes, its records in the daemon's database.
+    const volumes = new VolumeService({ local: await LocalDriver.open(join(cfg.dataRoot, 'volumes'), this.db, this.host) }, this.events, log.child({ component: 'volumes' }));
+    this.volumes = volumes;
     const networks = await this.openNetworks(containerStore);
     this.networks = networks;
     const runtimes: Record<string, Runtime> = {};
@@ -107,6 +114,7 @@ export class Daemon {
       initPath: cfg.initPath,
       liveRestore: cfg.liveRestore,
       networks,
+      volumes,
     });
     this.containers = containers;
     const execs = new ExecService(containers);
@@ -133,6 +141,7 @@ export class Daemon {
         return { total: all.length, running, paused, stopped: all.length - running - paused };
       },
       containerList: () => listContainers(containers, { all: true, size: true, filters: parseFilters('') }),
+      volumeList: () => volumes.usage(),
       cgroupns: containers.o.cgroupMode === 'v2',
       insecureRegistries: cfg.insecureRegistries,
       registryMirrors: cfg.registryMirrors,
@@ -144,6 +153,7 @@ export class Daemon {
     authRoutes(router, distribution);
     containerRoutes(router, containers, execs);
     networkRoutes(router, networks);
+    volumeRoutes(router, volumes);
 
     // The pidfile is there before anyone can reach the API (as dockerd does).
     if (cfg.pidfile) {
@@ -268,6 +278,7 @@ export class Daemon {
     for (const h of this.cfg.hosts) if (h.startsWith('unix://')) await fs.rm(h.slice(7), { force: true });
     await this.containers?.shutdown();
     await this.networks?.shutdown().catch((e: unknown) => this.log.warn({ err: e }, 'network shutdown'));
+    await this.volumes?.close();
     await this.snapshotter?.close();
     this.db?.close();
     if (this.cfg.pidfile) await fs.rm(this.cfg.pidfile, { force: true });

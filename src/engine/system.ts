@@ -35,6 +35,8 @@ export interface SystemDeps {
   containerCounts?: () => { total: number; running: number; paused: number; stopped: number };
   /** Containers with sizes, for /system/df. */
   containerList?: () => Promise<unknown[]>;
+  /** Local volumes with sizes and reference counts, for /system/df. */
+  volumeList?: () => Promise<unknown[]>;
   /** Containers get a private cgroup namespace (cgroup v2). */
   cgroupns?: boolean;
 }
@@ -180,7 +182,7 @@ export class SystemService {
       LayersSize: want('image') ? await this.d.images.usage() : 0,
       Images: want('image') ? images : null,
       Containers: want('container') ? ((await this.d.containerList?.()) ?? []) : null,
-      Volumes: want('volume') ? [] : null,
+      Volumes: want('volume') ? ((await this.d.volumeList?.()) ?? []) : null,
       BuildCache: want('build-cache') ? [] : null,
     };
   }

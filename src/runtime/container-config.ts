@@ -76,8 +76,8 @@ export interface MountPoint {
   Target?: string;
   ReadOnly?: boolean;
   Consistency?: string;
-  BindOptions?: { Propagation?: string; NonRecursive?: boolean } | null;
-  VolumeOptions?: { NoCopy?: boolean; Labels?: Record<string, string>; DriverConfig?: { Name?: string; Options?: Record<string, string> } } | null;
+  BindOptions?: { Propagation?: string; NonRecursive?: boolean; CreateMountpoint?: boolean } | null;
+  VolumeOptions?: { NoCopy?: boolean; Labels?: Record<string, string>; DriverConfig?: { Name?: string; Options?: Record<string, string> } | null; Subpath?: string } | null;
   TmpfsOptions?: { SizeBytes?: number; Mode?: number } | null;
 }
 

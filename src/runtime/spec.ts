@@ -71,6 +71,7 @@ export interface OciLinux {
   seccomp?: LinuxSeccomp;
   maskedPaths?: string[];
   readonlyPaths?: string[];
+  rootfsPropagation?: string;
 }
 export interface OciSpec {
   ociVersion: string;
@@ -107,6 +108,8 @@ export interface SpecInput {
   writableCgroups?: boolean;
   /** Binds and volumes, after the defaults; one at a default's destination replaces it. */
   extraMounts?: OciMount[];
+  /** The rootfs's propagation ("shared", "rslave"), which shared and slave binds need; runc's default otherwise. */
+  rootfsPropagation?: string;
   devices?: SpecDevice[];
 }
 
@@ -355,6 +358,7 @@ export function buildSpec(i: SpecInput): OciSpec {
     seccomp: seccompFor(i, caps, privileged),
     maskedPaths: [...(hc.MaskedPaths ?? (privileged ? [] : DEFAULT_MASKED_PATHS))],
     readonlyPaths: [...(hc.ReadonlyPaths ?? (privileged ? [] : DEFAULT_READONLY_PATHS))],
+    rootfsPropagation: i.rootfsPropagation,
   })!;
 
   return compact<OciSpec>({

@@ -194,8 +194,9 @@ const imageInspector: Inspector = { type: 'image', raw: (client, ref) => client.
 const containerInspector: Inspector = { type: 'container', raw: (client, ref, size) => client.containerInspectRaw(ref, { size }) };
 
 // Docker tries container, image, network, volume, … in that order.
-// TODO: add network/volume inspectors (their API clients land with those commands).
-const inspectors: Inspector[] = [containerInspector, imageInspector];
+const volumeInspector: Inspector = { type: 'volume', raw: (client, ref) => client.volumeInspectRaw(ref) };
+// TODO: add the network inspector (between image and volume, Docker's order).
+const inspectors: Inspector[] = [containerInspector, imageInspector, volumeInspector];
 const validTypes = ['config', 'container', 'image', 'node', 'network', 'plugin', 'secret', 'service', 'task', 'volume'];
 
 async function runInspect(ctx: Ctx, f: ParsedFlags, only?: string): Promise<number> {

@@ -67,6 +67,7 @@ export async function changes(svc: ContainerService, c: ContainerRecord): Promis
 function skipOf(c: ContainerRecord): Set<string> {
   const s = new Set(MOUNT_POINTS);
   for (const t of Object.keys(c.hostConfig.Tmpfs ?? {})) s.add(t.replace(/^\/+/, ''));
+  for (const m of c.mounts ?? []) s.add(m.Destination.replace(/^\/+/, '')); // volumes, binds, --mount tmpfs
   return s;
 }
 

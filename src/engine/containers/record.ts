@@ -5,6 +5,7 @@
  * timers) is in service.ts.
  */
 import type { ContainerConfig, HostConfig } from '../../runtime/container-config.js';
+import type { MountPoint } from './mounts.js';
 import { nowNs } from '../../base/clock.js';
 import type { ContainerNetwork, PortMapping } from '../../network/types.js';
 
@@ -71,6 +72,8 @@ export interface ContainerRecord {
   netns?: string;
   /** Host ports published for it while it runs. */
   ports?: PortMapping[];
+  /** Binds, volumes and tmpfs mounts, resolved at create (mounts.ts); absent on records made before volumes. */
+  mounts?: MountPoint[];
 }
 
 export const ZERO_TIME = '0001-01-01T00:00:00Z';

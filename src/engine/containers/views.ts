@@ -8,6 +8,7 @@ import type { Filters } from '../filters.js';
 import { statusText, type ContainerRecord } from './record.js';
 import type { ContainerService } from './service.js';
 import { graphDriver, sizes } from './filesystem.js';
+import { mountPointView } from './mounts.js';
 
 export interface ContainerSummary {
   Id: string;
@@ -115,6 +116,7 @@ export async function listContainers(
     if (before.length && !(order.get(c.id)! < Math.min(...before))) return false;
     if (since.length && !(order.get(c.id)! > Math.max(...since))) return false;
     if (f.get('health').length && !f.get('health').includes(c.state.Health?.Status ?? 'none')) return false;
+    if (f.get('volume').length && !f.get('volume').some((v) => (c.mounts ?? []).some((m) => m.Destination === v || (m.Name || m.Source) === v))) return false;
     if (f.get('network').length && !f.get('network').some((n) => n === c.hostConfig.NetworkMode || Object.entries(c.networks ?? {}).some(([name, cn]) => name === n || cn.networkId.startsWith(n)))) return false;
     if (f.get('isolation').length && !f.get('isolation').includes(c.hostConfig.Isolation || 'default')) return false;
     if (f.bool('is-task') === true) return false;
@@ -128,7 +130,7 @@ export async function listContainers(
       Created: Math.floor(Date.parse(c.created) / 1000), Ports: svc.o.networks?.portList(c) ?? [], Labels: c.config.Labels ?? {},
       State: c.state.Status, Status: statusText(c.state),
       HostConfig: { NetworkMode: c.hostConfig.NetworkMode ?? 'bridge', ...(c.hostConfig.Annotations ? { Annotations: c.hostConfig.Annotations } : {}) },
-      NetworkSettings: { Networks: networksOf(svc, c) }, Mounts: [],
+      NetworkSettings: { Networks: networksOf(svc, c) }, Mounts: (c.mounts ?? []).map(mountPointView),
     };
     if (o.size) Object.assign(s, await sizes(svc, c));
     out.push(s);
@@ -172,7 +174,7 @@ export async function inspectContainer(svc: ContainerService, c: ContainerRecord
     HostConfig: hostConfigView(c, svc.o.cgroupMode === 'v2' ? 'private' : 'host'),
     GraphDriver: graph,
     ...(o.size ? await sizes(svc, c) : {}),
-    Mounts: [],
+    Mounts: (c.mounts ?? []).map(mountPointView),
     Config: configView(c),
     NetworkSettings: svc.o.networks?.settings(c) ?? {
       Bridge: '', SandboxID: '', SandboxKey: '', Ports: {}, HairpinMode: false, LinkLocalIPv6Address: '', LinkLocalIPv6PrefixLen: 0,
@@ -220,6 +222,7 @@ function hostConfigView(c: ContainerRecord, cgroupns: string): object {
     Devices: h.Devices ?? [], DeviceCgroupRules: h.DeviceCgroupRules ?? null, DeviceRequests: h.DeviceRequests ?? null, MemoryReservation: h.MemoryReservation ?? 0,
     MemorySwap: h.MemorySwap ?? 0, MemorySwappiness: h.MemorySwappiness ?? null, OomKillDisable: h.OomKillDisable ?? null, PidsLimit: h.PidsLimit ?? null,
     Ulimits: h.Ulimits ?? [], CpuCount: h.CpuCount ?? 0, CpuPercent: h.CpuPercent ?? 0, IOMaximumIOps: h.IOMaximumIOps ?? 0, IOMaximumBandwidth: h.IOMaximumBandwidth ?? 0,
+    ...(h.Mounts?.length ? { Mounts: h.Mounts } : {}),
     MaskedPaths: h.MaskedPaths ?? (h.Privileged ? null : DEFAULT_MASKED), ReadonlyPaths: h.ReadonlyPaths ?? (h.Privileged ? null : DEFAULT_READONLY),
     ...(h.Init ? { Init: true } : {}),
   };
