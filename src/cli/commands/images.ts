@@ -194,9 +194,9 @@ const imageInspector: Inspector = { type: 'image', raw: (client, ref) => client.
 const containerInspector: Inspector = { type: 'container', raw: (client, ref, size) => client.containerInspectRaw(ref, { size }) };
 
 // Docker tries container, image, network, volume, … in that order.
+const networkInspector: Inspector = { type: 'network', raw: (client, ref) => client.networkInspectRaw(ref) };
 const volumeInspector: Inspector = { type: 'volume', raw: (client, ref) => client.volumeInspectRaw(ref) };
-// TODO: add the network inspector (between image and volume, Docker's order).
-const inspectors: Inspector[] = [containerInspector, imageInspector, volumeInspector];
+const inspectors: Inspector[] = [containerInspector, imageInspector, networkInspector, volumeInspector];
 const validTypes = ['config', 'container', 'image', 'node', 'network', 'plugin', 'secret', 'service', 'task', 'volume'];
 
 async function runInspect(ctx: Ctx, f: ParsedFlags, only?: string): Promise<number> {
