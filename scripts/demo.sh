@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
 # Pier's main job: start pierd, make the offline busybox base image, show it through
 # the pier CLI and the real docker CLI (when installed), run containers from it (run,
-# exec, logs, stats, stop, commit, rm), save it, and send it through a `pier registry`
-# of its own and back.
+# exec, logs, stats, stop, commit, rm), serve a page from a named volume on a user
+# network through a published port (container DNS, the page fetched by name and from
+# the host), save the image, and send it through a `pier registry` of its own and back.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=${PIER_DEMO_ROOT:-/tmp/pier-demo}
 port=${PIER_DEMO_REGISTRY_PORT:-5055}
 sock=$root/pier.sock
 mkdir -p "$root"
-./bin/pierd --data-root "$root/data" --exec-root "$root/exec" -H "unix://$sock" --pidfile "$root/pierd.pid" --log-format text >"$root/pierd.log" 2>&1 &
+web_port=${PIER_DEMO_WEB_PORT:-18088}
+./bin/pierd --data-root "$root/data" --exec-root "$root/exec" -H "unix://$sock" --pidfile "$root/pierd.pid" --log-format text --bridge pierdemo0 >"$root/pierd.log" 2>&1 &
 ./bin/pier registry serve --addr "127.0.0.1:$port" --root "$root/registry" >"$root/registry.log" 2>&1 &
 registry_pid=$!
 # Containers outlive pierd (live restore): remove the demo's before stopping it.
-trap './bin/pier -H "unix://$sock" rm -f demo-web >/dev/null 2>&1 || true; kill $(cat "$root/pierd.pid" 2>/dev/null) $registry_pid 2>/dev/null || true' EXIT
+trap './bin/pier -H "unix://$sock" rm -f -v demo-web demo-site >/dev/null 2>&1 || true; ./bin/pier -H "unix://$sock" network rm demo-net >/dev/null 2>&1 || true; ./bin/pier -H "unix://$sock" volume rm demo-pages >/dev/null 2>&1 || true; kill $(cat "$root/pierd.pid" 2>/dev/null) $registry_pid 2>/dev/null || true' EXIT
 for _ in $(seq 50); do [ -S "$sock" ] && break; sleep 0.1; done
 export PIER_HOST=unix://$sock
 set -x
@@ -30,6 +32,18 @@ set -x
 ./bin/pier stop -t 1 demo-web
 ./bin/pier commit -m "demo commit" demo-web demo/committed:1
 ./bin/pier rm demo-web
+./bin/pier network create demo-net
+./bin/pier volume create demo-pages
+./bin/pier run --rm -v demo-pages:/pages busybox sh -c 'echo "hello from a named volume" > /pages/index.html'
+./bin/pier run -d --name demo-site --network demo-net --network-alias site -v demo-pages:/pages:ro -p "127.0.0.1:$web_port:80" busybox httpd -f -p 80 -h /pages
+./bin/pier run --rm --network demo-net busybox sh -c 'nslookup site >/dev/null && wget -qO- http://site/'
+./bin/pier port demo-site
+for _ in $(seq 20); do curl -fsS "http://127.0.0.1:$web_port/" && break; sleep 0.1; done
+./bin/pier network ls
+./bin/pier volume ls
+./bin/pier rm -f demo-site
+./bin/pier network rm demo-net
+./bin/pier volume rm demo-pages
 if command -v docker >/dev/null; then DOCKER_HOST=unix://$sock docker run --rm demo/committed:1 sh -c 'echo "the real docker CLI runs containers on pierd too"'; fi
 ./bin/pier save -o "$root/busybox.tar" busybox
 if command -v docker >/dev/null; then DOCKER_HOST=unix://$sock docker image inspect -f '{{.Id}} {{.Config.Cmd}}' busybox; fi

@@ -4,7 +4,8 @@
 # btrfs-progs (btrfs snapshotter), zstd (zstd layers), iproute2/iptables and
 # containernetworking-plugins (networks: the CNI bridge plugin), docker-compose (a real
 # compose client in the network and volume tests),
-# tini (--init: tini-static), procps (ps for `top`), bzip2/xz-utils (`cp` of compressed
+# tini (--init: tini-static), procps (ps for `top`), curl (the demo and the network
+# benchmark fetch from published ports), bzip2/xz-utils (`cp` of compressed
 # archives), gcc/libc6-dev (the static pier-monitor), libseccomp-dev (libseccomp.a for
 # pier-nsexec, the exec path without runc), tmux (tests drive `run -it` in a
 # real terminal), docker.io (dockerd to compare and benchmark against; never started by
@@ -14,7 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
-pkgs=(runc busybox-static btrfs-progs zstd xz-utils bzip2 iproute2 iptables containernetworking-plugins docker-compose tini procps gcc libc6-dev libseccomp-dev tmux util-linux docker.io docker-registry skopeo hyperfine)
+pkgs=(runc busybox-static btrfs-progs zstd xz-utils bzip2 iproute2 iptables containernetworking-plugins docker-compose tini procps curl gcc libc6-dev libseccomp-dev tmux util-linux docker.io docker-registry skopeo hyperfine)
 missing=()
 for p in "${pkgs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
