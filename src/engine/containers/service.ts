@@ -811,6 +811,8 @@ export class ContainerService {
       if (m.alive() || m.recordedExit()) {
         this.liveOf(c.id).monitor = m.alive() ? m : undefined;
         this.watch(c, m); // a recorded exit is handled at once
+        // ...and before the daemon answers: its network, mounts and state are settled by then.
+        if (!m.alive()) await this.liveOf(c.id).exitHandled;
         if (m.alive()) {
           this.log.info({ id: c.id, pid: c.state.Pid }, 'adopted a running container');
           await this.o.networks?.restore(c);

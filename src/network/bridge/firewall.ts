@@ -5,7 +5,7 @@
  * host never share a chain, and nothing of Docker's (docker0, DOCKER*) is
  * touched.
  *
- *   filter FORWARD ─▶ <P>-FWD ─▶ <P>-ISO   networks isolated from each other; internal ones from the world
+ *   filter FORWARD ─▶ <P>-FWD ─▶ <P>-ISO   networks isolated from each other (but for published ports); internal ones from the world
  *                           └─ accept: out of a bridge, replies into it, published (DNATed) traffic into it
  *   nat POSTROUTING ─▶ <P>-NAT              masquerade out of non-internal subnets; host → container via 127.0.0.1
  *   nat PREROUTING/OUTPUT (dst LOCAL) ─▶ <P>-DNAT   one DNAT rule per published port
@@ -61,11 +61,13 @@ export function render(c: Chains, nets: FirewallNetwork[], ports: FirewallPort[]
   const nat: string[] = [`:${c.nat} - [0:0]`, `:${c.dnat} - [0:0]`];
   for (const [t, chain, rule] of missing) (t === 'filter' ? filter : nat).push(chain === 'FORWARD' ? `-I FORWARD 1 ${rule}` : `-A ${chain} ${rule}`);
   filter.push(`-A ${c.fwd} -j ${c.iso}`);
+  // Internal networks reach nothing outside, published ports of other networks included.
+  for (const a of nets.filter((n) => n.internal))
+    filter.push(`-A ${c.iso} -i ${a.bridge} ! -o ${a.bridge} -j DROP`, `-A ${c.iso} -o ${a.bridge} ! -i ${a.bridge} -j DROP`);
+  // A published port is reachable from every network, as through Docker's userland proxy (both directions of a DNATed connection).
+  filter.push(`-A ${c.iso} -m conntrack --ctstate DNAT -j RETURN`);
   for (const a of nets) {
     for (const b of nets) if (a !== b) filter.push(`-A ${c.iso} -i ${a.bridge} -o ${b.bridge} -j DROP`);
-    if (a.internal) {
-      filter.push(`-A ${c.iso} -i ${a.bridge} ! -o ${a.bridge} -j DROP`, `-A ${c.iso} -o ${a.bridge} ! -i ${a.bridge} -j DROP`);
-    }
     filter.push(`-A ${c.fwd} -i ${a.bridge} -o ${a.bridge} -j ${a.icc ? 'ACCEPT' : 'DROP'}`);
     if (!a.internal) {
       filter.push(
