@@ -1,5 +1,5 @@
 // Keeps imports flowing one way (docs/architecture.md):
-//   base ← image, archive, snapshot, runtime, volume, network ← layer ← distribution, engine ← api ← daemon;
+//   base ← image, archive, snapshot, runtime, volume, network ← layer ← build, distribution ← engine ← api ← daemon;
 //   registry (the server) → base, image;  cli → client, base, image/reference.
 // Exits 1 naming each import that goes against the flow.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -14,11 +14,12 @@ const ALLOWED = {
   snapshot: ['base'],
   volume: ['base'],
   network: ['base'],
+  build: ['base', 'image', 'archive', 'runtime/container-config'],
   runtime: ['base'],
   layer: ['base', 'image', 'archive', 'snapshot'],
   distribution: ['base', 'image', 'archive', 'layer'],
   registry: ['base', 'image'],
-  engine: ['base', 'image', 'archive', 'snapshot', 'layer', 'runtime', 'volume', 'network'],
+  engine: ['base', 'image', 'archive', 'snapshot', 'layer', 'runtime', 'volume', 'network', 'build', 'distribution'],
   api: ['base', 'image', 'archive', 'runtime', 'engine', 'distribution', 'network/types', 'volume/volume'],
   daemon: ['base', 'image', 'archive', 'snapshot', 'layer', 'runtime', 'engine', 'api', 'distribution', 'volume', 'network'],
   client: ['base'],

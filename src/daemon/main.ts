@@ -45,6 +45,8 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGPIPE', () => {});
+  // A reader of our log that went away (EPIPE) must not turn every later log line into an uncaught exception.
+  for (const s of [process.stdout, process.stderr]) s.on('error', () => undefined);
   // The daemon never dies of one request's mistake: log and carry on.
   process.on('uncaughtException', (e) => log.error({ err: messageOf(e), stack: (e as Error).stack }, 'uncaught exception'));
   process.on('unhandledRejection', (e) => log.error({ err: messageOf(e) }, 'unhandled rejection'));

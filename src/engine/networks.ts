@@ -108,6 +108,8 @@ export class NetworkService {
       let pool: IpamPool;
       if (this.o.bip) {
         pool = { Subnet: cidrText(want!), Gateway: this.o.bip.split('/')[0]! };
+        const clash = this.takenSubnets(bridge?.id).find((t) => overlaps(t, want!));
+        if (clash) this.log.warn({ bip: this.o.bip, overlaps: cidrText(clash) }, 'the default bridge\'s --bip overlaps a route of this host or another network: traffic to it may go elsewhere');
       } else {
         const taken = this.takenSubnets(bridge?.id);
         const preferred = parseCidr(DEFAULT_BRIDGE_CIDR)!;

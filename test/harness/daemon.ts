@@ -4,7 +4,7 @@
  * removed even when the test failed.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, existsSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { request as httpRequest } from 'node:http';
 import { sys } from '../../src/base/sys.js';
@@ -35,17 +35,37 @@ export interface TestNet {
   subnet: string;
 }
 
-/** A random bridge name and a random /20 of 10.200.0.0/13: the default bridge takes its first /24, user networks the rest. */
+/**
+ * A random bridge name and a random /20 of 10.200.0.0/13 that the host does
+ * not route yet (another test daemon's): the default bridge takes its first
+ * /24, user networks /24s of the rest.
+ */
 export function testNet(): TestNet {
-  const block = Math.floor(Math.random() * 128); // 128 /20s in 10.200.0.0/13
-  const b2 = 200 + (block >> 4);
-  const b3 = (block & 15) << 4;
-  return {
-    bridge: `pt${Math.random().toString(36).slice(2, 9)}`,
-    bip: `10.${b2}.${b3}.1/24`,
-    pool: `base=10.${b2}.${b3 + 1}.0/24,size=24`,
-    subnet: `10.${b2}.${b3}.0/20`,
-  };
+  const routed = routedV4();
+  for (let attempt = 0; ; attempt++) {
+    const block = Math.floor(Math.random() * 128); // 128 /20s in 10.200.0.0/13
+    const b2 = 200 + (block >> 4);
+    const b3 = (block & 15) << 4;
+    const base = ((10 << 24) | (b2 << 16) | (b3 << 8)) >>> 0;
+    const clash = routed.some(([net, mask]) => ((base & mask) >>> 0 === net || (net & 0xfffff000) >>> 0 === base));
+    if (clash && attempt < 200) continue;
+    return {
+      bridge: `pt${Math.random().toString(36).slice(2, 9)}`,
+      bip: `10.${b2}.${b3}.1/24`,
+      pool: `base=10.${b2}.${b3}.0/20,size=24`,
+      subnet: `10.${b2}.${b3}.0/20`,
+    };
+  }
+}
+
+/** [network, mask] of every IPv4 route of the host, as host-order numbers. */
+function routedV4(): [number, number][] {
+  try {
+    return readFileSync('/proc/net/route', 'utf8').split('\n').slice(1).map((l) => l.trim().split(/\s+/)).filter((f) => f.length >= 8 && f[7] !== '00000000')
+      .map((f) => [Buffer.from(f[1]!, 'hex').readUInt32LE(0), Buffer.from(f[7]!, 'hex').readUInt32LE(0)] as [number, number]);
+  } catch {
+    return [];
+  }
 }
 
 export async function startDaemon(o: { args?: string[]; root?: string; config?: object; net?: TestNet } = {}): Promise<TestDaemon> {
@@ -53,7 +73,10 @@ export async function startDaemon(o: { args?: string[]; root?: string; config?: 
   const dataRoot = join(root, 'data');
   const sock = join(root, 'pier.sock');
   // A bridge and address space of its own, so test daemons run side by side and beside a dockerd.
-  const net = o.net ?? testNet();
+  // A daemon restarted on the same root keeps its bridge and subnet (else the old bridge would be left behind).
+  const netFile = join(root, 'net.json');
+  const net: TestNet = o.net ?? (existsSync(netFile) ? (JSON.parse(readFileSync(netFile, 'utf8')) as TestNet) : testNet());
+  if (!existsSync(netFile)) writeFileSync(netFile, JSON.stringify(net));
   const netArgs = o.config && ('bridge' in o.config || 'bip' in o.config) ? [] : ['--bridge', net.bridge, '--bip', net.bip, '--default-address-pool', net.pool];
   const args = ['--data-root', dataRoot, '--exec-root', join(root, 'exec'), '-H', `unix://${sock}`, '--pidfile', join(root, 'pierd.pid'), ...netArgs, ...(o.args ?? [])];
   if (o.config) {

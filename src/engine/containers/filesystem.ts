@@ -144,7 +144,11 @@ function checkPath(path: string): void {
  */
 export async function commit(
   svc: ContainerService, c: ContainerRecord,
-  o: { repo?: string; tag?: string; comment?: string; author?: string; pause: boolean; changes: string[]; config?: ContainerConfig },
+  o: {
+    repo?: string; tag?: string; comment?: string; author?: string; pause: boolean; changes: string[]; config?: ContainerConfig;
+    /** The builder: `config` is the whole new config (not merged over the container's), and the history line says what the step did. */
+    replaceConfig?: boolean; createdBy?: string;
+  },
 ): Promise<string> {
   const target = o.repo ? withDefaultTag(parseReference(o.tag ? `${o.repo}:${o.tag}` : o.repo)) : undefined;
   if (target?.digest) throw invalid('cannot commit to a digest reference');
@@ -162,7 +166,7 @@ export async function commit(
     const layer = await images.layers.unpack(c.parentChain, () => images.content.reader(blob.digest), undefined);
     const parent = await images.configOf(c.image);
     const manifest = JSON.parse((await images.content.read((images.meta.get(c.image)!).manifest as never)).toString()) as { layers: { mediaType: string; digest: string; size: number }[]; mediaType?: string };
-    const base: ContainerConfig = { ...c.config, ...(o.config ?? {}) };
+    const base: ContainerConfig = o.replaceConfig ? { ...(o.config ?? {}) } : { ...c.config, ...(o.config ?? {}) };
     delete base.Hostname;
     delete base.Domainname;
     delete base.AttachStdin;
@@ -176,7 +180,7 @@ export async function commit(
       container: c.id,
       config: { ...cfg, Image: c.image } as never,
       rootfs: { type: 'layers', diff_ids: [...parent.rootfs.diff_ids, layer.diffId] },
-      history: [...(parent.history ?? []), { created: now, author: o.author, created_by: [c.path, ...c.args].join(' '), comment: o.comment }],
+      history: [...(parent.history ?? []), { created: now, author: o.author, created_by: o.createdBy ?? [c.path, ...c.args].join(' '), comment: o.comment }],
     };
     const layers = [...manifest.layers, { mediaType: MediaType.DockerLayer, digest: blob.digest, size: blob.size }];
     const id = await images.commitImage(config, layers as never, MediaType.DockerManifest, c.image);

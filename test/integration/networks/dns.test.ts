@@ -5,7 +5,9 @@
  * (here a fake one of the test's own on 127.0.0.1:53 — never the host's real
  * resolvers); the default bridge has no name resolution; resolv.conf and
  * /etc/hosts carry --dns-search, --dns-option and --add-host; two user
- * networks are isolated from each other.
+ * networks are isolated from each other, and enable_icc=false isolates the
+ * containers of one; a shared alias answers every address, reverse lookups
+ * and renames follow the containers.
  *
  * The fake upstream lives in this process, so docker runs here never block
  * the event loop (dockerAsync).

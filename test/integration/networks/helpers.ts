@@ -28,6 +28,7 @@ export interface NetDaemon extends TestDaemon {
  * The harness's address pool (testNet) is a single /24, so a daemon could
  * make only one user network without --subnet; the whole /20 is added as a
  * second pool (reported as a harness bug).
+ * TODO: drop the extra --default-address-pool once testNet()'s pool spans its /20.
  */
 export async function startNetDaemon(o: { args?: string[]; root?: string; net?: TestNet } = {}): Promise<NetDaemon> {
   const net = o.net ?? freeTestNet();

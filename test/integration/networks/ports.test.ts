@@ -1,15 +1,17 @@
 /**
  * Published ports, reached from the host at 127.0.0.1: -p with and without a
- * host address, -P for EXPOSEd ports, UDP, ranges; a host port another
- * program holds, or another container publishes, refuses the start and leaves
- * nothing behind; stop and rm -f take the port and its DNAT rule away.
+ * host address, -P for EXPOSEd ports, UDP, ranges; from containers through
+ * the host's address (same network, the container itself, another network);
+ * a host port another program holds, or another container publishes,
+ * refuses the start and leaves nothing behind; stop, rm -f and --rm take the
+ * port and its DNAT rule away.
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { api } from '../../harness/daemon.js';
 import { busyboxImage, cli, containerSkip, create, endAll, inspect, waitFor } from '../../harness/containers.js';
 import {
-  bodyAt, dnatRules, fetchText, freePort, freePortRange, freeUdpPort, holdPort, netnsEntries, startNetDaemon, udpEchoIn, udpExchange, type NetDaemon,
+  bodyAt, bridgePorts, dnatRules, fetchText, freePort, freePortRange, freeUdpPort, holdPort, netnsEntries, startNetDaemon, udpEchoIn, udpExchange, type NetDaemon,
 } from './helpers.js';
 
 const skip = containerSkip({ docker: true });
@@ -174,6 +176,7 @@ describe('published ports', { skip }, () => {
   it('a host port another program holds: the start fails with a clear error, nothing is left running and no rule remains', async () => {
     const port = await freePort();
     const held = await holdPort(port, '127.0.0.1');
+    const vethsBefore = bridgePorts(d.bridge).length;
     try {
       const id = await create(d, { Image: 'busybox', Cmd: ['sleep', '300'], HostConfig: { PortBindings: { '80/tcp': [{ HostIp: '127.0.0.1', HostPort: String(port) }] } } }, 'clash');
       const r = await api(d.sock, 'POST', `/containers/${id}/start`);
@@ -186,6 +189,7 @@ describe('published ports', { skip }, () => {
       assert.equal(c.NetworkSettings.SandboxKey, '');
       assert.deepEqual(dnatRules(d, port), [], 'no DNAT rule for the refused port');
       assert.deepEqual(netnsEntries(d).filter((f) => id.startsWith(f)), [], 'no network namespace left for it');
+      assert.equal(bridgePorts(d.bridge).length, vethsBefore, 'no veth left on the bridge');
       // The docker CLI shows the error and exits 125 (run) / 1 (start).
       const cliRun = dk('run', '-d', '--name', 'clash2', '-p', `127.0.0.1:${port}:80`, 'busybox', 'sleep', '300');
       assert.equal(cliRun.code, 125, cliRun.stderr);
