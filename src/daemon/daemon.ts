@@ -49,6 +49,8 @@ import { Firewall } from '../network/bridge/firewall.js';
 import { Cni, findCniDir } from '../network/cni.js';
 import { EmbeddedDns } from '../network/dns/server.js';
 import { networkRoutes } from '../api/routes/networks.js';
+import { buildRoutes } from '../api/routes/build.js';
+import { BuildService } from '../engine/build.js';
 import { VolumeService } from '../engine/volumes.js';
 import { LocalDriver } from '../volume/local/local.js';
 import { volumeRoutes } from '../api/routes/volumes.js';
@@ -153,6 +155,7 @@ export class Daemon {
     authRoutes(router, distribution);
     containerRoutes(router, containers, execs);
     networkRoutes(router, networks);
+    buildRoutes(router, new BuildService(containers, distribution, this.db!, cfg.dataRoot));
     volumeRoutes(router, volumes);
 
     // The pidfile is there before anyone can reach the API (as dockerd does).
