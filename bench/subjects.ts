@@ -77,10 +77,10 @@ export async function startSubjects(): Promise<Subjects> {
 }
 
 /** Runs the docker CLI against a subject, asynchronously so the daemons' log pipes keep draining; times the whole process. */
-export function dockerRun(s: Subject, args: readonly string[]): Promise<CmdResult> {
+export function dockerRun(s: Subject, args: readonly string[], env: Record<string, string> = {}): Promise<CmdResult> {
   return new Promise((resolve, reject) => {
     const t0 = hrnow();
-    const p = spawn(dockerCli()!, ['-H', s.host, ...args], { env: cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(dockerCli()!, ['-H', s.host, ...args], { env: { ...cliEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (d: Buffer) => (stdout += d));

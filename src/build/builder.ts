@@ -17,7 +17,6 @@
  * one names it (COPY --from, FROM <stage>).
  */
 import { randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { posix } from 'node:path';
@@ -26,12 +25,14 @@ import type { ContainerConfig, HealthConfig, HostConfig } from '../runtime/conta
 import type { BuildBackend } from './backend.js';
 import type { BuildCache, StepKey } from './cache.js';
 import { checksum, copyTar, findSources } from './context.js';
+import { DirFS, type ContextFS } from './contextfs.js';
 import type { Instruction, InstructionOf, Stage } from './dockerfile/instructions.js';
 import { applyEnv, checkStageName, copyFromStage, expand, fromStage, parseTrigger, targetStage } from './dockerfile/instructions.js';
 import { envFromMap, type EnvGetter } from './dockerfile/shell-lex.js';
 
 export interface BuildOptions {
-  contextDir: string;
+  /** The build context (read in place from the uploaded tar). */
+  context: ContextFS;
   tags: string[];
   buildArgs: Record<string, string | null>;
   target?: string;
@@ -316,27 +317,27 @@ export class Builder {
   }
 
   /** fn with the directory COPY/ADD read from: the context, or a stage's or an image's file system (--from). */
-  private async withSources<T>(stages: Stage[], index: number, from: string | undefined, fn: (dir: string, scoped: boolean) => Promise<T>): Promise<T> {
-    if (from === undefined) return fn(this.o.contextDir, false);
+  private async withSources<T>(stages: Stage[], index: number, from: string | undefined, fn: (cfs: ContextFS, scoped: boolean) => Promise<T>): Promise<T> {
+    if (from === undefined) return fn(this.o.context, false);
     const ref = copyFromStage(stages, from, index);
     const img = 'stage' in ref ? this.built.get(ref.stage)! : (await this.backend.image(ref.image, { pull: false, progress: (l) => this.out(l), signal: this.o.signal })).id;
     const tmp = await this.backend.create(img, { Cmd: ['true'] }, { NetworkMode: 'none' });
     try {
-      return await this.backend.withRootfs(tmp, (dir) => fn(dir, true));
+      return await this.backend.withRootfs(tmp, (dir) => fn(new DirFS(dir), true));
     } finally {
       await this.backend.remove(tmp).catch(() => undefined);
     }
   }
 
-  private async copy(st: StageState, ins: InstructionOf<'COPY'> | InstructionOf<'ADD'>, args: string[], fromDir: string, scoped: boolean): Promise<void> {
+  private async copy(st: StageState, ins: InstructionOf<'COPY'> | InstructionOf<'ADD'>, args: string[], cfs: ContextFS, scoped: boolean): Promise<void> {
     const cfg = st.config;
     const nop = (s: string) => `/bin/sh -c #(nop) ${s}`;
     for (const src of ins.sources)
       if (ins.kind === 'ADD' && /^https?:\/\//.test(src))
         throw invalid(`ADD ${src}: downloading from a URL is not supported by Pier's builder (this daemon has no route to the Internet); download the file into the build context and ADD it from there`);
-    const sources = ins.heredocs.length ? [] : await findSources(fromDir, ins.sources, { rooted: scoped });
+    const sources = ins.heredocs.length ? [] : await findSources(cfs, ins.sources, { rooted: scoped });
     const chmod = ins.chmod !== undefined ? parseChmod(ins.chmod) : undefined;
-    const sum = ins.heredocs.length ? `heredoc:${ins.heredocs.map((h) => `${h.name}\0${h.content}`).join('\0')}` : await checksum(sources);
+    const sum = ins.heredocs.length ? `heredoc:${ins.heredocs.map((h) => `${h.name}\0${h.content}`).join('\0')}` : await checksum(cfs, sources);
     const destAbs = posix.resolve(cfg.WorkingDir || '/', ins.dest);
     const createdBy = nop(`${ins.kind} ${sourcesText(sum)} in ${destAbs} `);
     const key = { parent: st.image, instruction: `${ins.kind} ${ins.flags.join(' ')} ${ins.sources.join(' ')} ${ins.dest}`.replace(/\s+/g, ' '), args, sources: sum };
@@ -346,15 +347,15 @@ export class Builder {
       const multi = sources.length > 1 || ins.sources.length > 1 || ins.heredocs.length > 1;
       if (multi && !ins.dest.endsWith('/')) throw invalid(`When using ${ins.kind} with more than one source file, the destination must be a directory and end with a /`);
       let destIsDir = ins.dest.endsWith('/') || multi || wild;
-      if (!destIsDir && sources.length === 1 && !sources[0]!.stat.isDirectory()) destIsDir = !!(await this.backend.stat(id, destAbs))?.isDir;
+      if (!destIsDir && sources.length === 1 && sources[0]!.info.type !== 'dir') destIsDir = !!(await this.backend.stat(id, destAbs))?.isDir;
       if (ins.heredocs.length) {
         await this.backend.putArchive(id, '/', heredocTar(ins.heredocs, destAbs, destIsDir, owner, chmod));
-      } else if (ins.kind === 'ADD' && sources.length === 1 && sources[0]!.stat.isFile() && (await isArchive(sources[0]!.abs))) {
+      } else if (ins.kind === 'ADD' && sources.length === 1 && sources[0]!.info.type === 'file' && (await isArchive(cfs.open(sources[0]!.rel)))) {
         // ADD of a local archive: unpacked at the destination, scoped to the container's root.
         await this.backend.mkdirp(id, destAbs);
-        await this.backend.putArchive(id, destAbs, createReadStream(sources[0]!.abs));
+        await this.backend.putArchive(id, destAbs, cfs.open(sources[0]!.rel));
       } else {
-        await this.backend.putArchive(id, '/', copyTar(sources, { dest: destAbs, destIsDir, uid: owner.uid, gid: owner.gid, mode: chmod }));
+        await this.backend.putArchive(id, '/', copyTar(cfs, sources, { dest: destAbs, destIsDir, uid: owner.uid, gid: owner.gid, mode: chmod }));
       }
       return this.backend.commit(id, cfg, createdBy);
     };
@@ -427,19 +428,21 @@ function sourcesText(sum: string): string {
   return sum.startsWith('heredoc:') ? 'heredoc' : `file:${sum.replace(/^sha256:/, '')}`;
 }
 
-async function isArchive(path: string): Promise<boolean> {
-  const { open } = await import('node:fs/promises');
-  const f = await open(path, 'r');
-  try {
-    const b = Buffer.alloc(512);
-    const { bytesRead } = await f.read(b, 0, 512, 0);
-    if (bytesRead >= 3 && b[0] === 0x1f && b[1] === 0x8b) return true; // gzip
-    if (bytesRead >= 3 && b.subarray(0, 3).toString() === 'BZh') return true;
-    if (bytesRead >= 6 && b.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) return true;
-    return bytesRead >= 262 && b.subarray(257, 262).toString() === 'ustar';
-  } finally {
-    await f.close();
+/** Whether a file is a tar archive, plain or compressed (ADD unpacks those): by its first 512 bytes. */
+async function isArchive(s: Readable): Promise<boolean> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of s) {
+    chunks.push(c as Buffer);
+    n += (c as Buffer).length;
+    if (n >= 512) break;
   }
+  s.destroy();
+  const b = Buffer.concat(chunks);
+  if (b.length >= 3 && b[0] === 0x1f && b[1] === 0x8b) return true; // gzip
+  if (b.length >= 3 && b.subarray(0, 3).toString() === 'BZh') return true;
+  if (b.length >= 6 && b.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) return true;
+  return b.length >= 262 && b.subarray(257, 262).toString() === 'ustar';
 }
 
 /** `COPY <<EOF /dest`: each heredoc a file (named after its delimiter when the destination is a directory). */

@@ -1,7 +1,7 @@
 /**
- * The build context: the tar the client uploaded, unpacked into a directory of
- * the daemon's (scoped: a traversal or a symlink in the tar cannot write
- * outside it), and the sources of COPY/ADD found in it.
+ * The sources of COPY/ADD, found in a ContextFS (contextfs.ts: the uploaded
+ * context, read in place from its tar; or an image's root for --from), their
+ * checksum for the cache, and the tar that puts them at the destination.
  *
  * A source is a path relative to the context, with Go's filepath.Match
  * wildcards per path element. It may not leave the context: `../x` is refused,
@@ -14,24 +14,28 @@
  * checkout of the same files.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, promises as fs, type Stats } from 'node:fs';
-import { posix, join } from 'node:path';
+import { createWriteStream, promises as fs } from 'node:fs';
+import { posix } from 'node:path';
 import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
 import { invalid } from '../base/errdefs.js';
 import { decompress } from '../archive/compression.js';
-import { extractToRoot } from '../archive/copy.js';
+import { TarFS, type ContextFS, type FileInfo } from './contextfs.js';
 
-export async function unpackContext(body: Readable, dir: string, signal?: AbortSignal): Promise<void> {
-  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
-  await extractToRoot(dir, '/', await decompress(body, { archive: true }), { signal, what: 'build context' });
+/** The upload, decompressed, into one file, and its index. */
+export async function receiveContext(body: Readable, file: string, signal?: AbortSignal): Promise<TarFS> {
+  await fs.mkdir(posix.dirname(file), { recursive: true, mode: 0o700 });
+  await pipeline(await decompress(body, { archive: true }), createWriteStream(file, { mode: 0o600 }), { signal });
+  return TarFS.open(file);
 }
 
+
 export interface Source {
-  /** Relative to the context, '/'-separated ('.' for the context itself). */
+  /** Relative to the root of its ContextFS, '/'-separated ('' for the root itself). */
   rel: string;
-  abs: string;
-  stat: Stats;
+  /** What the path leads to (symlinks in the path followed, within the root). */
+  info: FileInfo;
 }
 
 /** Go's filepath.Match pattern for one path element → RegExp. */
@@ -44,9 +48,8 @@ function elementRe(p: string): RegExp {
     else if (c === '[') {
       const end = p.indexOf(']', i + 1);
       if (end < 0) throw invalid(`syntax error in pattern: ${p}`);
-      let cls = p.slice(i + 1, end);
-      if (cls.startsWith('^')) cls = '!' + cls.slice(1);
-      re += `[${cls.startsWith('!') ? '^' + cls.slice(1) : cls}]`;
+      const cls = p.slice(i + 1, end);
+      re += `[${cls.startsWith('!') || cls.startsWith('^') ? '^' + cls.slice(1) : cls}]`;
       i = end;
     } else if (c === '\\' && i + 1 < p.length) re += p[++i]!.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
     else re += c.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -58,57 +61,56 @@ const hasWildcard = (s: string) => /[*?[]/.test(s);
 
 /** Lexically cleans a source path and refuses one that leaves the context. */
 function cleanSource(src: string): string {
-  const n = posix.normalize('/' + src.replace(/\\/g, '/')).slice(1);
-  const raw = posix.normalize(src);
+  const raw = posix.normalize(src.replace(/\\/g, '/'));
   if (raw === '..' || raw.startsWith('../')) throw invalid(`forbidden path outside the build context: ${src} ()`);
-  return n || '.';
+  return posix.normalize('/' + raw).slice(1);
 }
 
-/** Resolves a path's symlinks inside the context; refuses one that leads out of it. */
-/** `rooted`: an image's file system, where absolute links are relative to its root (COPY --from). */
-async function resolveIn(ctx: string, rel: string, original: string, rooted = false): Promise<string> {
-  const comps = rel === '.' ? [] : rel.split('/');
+/**
+ * Resolves a path's symlinks inside the root; refuses one that leads out of it.
+ * `rooted`: an image's file system, where absolute links are relative to its root
+ * and '..' at the root stays there (COPY --from).
+ */
+async function resolveIn(cfs: ContextFS, rel: string, original: string, rooted: boolean): Promise<string> {
+  const comps = rel ? rel.split('/') : [];
   const out: string[] = [];
   let hops = 0;
   while (comps.length) {
     const c = comps.shift()!;
     if (c === '.' || c === '') continue;
     if (c === '..') {
-      if (!out.length) throw invalid(`forbidden path outside the build context: ${original} ()`);
+      if (!out.length) {
+        if (rooted) continue;
+        throw invalid(`forbidden path outside the build context: ${original} ()`);
+      }
       out.pop();
       continue;
     }
-    const p = join(ctx, ...out, c);
-    let st: Stats;
-    try {
-      st = await fs.lstat(p);
-    } catch {
-      out.push(c, ...comps);
-      return out.join('/');
-    }
-    if (st.isSymbolicLink()) {
+    const info = await cfs.lstat([...out, c].join('/'));
+    if (!info) return [...out, c, ...comps].join('/');
+    if (info.type === 'symlink') {
       if (++hops > 40) throw invalid(`too many levels of symbolic links: ${original}`);
-      const target = await fs.readlink(p);
+      const target = info.linkname ?? '';
       if (target.startsWith('/') && !rooted) throw invalid(`forbidden path outside the build context: ${original} (a symlink to ${target})`);
-      let next = target.startsWith('/') ? posix.normalize(target).slice(1) || '.' : posix.normalize(posix.join(...out, target));
-      if (rooted) while (next === '..' || next.startsWith('../')) next = next === '..' ? '.' : next.slice(3); // / is its own parent
+      let next = target.startsWith('/') ? posix.normalize(target).slice(1) : posix.normalize(posix.join(...out, target));
+      if (rooted) while (next === '..' || next.startsWith('../')) next = next === '..' ? '' : next.slice(3);
       if (next === '..' || next.startsWith('../')) throw invalid(`forbidden path outside the build context: ${original} (a symlink to ${target})`);
-      comps.unshift(...(next === '.' ? [] : next.split('/')));
+      comps.unshift(...(next && next !== '.' ? next.split('/') : []));
       out.length = 0;
       continue;
     }
     out.push(c);
   }
-  return out.join('/') || '.';
+  return out.join('/');
 }
 
 /** The sources one COPY/ADD names, in order; a pattern that matches nothing is an error like Docker's. */
-export async function findSources(ctx: string, patterns: string[], o: { rooted?: boolean } = {}): Promise<Source[]> {
+export async function findSources(cfs: ContextFS, patterns: string[], o: { rooted?: boolean } = {}): Promise<Source[]> {
   const out: Source[] = [];
   for (const pattern of patterns) {
     const clean = cleanSource(pattern);
     let rels: string[];
-    if (!hasWildcard(clean)) rels = [await resolveIn(ctx, clean, pattern, o.rooted)];
+    if (!hasWildcard(clean)) rels = [await resolveIn(cfs, clean, pattern, !!o.rooted)];
     else {
       rels = [''];
       for (const el of clean.split('/')) {
@@ -119,19 +121,18 @@ export async function findSources(ctx: string, patterns: string[], o: { rooted?:
             continue;
           }
           const re = elementRe(el);
-          const names = await fs.readdir(join(ctx, base)).catch(() => [] as string[]);
-          for (const n of names.sort()) if (re.test(n)) next.push(base ? `${base}/${n}` : n);
+          const names = await cfs.readdir(base).catch(() => [] as string[]);
+          for (const n of names) if (re.test(n)) next.push(base ? `${base}/${n}` : n);
         }
         rels = next;
       }
-      rels = await Promise.all(rels.map((r) => resolveIn(ctx, r, pattern, o.rooted)));
+      rels = await Promise.all(rels.map((r) => resolveIn(cfs, r, pattern, !!o.rooted)));
     }
     let found = 0;
     for (const rel of rels) {
-      const abs = rel === '.' ? ctx : join(ctx, rel);
-      const stat = await fs.stat(abs).catch(() => undefined);
-      if (!stat) continue;
-      out.push({ rel, abs, stat });
+      const info = await cfs.lstat(rel);
+      if (!info) continue;
+      out.push({ rel, info });
       found++;
     }
     if (!found) throw invalid(`COPY failed: file not found in build context or excluded by .dockerignore: stat ${pattern}: file does not exist`);
@@ -142,43 +143,41 @@ export async function findSources(ctx: string, patterns: string[], o: { rooted?:
 interface Entry {
   /** Path in the destination, relative to / without a leading slash. */
   name: string;
-  abs: string;
-  stat: Stats;
-  link?: string;
+  rel: string;
+  info: FileInfo;
 }
 
 /** Every file under the sources, with where it lands. Directories' contents go into the destination directory. */
-async function entries(sources: Source[], dest: string, destIsDir: boolean): Promise<Entry[]> {
+async function entries(cfs: ContextFS, sources: Source[], dest: string, destIsDir: boolean): Promise<Entry[]> {
   const out: Entry[] = [];
-  const walk = async (abs: string, name: string) => {
-    for (const n of (await fs.readdir(abs)).sort()) {
-      const p = join(abs, n);
-      const st = await fs.lstat(p);
-      const e: Entry = { name: name ? `${name}/${n}` : n, abs: p, stat: st };
-      if (st.isSymbolicLink()) e.link = await fs.readlink(p);
+  const walk = async (rel: string, name: string) => {
+    for (const n of await cfs.readdir(rel)) {
+      const r = rel ? `${rel}/${n}` : n;
+      const info = (await cfs.lstat(r))!;
+      const e: Entry = { name: name ? `${name}/${n}` : n, rel: r, info };
       out.push(e);
-      if (st.isDirectory()) await walk(p, e.name);
+      if (info.type === 'dir') await walk(r, e.name);
     }
   };
   const root = dest.replace(/^\/+/, '').replace(/\/+$/, '');
   for (const s of sources) {
-    if (s.stat.isDirectory()) {
-      if (root) out.push({ name: root, abs: s.abs, stat: s.stat });
-      await walk(s.abs, root);
+    if (s.info.type === 'dir') {
+      if (root) out.push({ name: root, rel: s.rel, info: s.info });
+      await walk(s.rel, root);
     } else {
       const name = destIsDir ? posix.join(root, posix.basename(s.rel)) : root;
-      out.push({ name, abs: s.abs, stat: s.stat });
+      out.push({ name, rel: s.rel, info: s.info });
     }
   }
   return out;
 }
 
 /** A checksum of what the sources hold (not their mtimes): the COPY/ADD part of a cache key. */
-export async function checksum(sources: Source[]): Promise<string> {
+export async function checksum(cfs: ContextFS, sources: Source[]): Promise<string> {
   const h = createHash('sha256');
-  for (const e of await entries(sources, '', true)) {
-    h.update(`${e.name}\0${e.stat.mode}\0${e.stat.isFile() ? e.stat.size : 0}\0${e.link ?? ''}\0`);
-    if (e.stat.isFile()) for await (const chunk of createReadStream(e.abs)) h.update(chunk as Buffer);
+  for (const e of await entries(cfs, sources, '', true)) {
+    h.update(`${e.name}\0${e.info.type}\0${e.info.mode}\0${e.info.size}\0${e.info.linkname ?? ''}\0`);
+    if (e.info.type === 'file') h.update(await cfs.hash(e.rel));
   }
   return 'sha256:' + h.digest('hex');
 }
@@ -194,11 +193,11 @@ export interface CopyOptions {
 }
 
 /** The tar that puts the sources at the destination (extracted at / of the container). */
-export function copyTar(sources: Source[], o: CopyOptions): Readable {
+export function copyTar(cfs: ContextFS | undefined, sources: Source[], o: CopyOptions): Readable {
   const pack = tar.pack();
   void (async () => {
     try {
-      const list = await entries(sources, o.dest, o.destIsDir);
+      const list = cfs ? await entries(cfs, sources, o.dest, o.destIsDir) : [];
       const dirs = new Set<string>();
       const parents = (name: string) => {
         const parts = name.split('/');
@@ -209,21 +208,25 @@ export function copyTar(sources: Source[], o: CopyOptions): Readable {
           pack.entry({ name: d, type: 'directory', mode: 0o755, uid: 0, gid: 0 });
         }
       };
-      if (o.destIsDir && o.dest.replace(/^\/+|\/+$/g, '')) {
-        parents(o.dest.replace(/^\/+|\/+$/g, '') + '/x');
+      const destDir = o.dest.replace(/^\/+|\/+$/g, '');
+      if (o.destIsDir && destDir) parents(destDir + '/x');
+      if (o.destIsDir && destDir && !list.some((e) => e.name === destDir)) {
+        dirs.add(destDir);
+        pack.entry({ name: destDir, type: 'directory', mode: 0o755, uid: o.uid, gid: o.gid });
       }
       for (const e of list) {
         parents(e.name);
-        const mode = o.mode ?? e.stat.mode & 0o7777;
-        const common = { name: e.name, mode, uid: o.uid, gid: o.gid, mtime: e.stat.mtime };
-        if (e.stat.isDirectory()) {
+        const mode = o.mode ?? e.info.mode;
+        const common = { name: e.name, mode, uid: o.uid, gid: o.gid, mtime: e.info.mtime };
+        if (e.info.type === 'dir') {
           dirs.add(e.name);
           pack.entry({ ...common, type: 'directory' });
-        } else if (e.link !== undefined) pack.entry({ ...common, type: 'symlink', linkname: e.link });
-        else if (e.stat.isFile()) {
+        } else if (e.info.type === 'symlink') pack.entry({ ...common, type: 'symlink', linkname: e.info.linkname ?? '' });
+        else if (e.info.type === 'file') {
           await new Promise<void>((resolve, reject) => {
-            const w = pack.entry({ ...common, type: 'file', size: e.stat.size }, (err) => (err ? reject(err) : resolve()));
-            createReadStream(e.abs).on('error', reject).pipe(w);
+            const w = pack.entry({ ...common, type: 'file', size: e.info.size }, (err) => (err ? reject(err) : resolve()));
+            if (e.info.size === 0) return void (w as unknown as { end(): void }).end();
+            cfs!.open(e.rel).on('error', reject).pipe(w);
           });
         }
       }

@@ -14,7 +14,8 @@ import type { DistributionService } from '../distribution/service.js';
 import type { ContainerService } from './containers/service.js';
 import { commit, putArchive, statPath, withRootfs } from './containers/filesystem.js';
 import { resolveUser } from '../runtime/user.js';
-import { copyTar, unpackContext } from '../build/context.js';
+import { copyTar, findSources, receiveContext } from '../build/context.js';
+import type { TarFS } from '../build/contextfs.js';
 import { Builder, newBuildId, type Emit } from '../build/builder.js';
 import { BuildCache } from '../build/cache.js';
 import { planDockerfile } from '../build/plan.js';
@@ -151,7 +152,7 @@ export class EngineBuildBackend implements BuildBackend {
   }
 
   async mkdirp(container: string, path: string): Promise<void> {
-    await this.putArchive(container, '/', copyTar([], { dest: path, destIsDir: true, uid: 0, gid: 0 }));
+    await this.putArchive(container, '/', copyTar(undefined, [], { dest: path, destIsDir: true, uid: 0, gid: 0 }));
   }
 
   async stat(container: string, path: string): Promise<{ isDir: boolean } | undefined> {
@@ -202,13 +203,14 @@ export class BuildService {
   async build(req: BuildRequest, emit: Emit): Promise<string> {
     const dir = join(this.dataRoot, 'builds', newBuildId());
     try {
-      await unpackContext(req.body, dir, req.signal);
+      const context = await receiveContext(req.body, join(dir, 'context.tar'), req.signal);
       for (const t of req.tags) parseReference(t); // a bad tag fails before any step runs
       const name = req.dockerfile || 'Dockerfile';
       let text: string;
       try {
-        text = await readFileInContext(dir, name);
-      } catch {
+        text = await readFileInContext(context, name);
+      } catch (e) {
+        if (isKind(e, 'invalid') && /outside/.test((e as Error).message)) throw e;
         throw invalid(`Cannot locate specified Dockerfile: ${name}`);
       }
       let id: string;
@@ -216,7 +218,7 @@ export class BuildService {
         const { stages, metaArgs, warnings } = planDockerfile(text, name);
         for (const w of warnings) if (!req.quiet) emit({ stream: `[WARNING]: ${w}\n` });
         const images = this.containers.images;
-        const builder = new Builder(this.backend, this.cache, (i) => !!images.meta.get(i), emit, { ...req, contextDir: dir });
+        const builder = new Builder(this.backend, this.cache, (i) => !!images.meta.get(i), emit, { ...req, context });
         id = await builder.build(stages, metaArgs);
       } catch (e) {
         // Where in the Dockerfile, and the text there (Docker's message itself says only the line).
@@ -245,11 +247,11 @@ export class BuildService {
   }
 }
 
-/** The Dockerfile, read through the context's own scope (a symlink in the context cannot point it elsewhere). */
-async function readFileInContext(dir: string, name: string): Promise<string> {
-  const comps = name.split('/').filter((c) => c && c !== '.');
-  if (comps.includes('..')) throw invalid(`the Dockerfile (${name}) must be within the build context`);
-  const real = await fs.realpath(join(dir, ...comps));
-  if (real !== dir && !real.startsWith(dir + '/')) throw invalid(`the Dockerfile (${name}) must be within the build context`);
-  return fs.readFile(real, 'utf8');
+/** The Dockerfile, read from the context (a symlink in it is followed only within the context). */
+async function readFileInContext(context: TarFS, name: string): Promise<string> {
+  const [src] = await findSources(context, [name]);
+  if (!src || src.info.type !== 'file') throw notFound(name);
+  const chunks: Buffer[] = [];
+  for await (const c of context.open(src.rel)) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
 }
