@@ -14,22 +14,64 @@
  * checkout of the same files.
  */
 import { createHash } from 'node:crypto';
-import { createWriteStream, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import { posix } from 'node:path';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
 import { invalid } from '../base/errdefs.js';
 import { decompress } from '../archive/compression.js';
-import { TarFS, type ContextFS, type FileInfo } from './contextfs.js';
+import { TarFS, TarIndexer, type ContextFS, type FileInfo } from './contextfs.js';
 
-/** The upload, decompressed, into one file, and its index. */
+/** Contexts up to this size stay in memory; a bigger one goes to a file as it arrives. */
+export const MEMORY_CONTEXT_BYTES = 256 * 1024 * 1024;
+
+/**
+ * The upload, decompressed and indexed as it passes (TarIndexer), kept in
+ * memory — the docker CLI sends its context in small chunks, and a file write
+ * per chunk costs more than the transfer (docs/benchmarks.md, "Build") — or,
+ * past MEMORY_CONTEXT_BYTES, in one file written in large blocks.
+ */
 export async function receiveContext(body: Readable, file: string, signal?: AbortSignal): Promise<TarFS> {
-  await fs.mkdir(posix.dirname(file), { recursive: true, mode: 0o700 });
-  await pipeline(await decompress(body, { archive: true }), createWriteStream(file, { mode: 0o600 }), { signal });
-  return TarFS.open(file);
+  const ix = new TarIndexer();
+  let chunks: Buffer[] = [];
+  let held = 0;
+  let fh: fs.FileHandle | undefined;
+  let block: Buffer[] = [];
+  let blockBytes = 0;
+  const flush = async () => {
+    if (!blockBytes) return;
+    const data = block.length === 1 ? block[0]! : Buffer.concat(block, blockBytes);
+    block = [];
+    blockBytes = 0;
+    await fh!.write(data);
+  };
+  try {
+    for await (const c of await decompress(body, { archive: true })) {
+      signal?.throwIfAborted();
+      const chunk = c as Buffer;
+      ix.push(chunk);
+      if (!fh) {
+        chunks.push(chunk);
+        held += chunk.length;
+        if (held <= MEMORY_CONTEXT_BYTES) continue;
+        await fs.mkdir(posix.dirname(file), { recursive: true, mode: 0o700 });
+        fh = await fs.open(file, 'w', 0o600);
+        block = chunks;
+        blockBytes = held;
+        chunks = [];
+        await flush();
+        continue;
+      }
+      block.push(chunk);
+      blockBytes += chunk.length;
+      if (blockBytes >= 4 << 20) await flush();
+    }
+    if (fh) await flush();
+  } finally {
+    await fh?.close();
+  }
+  return new TarFS(fh ? { file } : { chunks }, ix.entries);
 }
-
 
 export interface Source {
   /** Relative to the root of its ContextFS, '/'-separated ('' for the root itself). */
