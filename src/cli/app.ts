@@ -23,6 +23,7 @@ const statsMod: Loader = () => import('./commands/stats.js');
 const cpMod: Loader = () => import('./commands/cp.js');
 const networksMod: Loader = () => import('./commands/networks.js');
 const volumesMod: Loader = () => import('./commands/volumes.js');
+const buildMod: Loader = () => import('./commands/build.js');
 
 /**
  * `pier registry ...` runs the registry server, which is bundled on its own
@@ -50,6 +51,7 @@ interface Entry extends CommandMeta {
 
 const P = 'pier';
 const imageCmds: Record<string, Entry> = {
+  build: { short: 'Build an image from a Dockerfile', load: buildMod, key: 'build', parent: 'image', aliases: [`${P} image build`, `${P} build`] },
   busybox: { short: "Create a busybox base image from the host's busybox-static", load: baseMod, key: 'busybox', parent: 'image' },
   history: { short: 'Show the history of an image', load: imagesMod, key: 'history', parent: 'image', aliases: [`${P} image history`, `${P} history`] },
   import: { short: 'Import the contents from a tarball to create a filesystem image', load: imagesMod, key: 'import', parent: 'image', aliases: [`${P} image import`, `${P} import`] },
@@ -123,6 +125,7 @@ const systemCmds: Record<string, Entry> = {
 
 const top: Record<string, Entry> = {
   attach: { ...containerCmds['attach']!, parent: '' },
+  build: { ...imageCmds['build']!, parent: '' },
   commit: { ...containerCmds['commit']!, parent: '' },
   cp: { ...containerCmds['cp']!, parent: '' },
   create: { ...containerCmds['create']!, parent: '' },
@@ -179,7 +182,7 @@ const globalFlags: FlagSpec[] = [
 ];
 
 function rootHelp(cols: number): string {
-  const common = ['run', 'exec', 'ps', 'pull', 'push', 'images', 'login', 'logout', 'version', 'info'];
+  const common = ['run', 'exec', 'ps', 'build', 'pull', 'push', 'images', 'login', 'logout', 'version', 'info'];
   const mgmt = Object.entries(groups).map(([n, g]) => [n, g.short] as const);
   const cmds = Object.entries(top).filter(([n]) => !common.includes(n)).map(([n, e]) => [n, e.short] as const);
   const pad = (n: string) => n.padEnd(11);

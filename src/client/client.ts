@@ -575,6 +575,81 @@ export class Client {
     const res = await this.request('GET', '/events', ro);
     for await (const m of jsonMessages(res.body)) yield m as unknown as EventMessage;
   }
+
+  // --- build -------------------------------------------------------------------
+
+  /**
+   * POST /build: the classic builder builds `context` (a tar, streamed as it is
+   * read); the response is a JSON message stream. The query is docker 28's
+   * imageBuildOptionsToQuery: only what differs from the daemon's defaults, keys
+   * in Go's order (sorted), maps and lists as Go's json encodes them (map keys
+   * sorted, <>& escaped). X-Registry-Config carries every stored credential,
+   * keyed by registry ("e30=", {}, when there is none).
+   */
+  build(context: Readable | undefined, o: {
+    tags?: string[]; dockerfile?: string; target?: string; remoteContext?: string; platform?: string;
+    buildArgs?: Record<string, string | null>; labels?: Record<string, string>; cacheFrom?: string[];
+    extraHosts?: string[]; securityOpt?: string[]; ulimits?: { Name: string; Hard: number; Soft: number }[];
+    quiet?: boolean; noCache?: boolean; remove?: boolean; forceRemove?: boolean; pull?: boolean; squash?: boolean;
+    networkMode?: string; isolation?: string; cgroupParent?: string; cpuSetCpus?: string; cpuSetMems?: string;
+    cpuShares?: number; cpuQuota?: number; cpuPeriod?: number; memory?: number; memorySwap?: number; shmSize?: number;
+    /** "1" (classic) or "2" (BuildKit). */
+    version?: string;
+    authConfigs?: Record<string, { username?: string; password?: string; auth?: string; email?: string; serveraddress?: string; identitytoken?: string; registrytoken?: string }>;
+    signal?: AbortSignal;
+  } = {}): Promise<HttpResponse> {
+    // Go's json.Marshal: HTML characters and the JS line separators escaped; maps by sorted key.
+    const goJSON = (v: unknown) => JSON.stringify(v).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+    const sortedMap = <T>(m: Record<string, T>) => Object.fromEntries(Object.keys(m).sort().map((k) => [k, m[k]!]));
+    const q: Record<string, string | string[]> = {};
+    const set = (k: string, v: string | string[] | undefined | false) => {
+      if (v !== undefined && v !== false && v !== '' && !(Array.isArray(v) && v.length === 0)) q[k] = v;
+    };
+    const num = (n: number | undefined) => (n ? String(n) : undefined);
+    set('t', o.tags);
+    set('securityopt', o.securityOpt);
+    set('extrahosts', o.extraHosts);
+    set('q', o.quiet && '1');
+    set('remote', o.remoteContext);
+    set('nocache', o.noCache && '1');
+    set('rm', o.remove === false && '0'); // the daemon's default is to remove
+    set('forcerm', o.forceRemove && '1');
+    set('pull', o.pull && '1');
+    set('squash', o.squash && '1');
+    if (o.isolation && o.isolation.toLowerCase() !== 'default') set('isolation', o.isolation);
+    set('cpusetcpus', o.cpuSetCpus);
+    if (o.networkMode !== 'default') set('networkmode', o.networkMode);
+    set('cpusetmems', o.cpuSetMems);
+    set('cpushares', num(o.cpuShares));
+    set('cpuquota', num(o.cpuQuota));
+    set('cpuperiod', num(o.cpuPeriod));
+    set('memory', num(o.memory));
+    set('memswap', num(o.memorySwap));
+    set('cgroupparent', o.cgroupParent);
+    set('shmsize', num(o.shmSize));
+    set('dockerfile', o.dockerfile);
+    set('target', o.target);
+    if (o.ulimits?.length) set('ulimits', goJSON(o.ulimits.map((u) => ({ Name: u.Name, Hard: u.Hard, Soft: u.Soft }))));
+    if (o.buildArgs && Object.keys(o.buildArgs).length) set('buildargs', goJSON(sortedMap(o.buildArgs)));
+    if (o.labels && Object.keys(o.labels).length) set('labels', goJSON(sortedMap(o.labels)));
+    if (o.cacheFrom?.length) set('cachefrom', goJSON(o.cacheFrom));
+    set('platform', o.platform?.toLowerCase());
+    set('version', o.version);
+    const query: Query = {};
+    for (const k of Object.keys(q).sort()) query[k] = q[k];
+    // registry.AuthConfig's fields in their declared order, empty ones left out.
+    const fields = ['username', 'password', 'auth', 'email', 'serveraddress', 'identitytoken', 'registrytoken'] as const;
+    const auths: Record<string, Record<string, string>> = {};
+    for (const host of Object.keys(o.authConfigs ?? {}).sort()) {
+      const a = o.authConfigs![host]!;
+      auths[host] = Object.fromEntries(fields.filter((f) => a[f]).map((f) => [f, a[f]!]));
+    }
+    const registryConfig = Buffer.from(goJSON(auths)).toString('base64').replace(/\+/g, '-').replace(/\//g, '_');
+    const ro: RequestOptions = { query, headers: { 'Content-Type': 'application/x-tar', 'X-Registry-Config': registryConfig } };
+    if (context) ro.body = context;
+    if (o.signal) ro.signal = o.signal;
+    return this.request('POST', '/build', ro);
+  }
 }
 
 /** A container name or ID in a path: as docker sends it, '/' kept (a legacy link name is "web/db"). */
