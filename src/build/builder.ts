@@ -106,8 +106,12 @@ export class Builder {
       for (const x of e.args) this.metaArgs.set(x.name, this.argValue(x.name, x.default));
     }
     const target = this.o.target ? targetStage(stages, this.o.target) : stages.length - 1;
+    // --label: one LABEL step per label (sorted), at the end of the target stage, cached like the rest (Docker's buildLabelOptions).
+    const labelSteps = Object.keys(this.o.labels).sort().map((k) => labelInstruction(k, this.o.labels[k]!));
+    stages = stages.map((st, i) => (i === target && labelSteps.length ? { ...st, commands: [...st.commands, ...labelSteps] } : st));
     const needed = this.needed(stages, target);
-    this.totalSteps = [...needed].reduce((n, i) => n + stages[i]!.commands.length + 1, 0);
+    this.totalSteps = metaArgs.length + [...needed].reduce((n, i) => n + stages[i]!.commands.length + 1, 0);
+    for (const a of metaArgs) this.step(a.original);
     for (const i of [...needed].sort((a, b) => a - b)) {
       checkStageName(stages, i);
       this.built.set(i, await this.runStage(stages, i, i === target));
@@ -182,10 +186,7 @@ export class Builder {
     for (const t of triggers) await this.runInstruction(stages, index, st, parseTrigger(t), true);
     for (const ins of stage.commands) await this.runInstruction(stages, index, st, ins, false);
     if (!st.image) throw invalid('the final stage has no layers: a stage from scratch needs at least one COPY or ADD');
-    if (isTarget && Object.keys(this.o.labels).length) {
-      st.config.Labels = { ...(st.config.Labels ?? {}), ...this.o.labels };
-      st.image = await this.backend.configOnly(st.image, st.config, `/bin/sh -c #(nop) LABEL ${Object.entries(this.o.labels).map(([k, v]) => `${k}=${v}`).join(' ')}`);
-    }
+    void isTarget;
     return st.image;
   }
 
@@ -204,7 +205,8 @@ export class Builder {
     const cfg = st.config;
     const configStep = async (createdBy: string, change: () => void) => {
       change();
-      await this.cached(st, { parent: st.image, instruction: createdBy, args, sources: '' }, () => this.backend.configOnly(st.image, cfg, createdBy));
+      // Build args are in a config step's key only through its substituted text (Docker's rule).
+      await this.cached(st, { parent: st.image, instruction: createdBy, args: [], sources: '' }, () => this.backend.configOnly(st.image, cfg, createdBy));
     };
     const nop = (s: string) => `/bin/sh -c #(nop) ${s}`;
     switch (ins.kind) {
@@ -284,7 +286,7 @@ export class Builder {
           // From scratch there is no file system yet: Docker makes the directory when files arrive.
           return;
         }
-        await this.cached(st, { parent: st.image, instruction: createdBy, args, sources: '' }, async () =>
+        await this.cached(st, { parent: st.image, instruction: createdBy, args: [], sources: '' }, async () =>
           // The directory is made (root-owned, 0755) only when missing: a layer then, else just the config.
           this.withContainer(st, ['true'], async (id) => {
             if ((await this.backend.stat(id, dir))?.isDir) return this.backend.configOnly(st.image, cfg, createdBy);
@@ -300,7 +302,7 @@ export class Builder {
         const env = args.filter((a) => !(cfg.Env ?? []).some((e) => e.split('=')[0] === a.split('=')[0]));
         // Docker's cache text for RUN names the build args in effect: "|2 A=1 B=2 /bin/sh -c make".
         const createdBy = (env.length ? `|${env.length} ${env.join(' ')} ` : '') + cmd.join(' ');
-        await this.cached(st, { parent: st.image, instruction: createdBy, args, sources: '' }, async () =>
+        await this.cached(st, { parent: st.image, instruction: cmd.join(' '), args: env, sources: '' }, async () =>
           this.withContainer(st, cmd, async (id) => {
             const code = await this.backend.run(id, (chunk) => this.out(chunk.toString()), this.o.signal);
             if (this.o.signal?.aborted) throw new EngineError('unavailable', 'the build was cancelled: the client went away');
@@ -339,8 +341,9 @@ export class Builder {
     const chmod = ins.chmod !== undefined ? parseChmod(ins.chmod) : undefined;
     const sum = ins.heredocs.length ? `heredoc:${ins.heredocs.map((h) => `${h.name}\0${h.content}`).join('\0')}` : await checksum(cfs, sources);
     const destAbs = posix.resolve(cfg.WorkingDir || '/', ins.dest);
-    const createdBy = nop(`${ins.kind} ${sourcesText(sum)} in ${destAbs} `);
-    const key = { parent: st.image, instruction: `${ins.kind} ${ins.flags.join(' ')} ${ins.sources.join(' ')} ${ins.dest}`.replace(/\s+/g, ' '), args, sources: sum };
+    const createdBy = nop(`${ins.kind} ${sourcesText(sum, sources.some((x) => x.info.type === 'dir'))} in ${destAbs} `);
+    void args;
+    const key = { parent: st.image, instruction: `${ins.kind} ${ins.flags.join(' ')} ${ins.sources.join(' ')} ${ins.dest}`.replace(/\s+/g, ' '), args: [], sources: sum };
     const work = async (id: string) => {
       const owner = ins.chown ? await this.backend.chownIds(id, ins.chown) : { uid: 0, gid: 0 };
       const wild = ins.sources.some((s) => /[*?[]/.test(s));
@@ -348,14 +351,18 @@ export class Builder {
       if (multi && !ins.dest.endsWith('/')) throw invalid(`When using ${ins.kind} with more than one source file, the destination must be a directory and end with a /`);
       let destIsDir = ins.dest.endsWith('/') || multi || wild;
       if (!destIsDir && sources.length === 1 && sources[0]!.info.type !== 'dir') destIsDir = !!(await this.backend.stat(id, destAbs))?.isDir;
+      // Only missing directories are made (0755, owned like the files with --chown); existing ones stay as they are.
+      const wanted = parentsOf(destIsDir ? `${destAbs}/x` : destAbs);
+      const missing = new Set<string>();
+      for (const d of wanted) if (!(await this.backend.stat(id, d))?.isDir) missing.add(d.replace(/^\/+/, ''));
       if (ins.heredocs.length) {
-        await this.backend.putArchive(id, '/', heredocTar(ins.heredocs, destAbs, destIsDir, owner, chmod));
+        await this.backend.putArchive(id, '/', heredocTar(ins.heredocs, destAbs, destIsDir, owner, chmod, missing));
       } else if (ins.kind === 'ADD' && sources.length === 1 && sources[0]!.info.type === 'file' && (await isArchive(cfs.open(sources[0]!.rel)))) {
         // ADD of a local archive: unpacked at the destination, scoped to the container's root.
         await this.backend.mkdirp(id, destAbs);
         await this.backend.putArchive(id, destAbs, cfs.open(sources[0]!.rel));
       } else {
-        await this.backend.putArchive(id, '/', copyTar(cfs, sources, { dest: destAbs, destIsDir, uid: owner.uid, gid: owner.gid, mode: chmod }));
+        await this.backend.putArchive(id, '/', copyTar(cfs, sources, { dest: destAbs, destIsDir, uid: owner.uid, gid: owner.gid, mode: chmod, missing }));
       }
       return this.backend.commit(id, cfg, createdBy);
     };
@@ -394,7 +401,7 @@ export class Builder {
       ...(this.o.extraHosts?.length ? { ExtraHosts: this.o.extraHosts } : {}),
     };
     const id = await this.backend.create(st.image, {
-      ...cfg, Cmd: cmd, Entrypoint: null, Env: [...(cfg.Env ?? []), ...env], Healthcheck: null, Labels: cfg.Labels ?? {}, AttachStdout: true, AttachStderr: true, Tty: false, OpenStdin: false,
+      ...cfg, Cmd: cmd, Entrypoint: [''], Env: [...(cfg.Env ?? []), ...env], Healthcheck: null, Labels: cfg.Labels ?? {}, AttachStdout: true, AttachStderr: true, Tty: false, OpenStdin: false,
     }, host);
     if (cmd[0] !== 'true') this.out(` ---> Running in ${id.slice(0, 12)}\n`);
     let ok = false;
@@ -424,8 +431,14 @@ export class Builder {
   }
 }
 
-function sourcesText(sum: string): string {
-  return sum.startsWith('heredoc:') ? 'heredoc' : `file:${sum.replace(/^sha256:/, '')}`;
+function sourcesText(sum: string, dir: boolean): string {
+  return sum.startsWith('heredoc:') ? 'heredoc' : `${dir ? 'dir' : 'file'}:${sum.replace(/^sha256:/, '')}`;
+}
+
+/** A LABEL step for --label k=v. */
+function labelInstruction(k: string, v: string): Instruction {
+  const original = `LABEL ${k}=${v}`;
+  return { kind: 'LABEL', pairs: [[k, v]], original, flags: [], escape: '\\', span: { file: '--label', startLine: 0, endLine: 0, source: original } } as Instruction;
 }
 
 /** Whether a file is a tar archive, plain or compressed (ADD unpacks those): by its first 512 bytes. */
@@ -445,18 +458,18 @@ async function isArchive(s: Readable): Promise<boolean> {
   return b.length >= 262 && b.subarray(257, 262).toString() === 'ustar';
 }
 
+/** Every ancestor directory of an absolute path, outermost first ('/a/b/c' → '/a', '/a/b'). */
+function parentsOf(path: string): string[] {
+  const parts = path.split('/').filter(Boolean);
+  return parts.slice(0, -1).map((_, i) => '/' + parts.slice(0, i + 1).join('/'));
+}
+
 /** `COPY <<EOF /dest`: each heredoc a file (named after its delimiter when the destination is a directory). */
-function heredocTar(docs: { name: string; content: string }[], dest: string, destIsDir: boolean, owner: { uid: number; gid: number }, mode?: number): Readable {
+function heredocTar(docs: { name: string; content: string }[], dest: string, destIsDir: boolean, owner: { uid: number; gid: number }, mode: number | undefined, missing: Set<string>): Readable {
   const p = tar.pack();
-  const dirs = new Set<string>();
+  for (const dir of [...missing].sort((a, b) => a.length - b.length)) p.entry({ name: dir, type: 'directory', mode: 0o755, uid: owner.uid, gid: owner.gid });
   for (const d of docs) {
     const name = (destIsDir ? posix.join(dest, d.name) : dest).replace(/^\/+/, '');
-    const parts = name.split('/');
-    for (let i = 1; i < parts.length; i++) {
-      const dir = parts.slice(0, i).join('/');
-      if (!dirs.has(dir)) p.entry({ name: dir, type: 'directory', mode: 0o755 });
-      dirs.add(dir);
-    }
     const content = Buffer.from(d.content);
     p.entry({ name, mode: mode ?? 0o644, uid: owner.uid, gid: owner.gid, size: content.length }, content);
   }

@@ -87,14 +87,14 @@ export class BuildCache {
     return 'the source files changed (content or metadata)';
   }
 
-  /** Removes every entry (build prune); returns how many. */
-  prune(all: boolean, inUse: (image: string) => boolean): number {
-    let n = 0;
+  /** Removes the entries whose image is not `keep`-worthy (or every one with `all`); returns their keys. */
+  prune(all: boolean, keep: (image: string) => boolean): string[] {
+    const out: string[] = [];
     for (const r of this.all_.all() as { key: string; image: string }[]) {
-      if (!all && inUse(r.image)) continue;
+      if (!all && keep(r.image)) continue;
       this.del_.run(r.key);
-      n++;
+      out.push(r.key);
     }
-    return n;
+    return out;
   }
 }

@@ -204,7 +204,7 @@ async function entries(cfs: ContextFS, sources: Source[], dest: string, destIsDi
   const root = dest.replace(/^\/+/, '').replace(/\/+$/, '');
   for (const s of sources) {
     if (s.info.type === 'dir') {
-      if (root) out.push({ name: root, rel: s.rel, info: s.info });
+      // Its contents go into the destination; the directory itself is not copied (Docker).
       await walk(s.rel, root);
     } else {
       const name = destIsDir ? posix.join(root, posix.basename(s.rel)) : root;
@@ -232,6 +232,8 @@ export interface CopyOptions {
   gid: number;
   /** --chmod: the mode for every copied file and directory. */
   mode?: number;
+  /** Directories to make first (relative to /, no leading slash): those on the way that do not exist. */
+  missing?: Set<string>;
 }
 
 /** The tar that puts the sources at the destination (extracted at / of the container). */
@@ -240,30 +242,13 @@ export function copyTar(cfs: ContextFS | undefined, sources: Source[], o: CopyOp
   void (async () => {
     try {
       const list = cfs ? await entries(cfs, sources, o.dest, o.destIsDir) : [];
-      const dirs = new Set<string>();
-      const parents = (name: string) => {
-        const parts = name.split('/');
-        for (let i = 1; i < parts.length; i++) {
-          const d = parts.slice(0, i).join('/');
-          if (dirs.has(d)) continue;
-          dirs.add(d);
-          pack.entry({ name: d, type: 'directory', mode: 0o755, uid: 0, gid: 0 });
-        }
-      };
-      const destDir = o.dest.replace(/^\/+|\/+$/g, '');
-      if (o.destIsDir && destDir) parents(destDir + '/x');
-      if (o.destIsDir && destDir && !list.some((e) => e.name === destDir)) {
-        dirs.add(destDir);
-        pack.entry({ name: destDir, type: 'directory', mode: 0o755, uid: o.uid, gid: o.gid });
-      }
+      // Missing directories on the way (0755, owned like the files); existing ones are left as they are.
+      for (const dir of [...(o.missing ?? [])].sort((x, y) => x.length - y.length)) pack.entry({ name: dir, type: 'directory', mode: 0o755, uid: o.uid, gid: o.gid });
       for (const e of list) {
-        parents(e.name);
         const mode = o.mode ?? e.info.mode;
         const common = { name: e.name, mode, uid: o.uid, gid: o.gid, mtime: e.info.mtime };
-        if (e.info.type === 'dir') {
-          dirs.add(e.name);
-          pack.entry({ ...common, type: 'directory' });
-        } else if (e.info.type === 'symlink') pack.entry({ ...common, type: 'symlink', linkname: e.info.linkname ?? '' });
+        if (e.info.type === 'dir') pack.entry({ ...common, type: 'directory' });
+        else if (e.info.type === 'symlink') pack.entry({ ...common, type: 'symlink', linkname: e.info.linkname ?? '' });
         else if (e.info.type === 'file') {
           await new Promise<void>((resolve, reject) => {
             const w = pack.entry({ ...common, type: 'file', size: e.info.size }, (err) => (err ? reject(err) : resolve()));

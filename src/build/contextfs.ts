@@ -279,6 +279,14 @@ export class TarFS implements ContextFS {
     this.entries.set(name, e);
   }
 
+  /** Takes a file out of the context (a Dockerfile or .dockerignore that .dockerignore names, after they were read). */
+  hide(rel: string): void {
+    const name = norm(rel);
+    this.entries.delete(name);
+    const i = name.lastIndexOf('/');
+    this.children.get(i < 0 ? '' : name.slice(0, i))?.delete(i < 0 ? name : name.slice(i + 1));
+  }
+
   async lstat(rel: string): Promise<FileInfo | undefined> {
     return this.entries.get(norm(rel));
   }

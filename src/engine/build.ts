@@ -22,7 +22,7 @@ import { planDockerfile } from '../build/plan.js';
 import { DockerfileError } from '../build/dockerfile/error.js';
 import type { Db } from '../base/db.js';
 import { promises as fs } from 'node:fs';
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
 import { FrameReader } from '../runtime/monitor.js';
 import { logs } from './containers/io.js';
 import { Writable } from 'node:stream';
@@ -152,7 +152,13 @@ export class EngineBuildBackend implements BuildBackend {
   }
 
   async mkdirp(container: string, path: string): Promise<void> {
-    await this.putArchive(container, '/', copyTar(undefined, [], { dest: path, destIsDir: true, uid: 0, gid: 0 }));
+    const parts = path.split('/').filter(Boolean);
+    const missing = new Set<string>();
+    for (let i = 1; i <= parts.length; i++) {
+      const dir = parts.slice(0, i).join('/');
+      if (!(await this.stat(container, '/' + dir))?.isDir) missing.add(dir);
+    }
+    if (missing.size) await this.putArchive(container, '/', copyTar(undefined, [], { dest: path, destIsDir: true, uid: 0, gid: 0, missing }));
   }
 
   async stat(container: string, path: string): Promise<{ isDir: boolean } | undefined> {
@@ -213,6 +219,7 @@ export class BuildService {
         if (isKind(e, 'invalid') && /outside/.test((e as Error).message)) throw e;
         throw invalid(`Cannot locate specified Dockerfile: ${name}`);
       }
+      await hideIgnored(context, name);
       let id: string;
       try {
         const { stages, metaArgs, warnings } = planDockerfile(text, name);
@@ -229,6 +236,8 @@ export class BuildService {
         throw e;
       }
       emit({ aux: { ID: id } });
+      // Quiet: the ID is the only output, as a stream line (what the docker CLI prints and --iidfile reads).
+      if (req.quiet) emit({ stream: `${id}\n` });
       if (!req.quiet) emit({ stream: `Successfully built ${id.replace(/^sha256:/, '').slice(0, 12)}\n` });
       for (const t of req.tags) {
         this.backend.tag(id, t);
@@ -240,11 +249,53 @@ export class BuildService {
     }
   }
 
-  /** POST /build/prune: the cache's entries (their images stay unless unused and dangling). */
+  /**
+   * POST /build/prune: forgets cached steps — those whose image nothing is
+   * tagged to (the intermediate images of earlier builds), or with `all`
+   * every one. The images stay until `image prune` takes the unused ones.
+   */
   prune(all: boolean): { CachesDeleted: string[]; SpaceReclaimed: number } {
-    const n = this.cache.prune(all, (id) => this.containers.images.meta.get(id) !== undefined && all === false);
-    return { CachesDeleted: Array.from({ length: n }, (_, i) => String(i)), SpaceReclaimed: 0 };
+    const tagged = new Set(this.containers.images.meta.list().filter((r) => this.containers.images.meta.tagsOf(r.id as never).length).map((r) => r.id));
+    return { CachesDeleted: this.cache.prune(all, (id) => tagged.has(id as never)), SpaceReclaimed: 0 };
   }
+}
+
+/**
+ * Docker's removeDockerfile: when .dockerignore names the Dockerfile or
+ * itself, the daemon reads them, then takes them out of the context, so that
+ * `COPY . .` does not copy them.
+ */
+async function hideIgnored(context: TarFS, dockerfile: string): Promise<void> {
+  const info = await context.lstat('.dockerignore');
+  if (!info || info.type !== 'file') return;
+  const chunks: Buffer[] = [];
+  for await (const c of context.open('.dockerignore')) chunks.push(c as Buffer);
+  const patterns = Buffer.concat(chunks).toString('utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  for (const file of ['.dockerignore', posix.normalize(dockerfile).replace(/^\.?\//, '')]) {
+    let excluded = false;
+    for (const raw of patterns) {
+      const neg = raw.startsWith('!');
+      const p = posix.normalize((neg ? raw.slice(1) : raw).trim()).replace(/^\/+/, '');
+      if (globRe(p).test(file) || file.startsWith(p + '/')) excluded = !neg;
+    }
+    if (excluded) context.hide(file);
+  }
+}
+
+/** A .dockerignore pattern as a RegExp over a whole path ('**' any directories, '*' and '?' within one). */
+function globRe(p: string): RegExp {
+  let re = '';
+  for (let i = 0; i < p.length; i++) {
+    const c = p[i]!;
+    if (c === '*' && p[i + 1] === '*') {
+      re += '.*';
+      i++;
+      if (p[i + 1] === '/') i++;
+    } else if (c === '*') re += '[^/]*';
+    else if (c === '?') re += '[^/]';
+    else re += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
+  }
+  return new RegExp(`^${re}$`);
 }
 
 /** The Dockerfile, read from the context (a symlink in it is followed only within the context). */
