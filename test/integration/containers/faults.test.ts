@@ -251,7 +251,8 @@ describe('container faults', { skip }, () => {
   });
 
   it('a fork bomb under --pids-limit 20 is held, the daemon answers, and the container can be removed', async () => {
-    const id = ok('run', '-d', '--name', 'bomb', '--pids-limit', '20', 'busybox', 'sh', '-c', 'f() { f | f & }; f; sleep 60').trim();
+    // `exec sleep`: once the bomb holds every pid the shell could not fork a sleep, and would exit.
+    const id = ok('run', '-d', '--name', 'bomb', '--pids-limit', '20', 'busybox', 'sh', '-c', 'f() { f | f & }; f; exec sleep 60').trim();
     const dir = cgroupDir('pids', id);
     assert.equal(readText(join(dir, 'pids.max')).trim(), '20');
     let peak = 0;
