@@ -16,7 +16,7 @@ import { commit, putArchive, statPath, withRootfs } from './containers/filesyste
 import { resolveUser } from '../runtime/user.js';
 import { copyTar, findSources, receiveContext } from '../build/context.js';
 import type { TarFS } from '../build/contextfs.js';
-import { Builder, newBuildId, type Emit } from '../build/builder.js';
+import { Builder, newBuildId, type BuildOptions, type Emit } from '../build/builder.js';
 import { BuildCache } from '../build/cache.js';
 import { planDockerfile } from '../build/plan.js';
 import { DockerfileError } from '../build/dockerfile/error.js';
@@ -167,24 +167,8 @@ export class EngineBuildBackend implements BuildBackend {
   }
 }
 
-export interface BuildRequest {
-  body: Readable;
-  dockerfile: string;
-  tags: string[];
-  buildArgs: Record<string, string | null>;
-  target?: string;
-  noCache: boolean;
-  pull: boolean;
-  rm: boolean;
-  forceRm: boolean;
-  labels: Record<string, string>;
-  networkMode?: string;
-  platform?: string;
-  shmSize?: number;
-  extraHosts?: string[];
-  quiet: boolean;
-  signal?: AbortSignal;
-}
+/** What POST /build asks for: the builder's options, with the context still to be received. */
+export type BuildRequest = Omit<BuildOptions, 'context'> & { body: Readable; dockerfile: string };
 
 /**
  * POST /build: the context unpacked into a directory of its own, the

@@ -13,6 +13,7 @@
  * Anonymous volumes (created without a name) get a 64-hex name and the label
  * `com.docker.volume.anonymous`, which is what prune looks for by default.
  */
+import { KeyedLock } from '../base/keyed-lock.js';
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
@@ -156,7 +157,7 @@ const PRUNE_FILTERS = ['label', 'label!', 'all'];
 export class VolumeService {
   users: VolumeUsers = { usersOf: () => [] };
   private readonly reservations = new Map<string, Set<string>>();
-  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly locks = new KeyedLock();
   private pruning = false;
 
   constructor(
@@ -172,13 +173,7 @@ export class VolumeService {
 
   /** Runs fn with the volume name's lock held: create and remove of one name never interleave. */
   private locked<T>(name: string, fn: () => Promise<T>): Promise<T> {
-    const run = (this.locks.get(name) ?? Promise.resolve()).then(fn, fn);
-    const tail = run.catch(() => undefined);
-    this.locks.set(name, tail);
-    void tail.then(() => {
-      if (this.locks.get(name) === tail) this.locks.delete(name);
-    });
-    return run;
+    return this.locks.run(name, fn);
   }
 
   private async find(name: string): Promise<{ v: Volume; d: VolumeDriver } | undefined> {

@@ -15,6 +15,7 @@
  * `size` (a quota) needs project quotas, which this driver does not set up, so
  * it is refused like Docker refuses it without quota support.
  */
+import { KeyedLock } from '../../base/keyed-lock.js';
 import { existsSync, promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import type { Db } from '../../base/db.js';
@@ -90,7 +91,7 @@ export class LocalDriver implements VolumeDriver {
   readonly scope = 'local' as const;
   private readonly volumes = new Map<string, Volume>();
   private readonly active = new Map<string, Active>();
-  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly locks = new KeyedLock();
   private readonly put_;
   private readonly del_;
 
@@ -145,13 +146,7 @@ export class LocalDriver implements VolumeDriver {
 
   /** Runs fn with the volume's lock held: mounts, unmounts and removal of one volume never interleave. */
   private locked<T>(name: string, fn: () => Promise<T>): Promise<T> {
-    const run = (this.locks.get(name) ?? Promise.resolve()).then(fn, fn);
-    const tail = run.catch(() => undefined);
-    this.locks.set(name, tail);
-    void tail.then(() => {
-      if (this.locks.get(name) === tail) this.locks.delete(name);
-    });
-    return run;
+    return this.locks.run(name, fn);
   }
 
   async create(name: string, o: CreateVolumeOpts = {}): Promise<Volume> {
@@ -260,7 +255,7 @@ export class LocalDriver implements VolumeDriver {
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.locks.values()]);
+    await this.locks.idle();
   }
 
   /** For tests: whether the volume's data directory is a mount point now. */
