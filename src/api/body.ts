@@ -22,11 +22,16 @@ export function guardedBody(raw: IncomingMessage): GuardedBody {
     body,
     drain() {
       raw.unpipe(body);
-      if (raw.readableEnded || raw.destroyed) return Promise.resolve();
-      return new Promise((resolve) => {
-        raw.once('end', resolve).once('close', resolve).once('error', resolve);
-        raw.resume();
-      });
+      return drainBody(raw);
     },
   };
+}
+
+/** Reads what is left of a request body and drops it (so that an error can still be answered). */
+export function drainBody(raw: IncomingMessage): Promise<void> {
+  if (raw.readableEnded || raw.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    raw.once('end', resolve).once('close', resolve).once('error', resolve);
+    raw.resume();
+  });
 }

@@ -19,7 +19,7 @@ import { posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { invalid } from '../base/errdefs.js';
-import { decompress } from '../archive/compression.js';
+import { decompress, detectArchiveCompression, MAGIC_BYTES } from '../archive/compression.js';
 import { TarFS, TarIndexer, type ContextFS, type FileInfo } from './contextfs.js';
 
 /** Contexts up to this size stay in memory; a bigger one goes to a file as it arrives. */
@@ -45,32 +45,93 @@ export async function receiveContext(body: Readable, file: string, signal?: Abor
     blockBytes = 0;
     await fh!.write(data);
   };
-  try {
-    for await (const c of await decompress(body, { archive: true })) {
-      signal?.throwIfAborted();
-      const chunk = c as Buffer;
-      ix.push(chunk);
-      if (!fh) {
-        chunks.push(chunk);
-        held += chunk.length;
-        if (held <= MEMORY_CONTEXT_BYTES) continue;
+  /** One chunk of the (decompressed) tar; a promise only when it had to write to the file. */
+  const take = (chunk: Buffer): Promise<void> | undefined => {
+    ix.push(chunk);
+    if (!fh) {
+      chunks.push(chunk);
+      held += chunk.length;
+      if (held <= MEMORY_CONTEXT_BYTES) return undefined;
+      return (async () => {
         await fs.mkdir(posix.dirname(file), { recursive: true, mode: 0o700 });
         fh = await fs.open(file, 'w', 0o600);
         block = chunks;
         blockBytes = held;
         chunks = [];
         await flush();
-        continue;
-      }
-      block.push(chunk);
-      blockBytes += chunk.length;
-      if (blockBytes >= 4 << 20) await flush();
+      })();
+    }
+    block.push(chunk);
+    blockBytes += chunk.length;
+    return blockBytes >= 4 << 20 ? flush() : undefined;
+  };
+  try {
+    const plain = await readPlain(body, take, signal);
+    if (!plain) for await (const c of await decompress(body, { archive: true })) {
+      signal?.throwIfAborted();
+      await take(c as Buffer);
     }
     if (fh) await flush();
   } finally {
     await fh?.close();
   }
   return new TarFS(fh ? { file } : { chunks }, ix.entries);
+}
+
+/**
+ * Reads an uncompressed body straight from its 'data' events (no stream in
+ * between: each hop costs per chunk, and the docker CLI sends many small
+ * ones). Returns false, with nothing consumed, when the body is compressed.
+ */
+function readPlain(body: Readable, take: (c: Buffer) => Promise<void> | undefined, signal?: AbortSignal): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    let decided = false;
+    let head: Buffer = Buffer.alloc(0);
+    const done = (e?: unknown, plain = true) => {
+      body.off('data', onData).off('end', onEnd).off('error', onError);
+      signal?.removeEventListener('abort', onAbort);
+      if (e) reject(e);
+      else resolve(plain);
+    };
+    const feed = (c: Buffer) => {
+      const p = take(c);
+      if (p) {
+        body.pause();
+        p.then(() => body.resume(), (e: unknown) => done(e));
+      }
+    };
+    const onData = (c: Buffer) => {
+      if (!decided) {
+        head = head.length ? Buffer.concat([head, c]) : c;
+        if (head.length < MAGIC_BYTES) return;
+        decided = true;
+        if (detectArchiveCompression(head) !== 'none') {
+          body.pause();
+          done(undefined, false);
+          body.unshift(head);
+          return;
+        }
+        c = head;
+      }
+      try {
+        feed(c);
+      } catch (e) {
+        done(e);
+      }
+    };
+    const onEnd = () => {
+      try {
+        if (!decided && head.length) take(head);
+        done();
+      } catch (e) {
+        done(e);
+      }
+    };
+    const onError = (e: Error) => done(e);
+    const onAbort = () => done(signal!.reason ?? new Error('aborted'));
+    body.on('data', onData).once('end', onEnd).once('error', onError);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }
 
 export interface Source {

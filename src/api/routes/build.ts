@@ -1,5 +1,5 @@
 import type { Router } from '../server.js';
-import { guardedBody } from '../body.js';
+import { drainBody } from '../body.js';
 import { invalid } from '../../base/errdefs.js';
 import type { BuildService } from '../../engine/build.js';
 
@@ -40,11 +40,11 @@ export function buildRoutes(r: Router, svc: BuildService): void {
       signal: req.signal,
     };
     const stream = res.stream();
-    const upload = guardedBody(req.raw);
+    // The body goes to the builder as it is: it reads the tar straight from the request (no pipe in between).
     try {
-      await svc.build({ ...request, body: upload.body }, (m) => stream.write(m));
+      await svc.build({ ...request, body: req.raw }, (m) => stream.write(m));
     } catch (e) {
-      await upload.drain();
+      await drainBody(req.raw);
       stream.error(e);
     }
     stream.end();
