@@ -3,7 +3,8 @@
 # the pier CLI and the real docker CLI (when installed), run containers from it (run,
 # exec, logs, stats, stop, commit, rm), serve a page from a named volume on a user
 # network through a published port (container DNS, the page fetched by name and from
-# the host), save the image, and send it through a `pier registry` of its own and back.
+# the host), build an image from a Dockerfile (again from the cache), save the image, and
+# send it through a `pier registry` of its own and back.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=${PIER_DEMO_ROOT:-/tmp/pier-demo}
@@ -44,6 +45,11 @@ for _ in $(seq 20); do curl -fsS "http://127.0.0.1:$web_port/" && break; sleep 0
 ./bin/pier rm -f demo-site
 ./bin/pier network rm demo-net
 ./bin/pier volume rm demo-pages
+mkdir -p "$root/ctx" && printf 'hello from a build\n' > "$root/ctx/greeting.txt"
+printf 'FROM busybox\nCOPY greeting.txt /greeting.txt\nRUN wc -c /greeting.txt\nCMD ["cat", "/greeting.txt"]\n' > "$root/ctx/Dockerfile"
+./bin/pier build -t demo/built:1 "$root/ctx"
+./bin/pier build -t demo/built:1 "$root/ctx"
+./bin/pier run --rm demo/built:1
 if command -v docker >/dev/null; then DOCKER_HOST=unix://$sock docker run --rm demo/committed:1 sh -c 'echo "the real docker CLI runs containers on pierd too"'; fi
 ./bin/pier save -o "$root/busybox.tar" busybox
 if command -v docker >/dev/null; then DOCKER_HOST=unix://$sock docker image inspect -f '{{.Id}} {{.Config.Cmd}}' busybox; fi

@@ -28,7 +28,7 @@ import { checksum, copyTar, findSources } from './context.js';
 import { DirFS, type ContextFS } from './contextfs.js';
 import type { Instruction, InstructionOf, Stage } from './dockerfile/instructions.js';
 import { applyEnv, checkStageName, copyFromStage, expand, fromStage, parseTrigger, targetStage } from './dockerfile/instructions.js';
-import { envFromMap, type EnvGetter } from './dockerfile/shell-lex.js';
+import { BuildArgs } from './dockerfile/build-args.js';
 
 export interface BuildOptions {
   /** The build context (read in place from the uploaded tar). */
@@ -52,14 +52,12 @@ export interface BuildOptions {
 
 export type Emit = (m: { stream?: string; aux?: { ID: string }; error?: string; errorDetail?: { message: string; code?: number } }) => void;
 
-/** The proxy variables every build may set without declaring them. */
-const PREDEFINED_ARGS = ['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'FTP_PROXY', 'ftp_proxy', 'NO_PROXY', 'no_proxy', 'ALL_PROXY', 'all_proxy'];
 
 interface StageState {
   image: string;
   config: ContainerConfig;
-  /** ARGs declared in this stage (with their values in effect). */
-  args: Map<string, string | undefined>;
+  /** The build args as this stage sees them. */
+  args: BuildArgs;
   shell: string[];
   /** A CMD was given in this stage (ENTRYPOINT then keeps it). */
   cmdSet: boolean;
@@ -72,8 +70,8 @@ export class Builder {
   private stepNo = 0;
   private totalSteps = 0;
   private readonly built = new Map<number, string>();
-  private readonly usedArgs = new Set<string>();
-  private metaArgs = new Map<string, string | undefined>();
+  /** --build-arg values and the global ARGs, scoped per stage like moby's buildargs.go (dockerfile/build-args.ts). */
+  private readonly args: BuildArgs;
 
   constructor(
     private readonly backend: BuildBackend,
@@ -85,26 +83,13 @@ export class Builder {
     this.out = (s) => {
       if (!o.quiet) emit({ stream: s });
     };
-  }
-
-  /** A build arg's value: --build-arg's when given, else the default. */
-  private argValue(name: string, def: string | undefined): string | undefined {
-    const given = this.o.buildArgs[name];
-    if (given !== undefined && given !== null) {
-      this.usedArgs.add(name);
-      return given;
-    }
-    return def;
+    this.args = BuildArgs.fromOptions(o.buildArgs);
   }
 
   /** Builds the target stage (the last one by default); returns its image ID. */
   async build(stages: Stage[], metaArgs: InstructionOf<'ARG'>[]): Promise<string> {
     if (!stages.length) throw invalid('the Dockerfile has no FROM: a build needs at least one stage');
-    // Global ARGs: each default may use the ones before it.
-    for (const a of metaArgs) {
-      const e = expand(a, this.env(new Map(), this.metaArgs));
-      for (const x of e.args) this.metaArgs.set(x.name, this.argValue(x.name, x.default));
-    }
+    this.args.processMetaArgs(metaArgs);
     const target = this.o.target ? targetStage(stages, this.o.target) : stages.length - 1;
     // --label: one LABEL step per label (sorted), at the end of the target stage, cached like the rest (Docker's buildLabelOptions).
     const labelSteps = Object.keys(this.o.labels).sort().map((k) => labelInstruction(k, this.o.labels[k]!));
@@ -114,10 +99,10 @@ export class Builder {
     for (const a of metaArgs) this.step(a.original);
     for (const i of [...needed].sort((a, b) => a - b)) {
       checkStageName(stages, i);
-      this.built.set(i, await this.runStage(stages, i, i === target));
+      this.built.set(i, await this.runStage(stages, i));
     }
-    const unused = Object.keys(this.o.buildArgs).filter((k) => !this.usedArgs.has(k) && !PREDEFINED_ARGS.includes(k));
-    if (unused.length) this.out(`[Warning] One or more build-args [${unused.join(' ')}] were not consumed\n`);
+    const unused = this.args.unusedWarning();
+    if (unused) this.out(unused);
     return this.built.get(target)!;
   }
 
@@ -128,7 +113,7 @@ export class Builder {
       if (out.has(i)) return;
       out.add(i);
       const s = stages[i]!;
-      const from = fromStage(stages, expand(s.from, this.env(new Map(), this.metaArgs)).image, i);
+      const from = fromStage(stages, expand(s.from, this.args.metaEnv()).image, i);
       if (from !== undefined) visit(from);
       for (const ins of s.commands)
         if (ins.kind === 'COPY' && ins.from !== undefined) {
@@ -140,28 +125,14 @@ export class Builder {
     return out;
   }
 
-  /** Variables for substitution: ENV first, then the ARGs in scope (Docker: ENV wins). */
-  private env(envList: Map<string, string>, args: Map<string, string | undefined>): EnvGetter {
-    const m = new Map<string, string>();
-    for (const [k, v] of args) if (v !== undefined) m.set(k, v);
-    for (const [k, v] of envList) m.set(k, v);
-    return envFromMap(m);
-  }
-
-  private stageEnv(st: StageState): EnvGetter {
-    const env = new Map((st.config.Env ?? []).map((e) => [e.slice(0, e.indexOf('=') < 0 ? e.length : e.indexOf('=')), e.slice(e.indexOf('=') + 1)] as [string, string]));
-    return this.env(env, this.argsInEffect(st));
-  }
-
   private step(text: string): void {
     this.stepNo++;
     this.out(`Step ${this.stepNo}/${this.totalSteps} : ${text}\n`);
   }
 
-  private async runStage(stages: Stage[], index: number, isTarget: boolean): Promise<string> {
+  private async runStage(stages: Stage[], index: number): Promise<string> {
     const stage = stages[index]!;
-    const from = expand(stage.from, this.env(new Map(), this.metaArgs));
-    for (const k of this.metaArgs.keys()) if (stage.from.image.includes(k)) this.usedArgs.add(k);
+    const from = expand(stage.from, this.args.metaEnv());
     this.step(stage.from.original);
     const ref = fromStage(stages, from.image, index);
     let image: string;
@@ -178,31 +149,22 @@ export class Builder {
       config = { ...(img.config.config ?? {}) };
     }
     if (image) this.out(` ---> ${short(image)}\n`);
-    const st: StageState = { image, config, args: new Map(), shell: config.Shell?.length ? [...config.Shell] : ['/bin/sh', '-c'], cmdSet: false };
+    const st: StageState = { image, config, args: this.args.forStage(), shell: config.Shell?.length ? [...config.Shell] : ['/bin/sh', '-c'], cmdSet: false };
     // ONBUILD triggers of the base image run first.
     const triggers = config.OnBuild ?? [];
     config.OnBuild = null;
     if (triggers.length) this.out(`# Executing ${triggers.length} build trigger${triggers.length > 1 ? 's' : ''}\n`);
     for (const t of triggers) await this.runInstruction(stages, index, st, parseTrigger(t), true);
     for (const ins of stage.commands) await this.runInstruction(stages, index, st, ins, false);
+    this.args.mergeReferencedArgs(st.args);
     if (!st.image) throw invalid('the final stage has no layers: a stage from scratch needs at least one COPY or ADD');
-    void isTarget;
     return st.image;
-  }
-
-  /** The build args in effect for a step: declared in the stage, valued from --build-arg or their defaults. */
-  private argsInEffect(st: StageState): Map<string, string | undefined> {
-    const m = new Map<string, string | undefined>();
-    for (const [k, v] of st.args) m.set(k, v);
-    for (const k of PREDEFINED_ARGS) if (this.o.buildArgs[k]) m.set(k, this.o.buildArgs[k]!);
-    return m;
   }
 
   private async runInstruction(stages: Stage[], index: number, st: StageState, raw: Instruction, trigger: boolean): Promise<void> {
     if (!trigger) this.step(raw.original);
-    const ins = expand(raw, this.stageEnv(st));
-    const args = [...this.argsInEffect(st)].filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`).sort();
     const cfg = st.config;
+    const ins = expand(raw, st.args.stepEnv(cfg.Env ?? []));
     const configStep = async (createdBy: string, change: () => void) => {
       change();
       // Build args are in a config step's key only through its substituted text (Docker's rule).
@@ -213,11 +175,7 @@ export class Builder {
       case 'FROM':
         throw invalid('FROM inside a stage');
       case 'ARG':
-        for (const a of ins.args) {
-          // A global ARG redeclared without a default takes the global value.
-          const def = a.default ?? this.metaArgs.get(a.name);
-          st.args.set(a.name, this.argValue(a.name, def));
-        }
+        for (const a of ins.args) st.args.addArg(a.name, a.default);
         if (st.image) this.out(` ---> ${short(st.image)}\n`);
         return;
       case 'ENV':
@@ -299,7 +257,8 @@ export class Builder {
       case 'RUN': {
         if (ins.flagsUsed.length) throw invalid(`the --${ins.flagsUsed[0]} option requires BuildKit. Refer to https://docs.docker.com/go/buildkit/ to learn how to build images with BuildKit enabled`);
         const cmd = this.cmdOf(st, ins.cmd, ins.heredocs);
-        const env = args.filter((a) => !(cfg.Env ?? []).some((e) => e.split('=')[0] === a.split('=')[0]));
+        // The args in scope that no ENV overrides: in the RUN's environment and in its cache text (Docker's "|2 A=1 B=2 …").
+        const env = st.args.filterAllowed(cfg.Env ?? []).sort();
         // Docker's cache text for RUN names the build args in effect: "|2 A=1 B=2 /bin/sh -c make".
         const createdBy = (env.length ? `|${env.length} ${env.join(' ')} ` : '') + cmd.join(' ');
         await this.cached(st, { parent: st.image, instruction: cmd.join(' '), args: env, sources: '' }, async () =>
@@ -314,7 +273,7 @@ export class Builder {
       }
       case 'COPY':
       case 'ADD':
-        return this.withSources(stages, index, ins.kind === 'COPY' ? ins.from : undefined, (dir, scoped) => this.copy(st, ins, args, dir, scoped));
+        return this.withSources(stages, index, ins.kind === 'COPY' ? ins.from : undefined, (dir, scoped) => this.copy(st, ins, dir, scoped));
     }
   }
 
@@ -331,7 +290,7 @@ export class Builder {
     }
   }
 
-  private async copy(st: StageState, ins: InstructionOf<'COPY'> | InstructionOf<'ADD'>, args: string[], cfs: ContextFS, scoped: boolean): Promise<void> {
+  private async copy(st: StageState, ins: InstructionOf<'COPY'> | InstructionOf<'ADD'>, cfs: ContextFS, scoped: boolean): Promise<void> {
     const cfg = st.config;
     const nop = (s: string) => `/bin/sh -c #(nop) ${s}`;
     for (const src of ins.sources)
@@ -342,7 +301,6 @@ export class Builder {
     const sum = ins.heredocs.length ? `heredoc:${ins.heredocs.map((h) => `${h.name}\0${h.content}`).join('\0')}` : await checksum(cfs, sources);
     const destAbs = posix.resolve(cfg.WorkingDir || '/', ins.dest);
     const createdBy = nop(`${ins.kind} ${sourcesText(sum, sources.some((x) => x.info.type === 'dir'))} in ${destAbs} `);
-    void args;
     const key = { parent: st.image, instruction: `${ins.kind} ${ins.flags.join(' ')} ${ins.sources.join(' ')} ${ins.dest}`.replace(/\s+/g, ' '), args: [], sources: sum };
     const work = async (id: string) => {
       const owner = ins.chown ? await this.backend.chownIds(id, ins.chown) : { uid: 0, gid: 0 };
