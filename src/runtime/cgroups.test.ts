@@ -278,7 +278,8 @@ describe('ContainerCgroup v1 on the kernel', { skip: !hostV1 && 'needs root on a
 
   it('reports cpu, memory, pids and blkio stats in Docker form', () =>
     withV1(async (path, kids) => {
-      const p = held(kids, 'i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; echo ready; exec sleep 30');
+      // Long enough for cpuacct.stat, counted in 10 ms ticks, to see user or system time.
+      const p = held(kids, 'i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done; echo ready; exec sleep 30');
       joinV1(path, p.pid);
       p.go();
       await until('the busy loop', () => p.out().includes('ready'));
@@ -384,7 +385,8 @@ describe('ContainerCgroup v1 on the kernel', { skip: !hostV1 && 'needs root on a
 describe('ContainerCgroup v2 on the kernel', { skip: !hostV2 && 'needs root and a cgroup2 mount' }, () => {
   it('lists pids, reads cpu.stat and the freezer, and says which files are missing', () =>
     withCgroup((path) => [join(V2ROOT, path)], async (path, kids) => {
-      const p = held(kids, 'i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; echo ready; exec sleep 30');
+      // Long enough for cpuacct.stat, counted in 10 ms ticks, to see user or system time.
+      const p = held(kids, 'i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done; echo ready; exec sleep 30');
       writeFileSync(join(V2ROOT, path, 'cgroup.procs'), String(p.pid));
       p.go();
       await until('the busy loop', () => p.out().includes('ready'));
