@@ -1,6 +1,6 @@
 // Keeps imports flowing one way (docs/architecture.md):
 //   base ← image, archive, snapshot, runtime, volume, network ← layer ← build, distribution ← engine ← api ← daemon;
-//   registry (the server) → base, image;  cli → client, base, image/reference.
+//   registry (the server) → base, image;  cli → client, base, image/reference, build/dockerignore (pure modules).
 // Exits 1 naming each import that goes against the flow.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, dirname, resolve } from 'node:path';
@@ -23,7 +23,7 @@ const ALLOWED = {
   api: ['base', 'image', 'archive', 'runtime', 'engine', 'distribution', 'network/types', 'volume/volume'],
   daemon: ['base', 'image', 'archive', 'snapshot', 'layer', 'runtime', 'engine', 'api', 'distribution', 'volume', 'network'],
   client: ['base'],
-  cli: ['base', 'client', 'image/reference', 'image/oci', 'registry/main'],
+  cli: ['base', 'client', 'image/reference', 'image/oci', 'registry/main', 'build/dockerignore'],
 };
 
 const files = [];

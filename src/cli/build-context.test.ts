@@ -4,9 +4,10 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  detectArchiveReader, evalSymlinks, getContextFromLocalDir, goChunks, goReader, isArchive, packStream, parseDockerignore,
-  PatternMatcher, trimBuildFilesFromExcludes, type GoReader,
+  detectArchiveReader, evalSymlinks, getContextFromLocalDir, goChunks, goReader, isArchive, packStream,
+  trimBuildFilesFromExcludes, type GoReader,
 } from './build-context.js';
+import { parseDockerignore, PatternMatcher } from '../build/dockerignore.js';
 
 /** What docker 28 sends for `patterns` (checked against the real CLI: see build.test.ts). */
 function excluded(patterns: string[], path: string): boolean {

@@ -20,9 +20,10 @@ import { Builder, newBuildId, type BuildOptions, type Emit } from '../build/buil
 import { BuildCache } from '../build/cache.js';
 import { planDockerfile } from '../build/plan.js';
 import { DockerfileError } from '../build/dockerfile/error.js';
+import { goClean, parseDockerignore, PatternMatcher } from '../build/dockerignore.js';
 import type { Db } from '../base/db.js';
 import { promises as fs } from 'node:fs';
-import { join, posix } from 'node:path';
+import { join } from 'node:path';
 import { FrameReader } from '../runtime/monitor.js';
 import { logs } from './containers/io.js';
 import { Writable } from 'node:stream';
@@ -254,32 +255,13 @@ async function hideIgnored(context: TarFS, dockerfile: string): Promise<void> {
   if (!info || info.type !== 'file') return;
   const chunks: Buffer[] = [];
   for await (const c of context.open('.dockerignore')) chunks.push(c as Buffer);
-  const patterns = Buffer.concat(chunks).toString('utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
-  for (const file of ['.dockerignore', posix.normalize(dockerfile).replace(/^\.?\//, '')]) {
-    let excluded = false;
-    for (const raw of patterns) {
-      const neg = raw.startsWith('!');
-      const p = posix.normalize((neg ? raw.slice(1) : raw).trim()).replace(/^\/+/, '');
-      if (globRe(p).test(file) || file.startsWith(p + '/')) excluded = !neg;
-    }
-    if (excluded) context.hide(file);
+  let matcher: PatternMatcher;
+  try {
+    matcher = new PatternMatcher(parseDockerignore(Buffer.concat(chunks)));
+  } catch {
+    return; // a bad pattern: Docker ignores the error here and removes nothing (the CLI reports it)
   }
-}
-
-/** A .dockerignore pattern as a RegExp over a whole path ('**' any directories, '*' and '?' within one). */
-function globRe(p: string): RegExp {
-  let re = '';
-  for (let i = 0; i < p.length; i++) {
-    const c = p[i]!;
-    if (c === '*' && p[i + 1] === '*') {
-      re += '.*';
-      i++;
-      if (p[i + 1] === '/') i++;
-    } else if (c === '*') re += '[^/]*';
-    else if (c === '?') re += '[^/]';
-    else re += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
-  }
-  return new RegExp(`^${re}$`);
+  for (const file of ['.dockerignore', goClean(dockerfile)]) if (matcher.matchesOrParentMatches(file)) context.hide(file);
 }
 
 /** The Dockerfile, read from the context (a symlink in it is followed only within the context). */
