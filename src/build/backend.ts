@@ -40,9 +40,8 @@ export interface BuildBackend {
   chownIds(container: string, spec: string): Promise<{ uid: number; gid: number }>;
   /** FROM scratch's first layer: fn runs with a container of an empty file system; its commit is the stage's first image. */
   fromScratch(config: ContainerConfig, fn: (container: string) => Promise<string>): Promise<string>;
-  /** Makes a directory (and its parents) in the container's file system. */
-  mkdirp(container: string, path: string): Promise<void>;
+
   tag(image: string, ref: string): void;
-  /** Whether a path exists (and is a directory) in a container's file system. */
-  stat(container: string, path: string): Promise<{ isDir: boolean } | undefined>;
+  /** Which of these absolute paths are directories in the container's file system (one look at it for all). */
+  dirs(container: string, paths: string[]): Promise<Set<string>>;
 }

@@ -247,8 +247,10 @@ export class Builder {
         await this.cached(st, { parent: st.image, instruction: createdBy, args: [], sources: '' }, async () =>
           // The directory is made (root-owned, 0755) only when missing: a layer then, else just the config.
           this.withContainer(st, ['true'], async (id) => {
-            if ((await this.backend.stat(id, dir))?.isDir) return this.backend.configOnly(st.image, cfg, createdBy);
-            await this.backend.mkdirp(id, dir);
+            const wanted = parentsOf(`${dir}/x`);
+            const existing = await this.backend.dirs(id, wanted);
+            if (existing.has(dir)) return this.backend.configOnly(st.image, cfg, createdBy);
+            await this.backend.putArchive(id, '/', dirTar(wanted.filter((d) => !existing.has(d)), { uid: 0, gid: 0 }));
             return this.backend.commit(id, cfg, createdBy);
           }),
         );
@@ -307,17 +309,18 @@ export class Builder {
       const wild = ins.sources.some((s) => /[*?[]/.test(s));
       const multi = sources.length > 1 || ins.sources.length > 1 || ins.heredocs.length > 1;
       if (multi && !ins.dest.endsWith('/')) throw invalid(`When using ${ins.kind} with more than one source file, the destination must be a directory and end with a /`);
+      // One look at the container's file system: which directories on the way exist (the destination too).
+      const existing = await this.backend.dirs(id, parentsOf(`${destAbs}/x`));
       let destIsDir = ins.dest.endsWith('/') || multi || wild;
-      if (!destIsDir && sources.length === 1 && sources[0]!.info.type !== 'dir') destIsDir = !!(await this.backend.stat(id, destAbs))?.isDir;
+      if (!destIsDir && sources.length === 1 && sources[0]!.info.type !== 'dir') destIsDir = existing.has(destAbs);
       // Only missing directories are made (0755, owned like the files with --chown); existing ones stay as they are.
-      const wanted = parentsOf(destIsDir ? `${destAbs}/x` : destAbs);
-      const missing = new Set<string>();
-      for (const d of wanted) if (!(await this.backend.stat(id, d))?.isDir) missing.add(d.replace(/^\/+/, ''));
+      const missing = new Set(parentsOf(destIsDir ? `${destAbs}/x` : destAbs).filter((d) => !existing.has(d)).map((d) => d.replace(/^\/+/, '')));
       if (ins.heredocs.length) {
         await this.backend.putArchive(id, '/', heredocTar(ins.heredocs, destAbs, destIsDir, owner, chmod, missing));
       } else if (ins.kind === 'ADD' && sources.length === 1 && sources[0]!.info.type === 'file' && (await isArchive(cfs.open(sources[0]!.rel)))) {
         // ADD of a local archive: unpacked at the destination, scoped to the container's root.
-        await this.backend.mkdirp(id, destAbs);
+        const dirs = parentsOf(`${destAbs}/x`).filter((d) => !existing.has(d));
+        if (dirs.length) await this.backend.putArchive(id, '/', dirTar(dirs, owner));
         await this.backend.putArchive(id, destAbs, cfs.open(sources[0]!.rel));
       } else {
         await this.backend.putArchive(id, '/', copyTar(cfs, sources, { dest: destAbs, destIsDir, uid: owner.uid, gid: owner.gid, mode: chmod, missing }));
@@ -420,6 +423,14 @@ async function isArchive(s: Readable): Promise<boolean> {
 function parentsOf(path: string): string[] {
   const parts = path.split('/').filter(Boolean);
   return parts.slice(0, -1).map((_, i) => '/' + parts.slice(0, i + 1).join('/'));
+}
+
+/** A tar of just these directories (absolute paths), 0755 and owned as given. */
+function dirTar(dirs: string[], owner: { uid: number; gid: number }): Readable {
+  const p = tar.pack();
+  for (const d of [...dirs].sort((a, b) => a.length - b.length)) p.entry({ name: d.replace(/^\/+/, ''), type: 'directory', mode: 0o755, uid: owner.uid, gid: owner.gid });
+  p.finalize();
+  return p as unknown as Readable;
 }
 
 /** `COPY <<EOF /dest`: each heredoc a file (named after its delimiter when the destination is a directory). */

@@ -298,11 +298,11 @@ export interface CopyOptions {
 }
 
 /** The tar that puts the sources at the destination (extracted at / of the container). */
-export function copyTar(cfs: ContextFS | undefined, sources: Source[], o: CopyOptions): Readable {
+export function copyTar(cfs: ContextFS, sources: Source[], o: CopyOptions): Readable {
   const pack = tar.pack();
   void (async () => {
     try {
-      const list = cfs ? await entries(cfs, sources, o.dest, o.destIsDir) : [];
+      const list = await entries(cfs, sources, o.dest, o.destIsDir);
       // Missing directories on the way (0755, owned like the files); existing ones are left as they are.
       for (const dir of [...(o.missing ?? [])].sort((x, y) => x.length - y.length)) pack.entry({ name: dir, type: 'directory', mode: 0o755, uid: o.uid, gid: o.gid });
       for (const e of list) {
@@ -314,7 +314,7 @@ export function copyTar(cfs: ContextFS | undefined, sources: Source[], o: CopyOp
           await new Promise<void>((resolve, reject) => {
             const w = pack.entry({ ...common, type: 'file', size: e.info.size }, (err) => (err ? reject(err) : resolve()));
             if (e.info.size === 0) return void (w as unknown as { end(): void }).end();
-            cfs!.open(e.rel).on('error', reject).pipe(w);
+            cfs.open(e.rel).on('error', reject).pipe(w);
           });
         }
       }

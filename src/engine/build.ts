@@ -12,9 +12,10 @@ import { hostPlatform, MediaType, type ImageConfig } from '../image/oci.js';
 import { familiar, parseReference, withDefaultTag } from '../image/reference.js';
 import type { DistributionService } from '../distribution/service.js';
 import type { ContainerService } from './containers/service.js';
-import { commit, putArchive, statPath, withRootfs } from './containers/filesystem.js';
+import { commit, putArchive, withRootfs } from './containers/filesystem.js';
+import { statInRoot } from '../archive/copy.js';
 import { resolveUser } from '../runtime/user.js';
-import { copyTar, findSources, receiveContext } from '../build/context.js';
+import { findSources, receiveContext } from '../build/context.js';
 import type { TarFS } from '../build/contextfs.js';
 import { Builder, newBuildId, type BuildOptions, type Emit } from '../build/builder.js';
 import { BuildCache } from '../build/cache.js';
@@ -152,19 +153,12 @@ export class EngineBuildBackend implements BuildBackend {
     }
   }
 
-  async mkdirp(container: string, path: string): Promise<void> {
-    const parts = path.split('/').filter(Boolean);
-    const missing = new Set<string>();
-    for (let i = 1; i <= parts.length; i++) {
-      const dir = parts.slice(0, i).join('/');
-      if (!(await this.stat(container, '/' + dir))?.isDir) missing.add(dir);
-    }
-    if (missing.size) await this.putArchive(container, '/', copyTar(undefined, [], { dest: path, destIsDir: true, uid: 0, gid: 0, missing }));
-  }
-
-  async stat(container: string, path: string): Promise<{ isDir: boolean } | undefined> {
-    const s = await statPath(this.containers, this.containers.find(container), path).catch(() => undefined);
-    return s ? { isDir: (s.mode & 0x80000000) !== 0 } : undefined;
+  async dirs(container: string, paths: string[]): Promise<Set<string>> {
+    return withRootfs(this.containers, this.containers.find(container), async (root) => {
+      const out = new Set<string>();
+      for (const p of paths) if ((await statInRoot(root, p).catch(() => undefined))?.mode! & 0x80000000) out.add(p);
+      return out;
+    });
   }
 }
 
