@@ -415,8 +415,7 @@ export class NetworkService {
       const requests = portRequests(c.hostConfig.PortBindings as PortMap | undefined, c.config.ExposedPorts, !!c.hostConfig.PublishAllPorts);
       if (requests.length && !primaryNet.internal) {
         c.ports = [];
-        const defaultIp = primaryNet.options['com.docker.network.bridge.host_binding_ipv4'] ?? '';
-        for (const r of requests) c.ports.push(await this.ports.reserve(r, defaultIp === '0.0.0.0' ? '' : defaultIp, `${c.name} (${primary.endpoint!.endpointId})`));
+        for (const r of requests) c.ports.push(await this.ports.reserve(r, bindingIp(primaryNet), `${c.name} (${primary.endpoint!.endpointId})`));
         await this.firewall.sync();
       }
       const embeddedDns = entries.some(([, cn]) => !this.store.find(cn.networkId).predefined);
@@ -433,16 +432,14 @@ export class NetworkService {
   async tearDown(c: ContainerRecord): Promise<void> {
     this.dns.detach(c.id);
     if (c.ports?.length) {
-      const n = this.primaryNetwork(c);
-      const defaultIp = n?.options['com.docker.network.bridge.host_binding_ipv4'] ?? '';
-      for (const m of c.ports) this.ports.release(m, defaultIp === '0.0.0.0' ? '' : defaultIp);
+      for (const m of c.ports) this.ports.release(m);
       delete c.ports;
       await this.firewall.sync().catch((e: unknown) => this.log.warn({ id: c.id, err: e }, 'updating firewall rules'));
     }
     await Promise.all(
       Object.values(c.networks ?? {}).map(async (cn) => {
         if (!cn.endpoint) return;
-        const n = this.store.all().find((x) => x.id === cn.networkId);
+        const n = this.store.get(cn.networkId);
         if (n && c.netns) await this.driver.leave(this.driverNet(n), this.joinRequest(c, cn.endpoint, [], false)).catch((e: unknown) => this.log.warn({ id: c.id, err: e }, 'leaving a network'));
         delete cn.endpoint;
       }),
@@ -456,11 +453,9 @@ export class NetworkService {
   async restore(c: ContainerRecord): Promise<void> {
     if (!c.netns || !existsSync(c.netns)) return;
     for (const m of c.ports ?? []) {
-      const n = this.primaryNetwork(c);
-      const ip = n?.options['com.docker.network.bridge.host_binding_ipv4'] ?? '';
-      if (!(await this.ports.readopt(m, ip === '0.0.0.0' ? '' : ip))) this.log.warn({ id: c.id, port: m }, 'a published port of a running container is now held by another program');
+      if (!(await this.ports.readopt(m))) this.log.warn({ id: c.id, port: m }, 'a published port of a running container is now held by another program');
     }
-    if (Object.values(c.networks ?? {}).some((cn) => cn.endpoint && !this.store.all().find((n) => n.id === cn.networkId)?.predefined))
+    if (Object.values(c.networks ?? {}).some((cn) => cn.endpoint && !this.store.get(cn.networkId)?.predefined))
       await this.dns.attach(c.id, c.netns, this.scopeFor(c.id)).catch((e: unknown) => this.log.warn({ id: c.id, err: e }, 'DNS for a restored container'));
   }
 
@@ -469,11 +464,6 @@ export class NetworkService {
     const mode = c.hostConfig.NetworkMode ?? 'bridge';
     const all = Object.entries(c.networks ?? {});
     return [...all.filter(([name, cn]) => name === mode || cn.networkId === mode), ...all.filter(([name, cn]) => !(name === mode || cn.networkId === mode))];
-  }
-
-  private primaryNetwork(c: ContainerRecord): NetworkRecord | undefined {
-    const first = this.ordered(c)[0];
-    return first ? this.store.all().find((n) => n.id === first[1].networkId) : undefined;
   }
 
   private async join(c: ContainerRecord, name: string, cn: ContainerNetwork, index: number): Promise<void> {
@@ -556,7 +546,7 @@ export class NetworkService {
       if (!c) return;
       for (const [netName, cn] of Object.entries(c.networks ?? {})) {
         if (!cn.endpoint) continue;
-        const n = this.store.all().find((x) => x.id === cn.networkId);
+        const n = this.store.get(cn.networkId);
         if (!n || n.predefined) continue;
         for (const o of this.containers.all()) {
           const on = Object.values(o.networks ?? {}).find((x) => x.networkId === n.id);
@@ -644,7 +634,7 @@ export class NetworkService {
     const entries: [string, ContainerNetwork][] = Object.keys(c.networks ?? {}).length ? this.ordered(c) : mode.startsWith('container:') ? [] : [[mode, { networkId: this.store.byName(mode)?.id ?? '', config: {} }]];
     for (const [name, cn] of entries) {
       const ep = cn.endpoint;
-      const n = this.store.all().find((x) => x.id === cn.networkId);
+      const n = this.store.get(cn.networkId);
       out[name] = {
         IPAMConfig: cn.config.IPAMConfig ?? null, Links: cn.config.Links ?? null, Aliases: cn.config.Aliases ?? null, MacAddress: ep?.mac ?? '',
         DriverOpts: cn.config.DriverOpts ?? null, GwPriority: cn.config.GwPriority ?? 0, NetworkID: cn.networkId, EndpointID: ep?.endpointId ?? '',
@@ -673,6 +663,12 @@ export class NetworkService {
   hostGateway(): string {
     return this.store.byName('bridge')?.ipam.Config[0]?.Gateway ?? '';
   }
+}
+
+/** The network's default host address for published ports ('' for all; the bridge option host_binding_ipv4). */
+function bindingIp(n: NetworkRecord): string {
+  const ip = n.options['com.docker.network.bridge.host_binding_ipv4'] ?? '';
+  return ip === '0.0.0.0' ? '' : ip;
 }
 
 function userPart(cfg: EndpointConfig): EndpointConfig {

@@ -110,9 +110,9 @@ export class PortReservations {
     throw lastErr ?? conflict(`no free host port in ${lo}-${hi} for ${r.containerPort}/${r.proto}`);
   }
 
-  release(m: PortMapping, defaultIp: string): void {
-    const ip = m.hostIp || defaultIp || '0.0.0.0';
-    const key = `${m.proto}/${ip}/${m.hostPort}`;
+  /** A mapping's hostIp is the address it was bound to ('' for all). */
+  release(m: PortMapping): void {
+    const key = `${m.proto}/${m.hostIp || '0.0.0.0'}/${m.hostPort}`;
     const h = this.held.get(key);
     if (!h) return;
     this.held.delete(key);
@@ -120,8 +120,8 @@ export class PortReservations {
   }
 
   /** Takes back a port a running container held before the daemon restarted; false when another program has it now. */
-  async readopt(m: PortMapping, defaultIp: string): Promise<boolean> {
-    const ip = m.hostIp || defaultIp || '0.0.0.0';
+  async readopt(m: PortMapping): Promise<boolean> {
+    const ip = m.hostIp || '0.0.0.0';
     try {
       const { holder } = await bind(m.proto, ip, m.hostPort);
       this.held.set(`${m.proto}/${ip}/${m.hostPort}`, holder);

@@ -36,6 +36,10 @@ export class NetworkStore {
     return [...this.byId.values()];
   }
 
+  get(id: string): NetworkRecord | undefined {
+    return this.byId.get(id);
+  }
+
   byName(name: string): NetworkRecord | undefined {
     for (const n of this.byId.values()) if (n.name === name) return n;
     return undefined;

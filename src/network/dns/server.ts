@@ -415,54 +415,62 @@ export function parseUpstreams(specs: readonly string[], log?: Logger): Upstream
   return out;
 }
 
-/** One query over UDP from a fresh socket (a random source port per query, against spoofed answers);
- *  connected, so the kernel takes answers only from the upstream and reports a closed port at once. */
-function udpExchange(u: Upstream, query: Buffer, timeoutMs: number, signal: AbortSignal): Promise<Buffer> {
+/**
+ * One exchange with an upstream, settled once: by `start`'s answer or error, by
+ * the timeout, or by the container's detach; the socket is closed in every case.
+ */
+function exchange<S extends { close?(): void; destroy?(): void }>(
+  timeoutMs: number,
+  signal: AbortSignal,
+  open: () => S,
+  start: (s: S, finish: (err: Error | undefined, resp?: Buffer) => void) => void,
+): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const s = dgram.createSocket(u.family === 6 ? 'udp6' : 'udp4');
-    const id = query.readUInt16BE(0);
+    const s = open();
     let done = false;
     const finish = (err: Error | undefined, resp?: Buffer) => {
       if (done) return;
       done = true;
       clearTimeout(timer);
       signal.removeEventListener('abort', onAbort);
-      s.close();
+      if (s.destroy) s.destroy();
+      else s.close!();
       if (err) reject(err);
       else resolve(resp!);
     };
     const onAbort = () => finish(new Error('detached'));
     const timer = setTimeout(() => finish(new Error(`no answer in ${timeoutMs} ms`)), timeoutMs);
     signal.addEventListener('abort', onAbort);
+    start(s, finish);
+  });
+}
+
+/** One query over UDP from a fresh socket (a random source port per query, against spoofed answers);
+ *  connected, so the kernel takes answers only from the upstream and reports a closed port at once. */
+function udpExchange(u: Upstream, query: Buffer, timeoutMs: number, signal: AbortSignal): Promise<Buffer> {
+  const id = query.readUInt16BE(0);
+  return exchange(timeoutMs, signal, () => dgram.createSocket(u.family === 6 ? 'udp6' : 'udp4'), (s, finish) => {
     s.on('error', (e) => finish(e));
     s.on('message', (m) => {
       if (m.length >= 12 && m.readUInt16BE(0) === id && m[2]! & QR) finish(undefined, m); // TC answers too
     });
     s.connect(u.port, u.host, (err?: Error) => {
       if (err) finish(err);
-      else if (!done) s.send(query);
+      else {
+        try {
+          s.send(query, (e) => e && finish(e));
+        } catch (e) {
+          finish(e as Error); // closed meanwhile (timeout or detach): already settled
+        }
+      }
     });
   });
 }
 
 /** One query over a fresh TCP connection. */
 function tcpExchange(u: Upstream, query: Buffer, timeoutMs: number, signal: AbortSignal): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const s = net.connect({ host: u.host, port: u.port });
+  return exchange(timeoutMs, signal, () => net.connect({ host: u.host, port: u.port }), (s, finish) => {
     let got: Buffer = Buffer.alloc(0);
-    let done = false;
-    const finish = (err: Error | undefined, resp?: Buffer) => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
-      s.destroy();
-      if (err) reject(err);
-      else resolve(resp!);
-    };
-    const onAbort = () => finish(new Error('detached'));
-    const timer = setTimeout(() => finish(new Error(`no answer in ${timeoutMs} ms`)), timeoutMs);
-    signal.addEventListener('abort', onAbort);
     s.on('error', (e) => finish(e));
     s.on('connect', () => s.write(frame(query)));
     s.on('data', (chunk: Buffer) => {
