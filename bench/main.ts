@@ -23,6 +23,7 @@ import { psBench } from './containers-ps.js';
 import { runBench } from './containers-run.js';
 import { networksBench } from './networks.js';
 import { buildBench } from './build.js';
+import { netPlumbingBench } from './netplumbing.js';
 import { imagesBench } from './images.js';
 import { loadSaveBench } from './loadsave.js';
 import { registryBench } from './registry.js';
@@ -31,7 +32,7 @@ import { rssBench } from './rss.js';
 import { hrnow, secondsSince } from './stats.js';
 import { startSubjects, type Subjects } from './subjects.js';
 
-const BENCHES: readonly Bench<Subjects>[] = [rssBench, cliBench, imagesBench, loadSaveBench, registryBench, monitorBench, runBench, execBench, psBench, logsBench, networksBench, buildBench];
+const BENCHES: readonly Bench<Subjects>[] = [rssBench, cliBench, imagesBench, loadSaveBench, registryBench, monitorBench, runBench, execBench, psBench, logsBench, networksBench, netPlumbingBench, buildBench];
 
 const USAGE = `usage: npm run bench -- [--only ${BENCHES.map((b) => b.area).join(',')}] [--out FILE] [--quick]`;
 

@@ -13,9 +13,9 @@
  * The whole rule set is a pure function of the networks and the published
  * ports (render), applied with one `iptables-restore --noflush`: declaring a
  * chain flushes it, so each apply replaces our chains atomically and leaves
- * every other chain alone. One restore costs a few milliseconds against
- * 25-90 ms for the CNI portmap plugin's sequence of iptables calls
- * (docs/architecture.md, "Networks").
+ * every other chain alone. Setting up and removing a published port this way
+ * took 15.5 ms against 113 ms for the CNI portmap plugin's sequence of
+ * iptables calls (`npm run bench -- --only netplumbing`).
  */
 import type { Host } from '../../base/host.js';
 import type { PortMapping } from '../types.js';
