@@ -62,8 +62,8 @@ export interface ContainerServiceOptions {
   /** The init binary for --init (a static tini). */
   initPath?: string;
   liveRestore: boolean;
-  /** Bridge networks, published ports and container DNS (absent in tests of the container core alone). */
-  networks?: NetworkService;
+  /** Networks: a container's namespace, addresses, published ports and DNS. */
+  networks: NetworkService;
   /** Volumes for binds, -v and --mount (absent in tests of the container core alone: then no mounts are made). */
   volumes?: VolumeService;
 }
@@ -216,8 +216,7 @@ export class ContainerService {
     checkLogDriver(hc);
     for (const mode of [hc.PidMode, hc.IpcMode, hc.NetworkMode])
       if (mode?.startsWith('container:')) this.find(mode.slice(10)); // 404 for an unknown container, like Docker
-    checkNetworkMode(hc.NetworkMode, !!this.o.networks);
-    const networks = this.o.networks?.networksFor(hc, endpoints ?? undefined, merged.ExposedPorts ?? undefined);
+    const networks = this.o.networks.networksFor(hc, endpoints ?? undefined, merged.ExposedPorts ?? undefined);
     const onFailure = hc.Annotations?.[HEALTH_ON_FAILURE];
     if (onFailure !== undefined && !['none', 'kill', 'restart', 'stop'].includes(onFailure))
       throw invalid(`invalid --health-on-failure "${onFailure}": use none, kill, restart or stop`);
@@ -318,7 +317,7 @@ export class ContainerService {
         mounted = true;
       }
       networked = true;
-      const net = (await this.o.networks?.setUp(c)) ?? { embeddedDns: false };
+      const net = await this.o.networks.setUp(c);
       const volumes = (await this.mounts?.setup(c, rootfs)) ?? [];
       const spec = buildSpec({ ...(await this.specInput(c, rootfs, net)), extraMounts: volumes, rootfsPropagation: rootfsPropagation(c.mounts ?? []) });
       await fs.writeFile(join(this.bundleDir(c.id), 'config.json'), specJson(spec));
@@ -340,7 +339,7 @@ export class ContainerService {
       l.monitor = undefined;
       if (created) await rt.delete(c.id, true).catch((err: unknown) => this.log.warn({ id: c.id, err }, 'runtime delete after a failed start'));
       if (mounted) await unmountAll(this.host, rootfs).catch(() => undefined);
-      if (networked) await this.o.networks?.tearDown(c).catch((err: unknown) => this.log.warn({ id: c.id, err }, 'network clean-up after a failed start'));
+      if (networked) await this.o.networks.tearDown(c).catch((err: unknown) => this.log.warn({ id: c.id, err }, 'network clean-up after a failed start'));
       await this.mounts?.teardown(c);
       throw this.startFailed(c, e);
     }
@@ -392,7 +391,7 @@ export class ContainerService {
     const hostname = cfg.Hostname || c.id.slice(0, 12);
     const fqdn = cfg.Domainname ? `${hostname}.${cfg.Domainname}` : hostname;
     await writeContainerFiles({ hosts: c.hostsPath, hostname: c.hostnamePath, resolvConf: c.resolvConfPath }, hc, hostname, fqdn, hostNetwork, {
-      ip: n.ip, embeddedDns: n.embeddedDns, hostGateway: this.o.networks?.hostGateway(), defaultDns: this.o.networks?.o.dns,
+      ip: n.ip, embeddedDns: n.embeddedDns, hostGateway: this.o.networks.hostGateway(), defaultDns: this.o.networks.o.dns,
     });
     const sec = parseSecurityOpt(hc.SecurityOpt);
     const ipc = hc.IpcMode ?? '';
@@ -482,7 +481,7 @@ export class ContainerService {
     delete c.pid;
     await Promise.all([
       this.runtimeOf(c).delete(id, true).catch((e: unknown) => this.log.warn({ id, err: e }, 'runtime delete after exit')),
-      this.o.networks?.tearDown(c).catch((e: unknown) => this.log.warn({ id, err: e }, 'network clean-up after exit')),
+      this.o.networks.tearDown(c).catch((e: unknown) => this.log.warn({ id, err: e }, 'network clean-up after exit')),
     ]);
     await unmountAll(this.host, this.rootfs(id)).catch(() => undefined);
     if (c.hostConfig.IpcMode === 'shareable') await unmountAll(this.host, this.shmDir(id)).catch(() => undefined);
@@ -815,7 +814,7 @@ export class ContainerService {
         if (!m.alive()) await this.liveOf(c.id).exitHandled;
         if (m.alive()) {
           this.log.info({ id: c.id, pid: c.state.Pid }, 'adopted a running container');
-          await this.o.networks?.restore(c);
+          await this.o.networks.restore(c);
           this.liveOf(c.id).stopHealth = this.healthStarter?.(c);
         }
         return;
@@ -829,7 +828,7 @@ export class ContainerService {
     }
     // Not running: no runtime state, mounts or network may be left.
     await this.runtimeOf(c).delete(c.id, true).catch(() => undefined);
-    if (c.netns || Object.values(c.networks ?? {}).some((n) => n.endpoint)) await this.o.networks?.tearDown(c).catch(() => undefined);
+    if (c.netns || Object.values(c.networks ?? {}).some((n) => n.endpoint)) await this.o.networks.tearDown(c).catch(() => undefined);
     await this.unmountEverything(c.id);
     if (c.hostConfig.AutoRemove && c.hasBeenStarted) {
       await this.remove(c.id, { force: true, volumes: true }); // it ended while pierd was away: --rm still applies
@@ -940,11 +939,6 @@ export function logRotation(hc: HostConfig): { logMaxSize?: number; logMaxFiles?
   const n = files === undefined ? 1 : Number(files);
   if (!Number.isInteger(n) || n < 1) throw invalid(`invalid max-file "${files}": must be 1 or more`);
   return { logMaxSize: bytes, logMaxFiles: n };
-}
-
-function checkNetworkMode(mode: string | undefined, userNetworks: boolean): void {
-  if (!mode || ['default', 'bridge', 'host', 'none'].includes(mode) || mode.startsWith('container:') || userNetworks) return;
-  throw notFound(`network ${mode} not found`);
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref?.());

@@ -127,10 +127,10 @@ export async function listContainers(
   for (const c of list) {
     const s: ContainerSummary = {
       Id: c.id, Names: [`/${c.name}`], Image: c.imageName, ImageID: c.image, Command: commandOf(c),
-      Created: Math.floor(Date.parse(c.created) / 1000), Ports: svc.o.networks?.portList(c) ?? [], Labels: c.config.Labels ?? {},
+      Created: Math.floor(Date.parse(c.created) / 1000), Ports: svc.o.networks.portList(c), Labels: c.config.Labels ?? {},
       State: c.state.Status, Status: statusText(c.state),
       HostConfig: { NetworkMode: c.hostConfig.NetworkMode ?? 'bridge', ...(c.hostConfig.Annotations ? { Annotations: c.hostConfig.Annotations } : {}) },
-      NetworkSettings: { Networks: networksOf(svc, c) }, Mounts: (c.mounts ?? []).map(mountPointView),
+      NetworkSettings: { Networks: svc.o.networks.networksView(c) }, Mounts: (c.mounts ?? []).map(mountPointView),
     };
     if (o.size) Object.assign(s, await sizes(svc, c));
     out.push(s);
@@ -138,17 +138,6 @@ export async function listContainers(
   return out;
 }
 
-function networksOf(svc: ContainerService, c: ContainerRecord): Record<string, unknown> {
-  if (svc.o.networks) return svc.o.networks.networksView(c);
-  const mode = c.hostConfig.NetworkMode ?? 'bridge';
-  if (mode.startsWith('container:')) return {};
-  return {
-    [mode]: {
-      IPAMConfig: null, Links: null, Aliases: null, MacAddress: '', DriverOpts: null, GwPriority: 0, NetworkID: '', EndpointID: '',
-      Gateway: '', IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, DNSNames: null,
-    },
-  };
-}
 
 export async function inspectContainer(svc: ContainerService, c: ContainerRecord, o: { size: boolean; execIds: string[] }): Promise<object> {
   const graph = await graphDriver(svc, c);
@@ -176,11 +165,7 @@ export async function inspectContainer(svc: ContainerService, c: ContainerRecord
     ...(o.size ? await sizes(svc, c) : {}),
     Mounts: (c.mounts ?? []).map(mountPointView),
     Config: configView(c),
-    NetworkSettings: svc.o.networks?.settings(c) ?? {
-      Bridge: '', SandboxID: '', SandboxKey: '', Ports: {}, HairpinMode: false, LinkLocalIPv6Address: '', LinkLocalIPv6PrefixLen: 0,
-      SecondaryIPAddresses: null, SecondaryIPv6Addresses: null, EndpointID: '', Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0,
-      IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', MacAddress: '', Networks: networksOf(svc, c),
-    },
+    NetworkSettings: svc.o.networks.settings(c),
   };
 }
 
