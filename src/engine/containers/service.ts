@@ -64,8 +64,8 @@ export interface ContainerServiceOptions {
   liveRestore: boolean;
   /** Networks: a container's namespace, addresses, published ports and DNS. */
   networks: NetworkService;
-  /** Volumes for binds, -v and --mount (absent in tests of the container core alone: then no mounts are made). */
-  volumes?: VolumeService;
+  /** Volumes for binds, -v and --mount. */
+  volumes: VolumeService;
 }
 
 /** What lives only while pierd runs. */
@@ -99,7 +99,7 @@ export class ContainerService {
   /** Names of containers being created (held before the record exists). */
   private readonly reserved = new Set<string>();
   /** Binds, volumes and tmpfs mounts (mounts.ts); it also tells the volume service which containers use a volume. */
-  readonly mounts?: ContainerMounts;
+  readonly mounts: ContainerMounts;
 
   constructor(
     store: ContainerStore,
@@ -115,7 +115,7 @@ export class ContainerService {
       usersOf: (imageId) => this.store.all().filter((c) => c.image === imageId).map((c) => ({ id: c.id, running: c.state.Running })),
       chainsInUse: () => new Set(this.store.all().map((c) => c.parentChain).filter(Boolean)),
     };
-    if (o.volumes) this.mounts = new ContainerMounts(o.volumes, () => this.store.all(), host, log.child({ component: 'mounts' }));
+    this.mounts = new ContainerMounts(o.volumes, () => this.store.all(), host, log.child({ component: 'mounts' }));
   }
 
   // ---- paths -------------------------------------------------------------------------------
@@ -243,14 +243,14 @@ export class ContainerService {
     const chains = chainIds(imgCfg.rootfs.diff_ids);
     const parentChain = chains[chains.length - 1] ?? '';
     // Binds, volumes (made on demand, reserved for this container) and tmpfs mounts: a bad spec fails here, before anything exists.
-    const mounts = await this.mounts?.resolve(id, merged, hc, (ref) => this.find(ref));
+    const mounts = await this.mounts.resolve(id, merged, hc, (ref) => this.find(ref));
     const dir = this.dataDir(id);
     try {
       await fs.mkdir(dir, { recursive: true, mode: 0o710 });
       await this.snapshotter.prepare(id, parentChain);
     } catch (e) {
       await fs.rm(dir, { recursive: true, force: true });
-      await this.mounts?.rollback(id);
+      await this.mounts.rollback(id);
       throw e;
     }
     const rec: ContainerRecord = {
@@ -263,17 +263,17 @@ export class ContainerService {
       logPath: join(dir, `${id}-json.log`),
       hostsPath: join(dir, 'hosts'), hostnamePath: join(dir, 'hostname'), resolvConfPath: join(dir, 'resolv.conf'),
       ...(networks && Object.keys(networks).length ? { networks } : {}),
-      ...(mounts ? { mounts } : {}),
+      ...(mounts.length ? { mounts } : {}),
     };
     try {
       this.store.add(rec);
     } catch (e) {
       await this.snapshotter.remove(id).catch(() => undefined);
       await fs.rm(dir, { recursive: true, force: true });
-      await this.mounts?.rollback(id);
+      await this.mounts.rollback(id);
       throw e;
     }
-    this.mounts?.committed(id);
+    this.mounts.committed(id);
     this.emit(rec, 'create');
     return { Id: id, Warnings: [] };
   }
@@ -318,7 +318,7 @@ export class ContainerService {
       }
       networked = true;
       const net = await this.o.networks.setUp(c);
-      const volumes = (await this.mounts?.setup(c, rootfs)) ?? [];
+      const volumes = await this.mounts.setup(c, rootfs);
       const spec = buildSpec({ ...(await this.specInput(c, rootfs, net)), extraMounts: volumes, rootfsPropagation: rootfsPropagation(c.mounts ?? []) });
       await fs.writeFile(join(this.bundleDir(c.id), 'config.json'), specJson(spec));
       await fs.rm(run, { recursive: true, force: true });
@@ -340,7 +340,7 @@ export class ContainerService {
       if (created) await rt.delete(c.id, true).catch((err: unknown) => this.log.warn({ id: c.id, err }, 'runtime delete after a failed start'));
       if (mounted) await unmountAll(this.host, rootfs).catch(() => undefined);
       if (networked) await this.o.networks.tearDown(c).catch((err: unknown) => this.log.warn({ id: c.id, err }, 'network clean-up after a failed start'));
-      await this.mounts?.teardown(c);
+      await this.mounts.teardown(c);
       throw this.startFailed(c, e);
     }
     const m = l.monitor!;
@@ -485,7 +485,7 @@ export class ContainerService {
     ]);
     await unmountAll(this.host, this.rootfs(id)).catch(() => undefined);
     if (c.hostConfig.IpcMode === 'shareable') await unmountAll(this.host, this.shmDir(id)).catch(() => undefined);
-    await this.mounts?.teardown(c);
+    await this.mounts.teardown(c);
     if (oom) this.emit(c, 'oom');
     this.emit(c, 'die', { exitCode: String(exit.code), execDuration: String(Math.max(0, Math.round(ranMs / 1000))) });
     const restart = !this.shuttingDown && this.shouldRestart(c);
@@ -676,7 +676,7 @@ export class ContainerService {
         // The exit handler already deleted the runtime's record; only a dead container may still have one.
         if (c.state.Dead) await this.runtimeOf(c).delete(c.id, true).catch(() => undefined);
         await this.unmountEverything(c.id);
-        await this.mounts?.teardown(c); // its volume refs, should its exit not have been handled
+        await this.mounts.teardown(c); // its volume refs, should its exit not have been handled
         await this.snapshotter.remove(c.id).catch((e: unknown) => {
           if (!isKind(e, 'not-found')) throw e;
         });
@@ -691,7 +691,7 @@ export class ContainerService {
       }
       this.store.remove(c.id);
       this.live.delete(c.id);
-      if (o.volumes) await this.mounts?.removeAnonymous(c); // rm -v: its anonymous volumes; named ones stay
+      if (o.volumes) await this.mounts.removeAnonymous(c); // rm -v: its anonymous volumes; named ones stay
       this.emit(c, 'destroy');
       this.signals.emit(`removed:${c.id}`, c.state.ExitCode);
     });
@@ -789,7 +789,7 @@ export class ContainerService {
    */
   async restore(): Promise<void> {
     // Containers recorded as running hold their volumes until their exit is handled, whoever's exit comes first.
-    for (const c of this.store.all()) if (c.state.Running) await this.mounts?.adopt(c);
+    for (const c of this.store.all()) if (c.state.Running) await this.mounts.adopt(c);
     for (const c of this.store.all()) {
       try {
         await this.restoreOne(c);
