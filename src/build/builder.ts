@@ -344,7 +344,7 @@ export class Builder {
     } else {
       if (!this.o.noCache && st.image) {
         const why = this.cache.whyMissed(key);
-        if (!why.startsWith('nothing was built')) this.out(` ---> Cache miss: ${why}\n`);
+        if (why) this.out(` ---> Cache miss: ${why}\n`);
       }
       st.image = await work();
       this.cache.record(key, st.image);

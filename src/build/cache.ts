@@ -67,10 +67,10 @@ export class BuildCache {
     this.put_.run(keyOf(k), k.parent, k.instruction, JSON.stringify(k.args), k.sources, image, Date.now() * 1e6);
   }
 
-  /** Why a step missed: compared with what was built before on the same parent. */
-  whyMissed(k: StepKey): string {
+  /** Why a step missed, compared with what was built before on the same parent; undefined when nothing was (a new parent, or a pruned cache). */
+  whyMissed(k: StepKey): string | undefined {
     const rows = this.byParent_.all(k.parent) as { instruction: string; args: string; sources: string }[];
-    if (!rows.length) return 'nothing was built on the previous step\'s image before (it is new, or the cache was pruned)';
+    if (!rows.length) return undefined;
     const same = rows.filter((r) => r.instruction === k.instruction);
     if (!same.length) {
       const verb = k.instruction.split(' ')[0];
