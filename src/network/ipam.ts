@@ -42,7 +42,7 @@ export function formatIp(family: Family, v: bigint): string {
   return ipaddr.fromByteArray(bytes).toString();
 }
 
-/** "10.1.0.0/16" → Cidr; `strict` refuses host bits set (Docker accepts them and clears them). */
+/** "10.1.0.0/16" → Cidr, host bits cleared (Docker accepts them and clears them); undefined when malformed. */
 export function parseCidr(s: string): Cidr | undefined {
   const m = /^([^/]+)\/(\d{1,3})$/.exec(s.trim());
   if (!m) return undefined;
@@ -138,9 +138,7 @@ export interface SubnetPlan {
 export function planPool(pool: IpamPool): { plan: SubnetPlan; pool: IpamPool } {
   const subnet = parseCidr(pool.Subnet);
   if (!subnet) throw invalid(`invalid subnet ${pool.Subnet}: expected an address and a prefix length such as 10.10.0.0/24`);
-  const host = parseIp(pool.Subnet.split('/')[0]!)!;
-  const fixed: IpamPool = { ...pool, Subnet: cidrText(subnet) };
-  if (host.value !== subnet.base) fixed.Subnet = cidrText(subnet); // Docker clears host bits too
+  const fixed: IpamPool = { ...pool, Subnet: cidrText(subnet) }; // host bits cleared, as Docker does
   if (subnet.family === 4 && subnet.prefix > 30) throw invalid(`invalid subnet ${pool.Subnet}: too small for a network (the prefix must be /30 or shorter)`);
   let range = subnet;
   if (pool.IPRange) {
