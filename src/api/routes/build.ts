@@ -53,8 +53,4 @@ export function buildRoutes(r: Router, svc: BuildService): void {
   r.post('/build/prune', async (req, res) => {
     res.json(svc.prune(req.query.bool('all') ?? false));
   });
-
-  r.post('/build/cancel', async (_req, res) => {
-    res.json(null);
-  });
 }
