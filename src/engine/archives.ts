@@ -333,7 +333,8 @@ export class ImageArchives {
     // When the reader goes away, pack closes; the blob copy in flight must stop with it and close
     // its file (tar-stream does not destroy an entry's writer when its pack is destroyed).
     const stop = new AbortController();
-    pack.once('close', () => stop.abort(new Error('the reader went away')));
+    // Seen on `out` first: pack (a streamx stream) may emit its close only later, the blob held open meanwhile.
+    for (const s of [pack, out]) s.once('close', () => stop.abort(new Error('the reader went away')));
     const addFile = (name: string, body: string) => new Promise<void>((res, rej) => pack.entry({ name, mtime, mode: 0o644 }, body, (e) => (e ? rej(e) : res())));
     const write = async () => {
       await new Promise<void>((res, rej) => pack.entry({ name: 'blobs/', type: 'directory', mtime, mode: 0o755 }, (e) => (e ? rej(e) : res())));
