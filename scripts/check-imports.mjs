@@ -1,5 +1,6 @@
 // Keeps imports flowing one way (docs/architecture.md):
 //   base ← image, archive, snapshot, runtime, volume, network ← layer ← build, distribution ← engine ← api ← daemon;
+//   service (swarm objects, controller, load balancer) → base, image, network; engine → service, client (a daemon is a client of other daemons);
 //   registry (the server) → base, image;  cli → client, base, image/reference, build/dockerignore (pure modules).
 // Exits 1 naming each import that goes against the flow.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -19,9 +20,10 @@ const ALLOWED = {
   layer: ['base', 'image', 'archive', 'snapshot'],
   distribution: ['base', 'image', 'archive', 'layer'],
   registry: ['base', 'image'],
-  engine: ['base', 'image', 'archive', 'snapshot', 'layer', 'runtime', 'volume', 'network', 'build', 'distribution'],
-  api: ['base', 'image', 'archive', 'runtime', 'engine', 'distribution', 'network/types', 'volume/volume'],
-  daemon: ['base', 'image', 'archive', 'snapshot', 'layer', 'runtime', 'engine', 'api', 'distribution', 'volume', 'network'],
+  service: ['base', 'image', 'network', 'runtime/container-config'],
+  engine: ['base', 'image', 'archive', 'snapshot', 'layer', 'runtime', 'volume', 'network', 'build', 'distribution', 'service', 'client'],
+  api: ['base', 'image', 'archive', 'runtime', 'engine', 'distribution', 'network/types', 'volume/volume', 'service/types'],
+  daemon: ['base', 'image', 'archive', 'snapshot', 'layer', 'runtime', 'engine', 'api', 'distribution', 'volume', 'network', 'service', 'client'],
   client: ['base'],
   cli: ['base', 'client', 'image/reference', 'image/oci', 'registry/main', 'build/dockerignore'],
 };
