@@ -29,15 +29,16 @@ import type { ContainerRecord } from './containers/record.js';
 import type { HostConfig } from '../runtime/container-config.js';
 import type { NetworkStore } from '../network/store.js';
 import type { NetworkDriver, DriverNetwork } from '../network/driver.js';
-import type { Firewall, FirewallNetwork, FirewallPort } from '../network/bridge/firewall.js';
+import type { Firewall, FirewallNetwork, FirewallPort, FirewallServicePort } from '../network/bridge/firewall.js';
 import { PortReservations, portMapView, portRequests } from '../network/ports.js';
 import { createNetns, removeNetns } from '../network/netns.js';
 import {
-  checkStatic, cidrText, DEFAULT_BRIDGE_CIDR, formatIp, hostRoutes, macFromIp, nextFree, overlaps, parseCidr, parseIp, pickSubnet, planPool,
+  checkStatic, cidrText, DEFAULT_BRIDGE_CIDR, formatIp, highestFree, hostRoutes, macFromIp, nextFree, overlaps, parseCidr, parseIp, pickSubnet, planPool,
   type AddressPool, type Cidr, type SubnetPlan,
 } from '../network/ipam.js';
 import type { ContainerNetwork, Endpoint, EndpointConfig, IpamPool, NetworkCreateRequest, NetworkRecord, PortMap } from '../network/types.js';
 import type { DnsScope } from '../network/dns/server.js';
+import type { BalancerNetworks, NetnsMember, ServiceNames } from '../service/lb/balancer.js';
 
 /** The part of the embedded DNS server the engine uses. */
 export interface Dns {
@@ -68,10 +69,15 @@ const DEFAULT_BRIDGE_OPTS = (bridge: string) => ({
 const BRIDGE_NAME_OPT = 'com.docker.network.bridge.name';
 const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
-export class NetworkService {
+export class NetworkService implements BalancerNetworks {
   readonly ports = new PortReservations();
   /** Last address handed out per network: allocation goes on from there. */
   private readonly cursor = new Map<string, bigint>();
+  /** Addresses held for services' VIPs: network ID → owner → address (the ClusterStore keeps them across restarts). */
+  private readonly reserved = new Map<string, Map<string, string>>();
+  private servicePorts: FirewallServicePort[] = [];
+  private serviceNames: ServiceNames = new Map();
+  private memberWatch?: (m: NetnsMember) => Promise<void>;
 
   constructor(
     readonly store: NetworkStore,
@@ -282,6 +288,8 @@ export class NetworkService {
     if (n.predefined) throw new EngineError('forbidden', `${n.name} is a pre-defined network and cannot be removed`);
     const active = this.endpointsOf(n);
     if (active.length) throw conflict(`error while removing network: network ${n.name} id ${n.id} has active endpoints (${active.map((a) => a.c.name).join(', ')}): stop or disconnect them first`);
+    const users = [...(this.reserved.get(n.id)?.keys() ?? [])];
+    if (users.length) throw conflict(`network ${n.name} is in use by service ${users.join(', ')}: remove the service or its attachment first`);
     this.store.remove(n.id);
     this.cursor.delete(n.id);
     await this.driver.destroy(this.driverNet(n));
@@ -324,6 +332,7 @@ export class NetworkService {
       throw e;
     }
     this.containers.save(c);
+    if (c.netns) await this.tellMembers(c, false).catch((e: unknown) => this.log.warn({ id: c.id, err: e }, 'service addresses in a connected container'));
     this.events.emit('network', 'connect', n.id, { container: c.id, name: n.name, type: n.driver });
   }
 
@@ -337,6 +346,7 @@ export class NetworkService {
     if (cn.endpoint) await this.leave(c, n, cn, !!req.Force);
     delete c.networks![name];
     this.containers.save(c);
+    if (c.netns) await this.tellMembers(c, false).catch((e: unknown) => this.log.warn({ id: c.id, err: e }, 'service addresses in a disconnected container'));
     this.events.emit('network', 'disconnect', n.id, { container: c.id, name: n.name, type: n.driver });
   }
 
@@ -420,6 +430,8 @@ export class NetworkService {
       }
       const embeddedDns = entries.some(([, cn]) => !this.store.find(cn.networkId).predefined);
       if (embeddedDns) await this.dns.attach(c.id, netns, this.scopeFor(c.id));
+      // Services' virtual IPs work from the process's first instruction.
+      await this.tellMembers(c, true);
       this.containers.save(c);
       return { netns, ip: primary.endpoint!.ipv4, gateway: primary.endpoint!.gateway, embeddedDns };
     } catch (e) {
@@ -431,6 +443,7 @@ export class NetworkService {
   /** After the container's exit (or a failed start): everything setUp made, gone; addresses and ports released. */
   async tearDown(c: ContainerRecord): Promise<void> {
     this.dns.detach(c.id);
+    if (c.netns) void this.memberWatch?.({ containerId: c.id, netns: c.netns, networks: [] }).catch(() => undefined);
     if (c.ports?.length) {
       for (const m of c.ports) this.ports.release(m);
       delete c.ports;
@@ -511,12 +524,13 @@ export class NetworkService {
         for (const a of [x.endpoint?.ipv6, x.config.IPAMConfig?.IPv6Address]) if (a) used6.add(parseIp(a)!.value);
       }
     }
+    for (const a of this.reserved.get(n.id)?.values() ?? []) used4.add(parseIp(a)!.value);
     const p4 = this.plan(n, 4)!;
     let v4: bigint;
     const want4 = cn.config.IPAMConfig?.IPv4Address;
     if (want4) {
       v4 = checkStatic(p4, want4);
-      if (used4.has(v4)) throw conflict(`Address already in use: ${want4} is taken on network ${n.name}`);
+      if (used4.has(v4)) throw conflict(`Address already in use: ${want4} is taken on network ${n.name}${[...(this.reserved.get(n.id)?.values() ?? [])].includes(formatIp(4, v4)) ? ' (a service\'s virtual IP)' : ''}`);
     } else {
       v4 = nextFree(p4, used4, this.cursor.get(n.id));
       this.cursor.set(n.id, v4);
@@ -565,7 +579,15 @@ export class NetworkService {
           if (on.endpoint!.ipv4 && !ipv4.includes(on.endpoint!.ipv4)) ipv4.push(on.endpoint!.ipv4);
           if (on.endpoint!.ipv6 && !ipv6.includes(on.endpoint!.ipv6)) ipv6.push(on.endpoint!.ipv6);
         }
-        return ipv4.length || ipv6.length ? { ipv4, ipv6 } : undefined;
+        // Services on the asker's user networks: a known name with no backend yet is still ours (an empty answer, never a forward).
+        let service = false;
+        for (const cn of Object.values(this.containers.get(id)?.networks ?? {})) {
+          const ips = cn.endpoint && !this.store.get(cn.networkId)?.predefined ? this.serviceNames.get(cn.networkId)?.get(name) : undefined;
+          if (!ips) continue;
+          service = true;
+          for (const a of ips) if (!ipv4.includes(a)) ipv4.push(a);
+        }
+        return ipv4.length || ipv6.length || service ? { ipv4, ipv6 } : undefined;
       },
       reverse: (ip) => {
         const want = parseIp(ip)?.value;
@@ -590,8 +612,8 @@ export class NetworkService {
     return out;
   }
 
-  /** The firewall's view: every bridge network and every published port of a running container. */
-  firewallState(): { nets: FirewallNetwork[]; ports: FirewallPort[] } {
+  /** The firewall's view: every bridge network, every published port of a running container, and the services' ports. */
+  firewallState(): { nets: FirewallNetwork[]; ports: FirewallPort[]; services: FirewallServicePort[] } {
     const nets: FirewallNetwork[] = this.store.all().filter((n) => n.driver === 'bridge').map((n) => ({
       bridge: n.bridge!, subnet: n.ipam.Config.find((p) => !p.Subnet.includes(':'))!.Subnet, internal: n.internal,
       icc: n.options['com.docker.network.bridge.enable_icc'] !== 'false', masquerade: n.options['com.docker.network.bridge.enable_ip_masquerade'] !== 'false',
@@ -602,7 +624,96 @@ export class NetworkService {
       const ip = this.ordered(c)[0]?.[1].endpoint?.ipv4;
       if (ip) for (const m of c.ports) ports.push({ ...m, containerIp: ip });
     }
-    return { nets, ports };
+    return { nets, ports, services: this.servicePorts };
+  }
+
+  // ---- the load balancer's part (service/lb/balancer.ts) -------------------------------------
+
+  get iptables(): boolean {
+    return this.firewall.enabled;
+  }
+
+  networkInfo(ref: string): { id: string; name: string; internal: boolean } | undefined {
+    let n: NetworkRecord;
+    try {
+      n = this.store.find(ref);
+    } catch {
+      return undefined;
+    }
+    return { id: n.id, name: n.name, internal: n.internal };
+  }
+
+  async bindHostPort(proto: 'tcp' | 'udp', range: [number, number], owner: string): Promise<number> {
+    const m = await this.ports.reserve({ proto, containerPort: 0, hostIp: '', hostPorts: range }, '', owner);
+    return m.hostPort;
+  }
+
+  releaseHostPort(proto: 'tcp' | 'udp', port: number): void {
+    this.ports.release({ proto, containerPort: 0, hostIp: '', hostPort: port });
+  }
+
+  reserveAddress(networkId: string, owner: string, preferred?: string): string {
+    const n = this.store.find(networkId);
+    const p4 = n.driver === 'bridge' ? this.plan(n, 4) : undefined;
+    if (!p4) throw invalid(`network ${n.name} has no IPv4 subnet for a service's virtual IP: attach the service to a bridge network`);
+    const mine = this.reserved.get(n.id) ?? new Map<string, string>();
+    const had = mine.get(owner);
+    if (had) return had;
+    const used = new Set<bigint>();
+    for (const o of this.containers.all())
+      for (const x of Object.values(o.networks ?? {}))
+        if (x.networkId === n.id) for (const a of [x.endpoint?.ipv4, x.config.IPAMConfig?.IPv4Address]) if (a) used.add(parseIp(a)!.value);
+    for (const a of mine.values()) used.add(parseIp(a)!.value);
+    let v: bigint | undefined;
+    if (preferred) {
+      try {
+        const want = checkStatic(p4, preferred.split('/')[0]!);
+        if (!used.has(want)) v = want;
+      } catch {
+        /* not on this network any more: a new one */
+      }
+      if (v === undefined) this.log.warn({ network: n.name, owner, preferred }, 'a service\'s virtual IP was taken meanwhile: it gets a new one');
+    }
+    v ??= highestFree(p4, used);
+    const addr = formatIp(4, v);
+    mine.set(owner, addr);
+    this.reserved.set(n.id, mine);
+    return addr;
+  }
+
+  releaseAddress(networkId: string, owner: string): void {
+    const mine = this.reserved.get(networkId);
+    mine?.delete(owner);
+    if (mine && !mine.size) this.reserved.delete(networkId);
+  }
+
+  members(): NetnsMember[] {
+    const out: NetnsMember[] = [];
+    for (const c of this.containers.all()) {
+      const networks = Object.values(c.networks ?? {}).filter((cn) => cn.endpoint).map((cn) => cn.networkId);
+      if (c.netns && networks.length) out.push({ containerId: c.id, netns: c.netns, networks });
+    }
+    return out;
+  }
+
+  watchMembers(fn: (m: NetnsMember) => Promise<void>): void {
+    this.memberWatch = fn;
+  }
+
+  private async tellMembers(c: ContainerRecord, fresh: boolean): Promise<void> {
+    if (!this.memberWatch || !c.netns) return;
+    const networks = Object.values(c.networks ?? {}).filter((cn) => cn.endpoint).map((cn) => cn.networkId);
+    await this.memberWatch({ containerId: c.id, netns: c.netns, networks, ...(fresh ? { fresh } : {}) });
+  }
+
+  async publishServicePorts(ports: FirewallServicePort[]): Promise<void> {
+    if (JSON.stringify(ports) === JSON.stringify(this.servicePorts)) return;
+    this.servicePorts = ports;
+    await this.firewall.sync();
+  }
+
+  setServiceNames(names: ServiceNames): void {
+    this.serviceNames = names;
   }
 
   private driverNet(n: NetworkRecord): DriverNetwork {

@@ -187,6 +187,20 @@ export function nextFree(plan: SubnetPlan, used: Set<bigint>, after?: bigint): b
   throw invalid(`no available IPv${subnet.family} addresses on this network's address pools: ${cidrText(subnet)}`);
 }
 
+/**
+ * The highest free address of a subnet's range: where service VIPs are taken
+ * from, far from the low addresses containers get first, so that a container
+ * started while a daemon restarts (before the services reclaim their VIPs)
+ * is unlikely to take one.
+ */
+export function highestFree(plan: SubnetPlan, used: Set<bigint>): bigint {
+  const { subnet, range } = plan;
+  const first = range.base === subnet.base ? range.base + 1n : range.base;
+  const end = subnet.family === 4 && last(range) === last(subnet) ? last(range) - 1n : last(range);
+  for (let v = end, i = 0; v >= first && i < 1_000_000; v--, i++) if (!used.has(v) && !plan.reserved.has(v)) return v;
+  throw invalid(`no available IPv${subnet.family} addresses on this network's address pools: ${cidrText(subnet)}`);
+}
+
 /** Checks a requested static address: inside the subnet (and the range, when one is set), not reserved. */
 export function checkStatic(plan: SubnetPlan, address: string): bigint {
   const v = parseIp(address);

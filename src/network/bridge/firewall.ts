@@ -1,14 +1,25 @@
 /**
- * The packet filter of a daemon's bridge networks, as iptables rules in four
+ * The packet filter of a daemon's bridge networks, as iptables rules in five
  * chains of its own. The chains are named after the daemon's default bridge
- * (pier0 → PIER0-FWD, PIER0-ISO, PIER0-NAT, PIER0-DNAT), so two daemons on one
- * host never share a chain, and nothing of Docker's (docker0, DOCKER*) is
- * touched.
+ * (pier0 → PIER0-FWD, PIER0-ISO, PIER0-IN, PIER0-NAT, PIER0-DNAT), so two
+ * daemons on one host never share a chain, and nothing of Docker's (docker0,
+ * DOCKER*) is touched.
  *
  *   filter FORWARD ─▶ <P>-FWD ─▶ <P>-ISO   networks isolated from each other (but for published ports); internal ones from the world
  *                           └─ accept: out of a bridge, replies into it, published (DNATed) traffic into it
  *   nat POSTROUTING ─▶ <P>-NAT              masquerade out of non-internal subnets; host → container via 127.0.0.1
- *   nat PREROUTING/OUTPUT (dst LOCAL) ─▶ <P>-DNAT   one DNAT rule per published port
+ *   nat PREROUTING/OUTPUT (dst LOCAL) ─▶ <P>-DNAT   one DNAT rule per published port;
+ *                                                    a cascade per service port (below)
+ *   filter INPUT ─▶ <P>-IN                  service ports without a backend: refused (tcp-reset)
+ *
+ * A service's published port (swarm's ingress mode) balances new connections
+ * round-robin over its backends with the `statistic` match: for n backends,
+ * rule i (0-based) takes every (n-i)-th of the connections that reach it, the
+ * last takes the rest; the nat table sees only a connection's first packet,
+ * so the counters count connections. Nothing rewrites the source (but for
+ * the host's own clients, as with container ports): each replica sees the
+ * client's address. With no backend the connection is refused at once in
+ * INPUT instead of reaching pierd's socket that holds the port.
  *
  * The whole rule set is a pure function of the networks and the published
  * ports (render), applied with one `iptables-restore --noflush`: declaring a
@@ -33,22 +44,33 @@ export interface FirewallPort extends PortMapping {
   containerIp: string;
 }
 
+/** A service's published port (ingress mode): connections to the host port go to the backends in turn. */
+export interface FirewallServicePort {
+  proto: 'tcp' | 'udp';
+  hostPort: number;
+  targetPort: number;
+  /** IPv4 addresses of the replicas that take new connections; [] = refuse them. */
+  backends: string[];
+}
+
 export interface Chains {
   fwd: string;
   iso: string;
+  in: string;
   nat: string;
   dnat: string;
 }
 
 export function chainsFor(defaultBridge: string): Chains {
   const p = defaultBridge.toUpperCase().slice(0, 15);
-  return { fwd: `${p}-FWD`, iso: `${p}-ISO`, nat: `${p}-NAT`, dnat: `${p}-DNAT` };
+  return { fwd: `${p}-FWD`, iso: `${p}-ISO`, in: `${p}-IN`, nat: `${p}-NAT`, dnat: `${p}-DNAT` };
 }
 
 /** The jumps from the built-in chains into ours: [table, chain, rule]. */
 export function jumps(c: Chains): [string, string, string][] {
   return [
     ['filter', 'FORWARD', `-j ${c.fwd}`],
+    ['filter', 'INPUT', `-j ${c.in}`],
     ['nat', 'POSTROUTING', `-j ${c.nat}`],
     ['nat', 'PREROUTING', `-m addrtype --dst-type LOCAL -j ${c.dnat}`],
     ['nat', 'OUTPUT', `-m addrtype --dst-type LOCAL -j ${c.dnat}`],
@@ -56,10 +78,11 @@ export function jumps(c: Chains): [string, string, string][] {
 }
 
 /** iptables-restore input that replaces our chains' contents; `missing` jumps are added. */
-export function render(c: Chains, nets: FirewallNetwork[], ports: FirewallPort[], missing: [string, string, string][]): string {
-  const filter: string[] = [`:${c.fwd} - [0:0]`, `:${c.iso} - [0:0]`];
+export function render(c: Chains, nets: FirewallNetwork[], ports: FirewallPort[], missing: [string, string, string][], services: FirewallServicePort[] = []): string {
+  const filter: string[] = [`:${c.fwd} - [0:0]`, `:${c.iso} - [0:0]`, `:${c.in} - [0:0]`];
   const nat: string[] = [`:${c.nat} - [0:0]`, `:${c.dnat} - [0:0]`];
-  for (const [t, chain, rule] of missing) (t === 'filter' ? filter : nat).push(chain === 'FORWARD' ? `-I FORWARD 1 ${rule}` : `-A ${chain} ${rule}`);
+  // FORWARD and INPUT: first, ahead of a host firewall's DROP or ACCEPT rules.
+  for (const [t, chain, rule] of missing) (t === 'filter' ? filter : nat).push(chain === 'FORWARD' || chain === 'INPUT' ? `-I ${chain} 1 ${rule}` : `-A ${chain} ${rule}`);
   filter.push(`-A ${c.fwd} -j ${c.iso}`);
   // Internal networks reach nothing outside, published ports of other networks included.
   for (const a of nets.filter((n) => n.internal))
@@ -85,14 +108,31 @@ export function render(c: Chains, nets: FirewallNetwork[], ports: FirewallPort[]
     const dst = p.hostIp && p.hostIp !== '0.0.0.0' ? ` -d ${p.hostIp}` : '';
     nat.push(`-A ${c.dnat} -p ${p.proto}${dst} --dport ${p.hostPort} -j DNAT --to-destination ${p.containerIp}:${p.containerPort}`);
   }
+  for (const s of services) {
+    const match = `-p ${s.proto} --dport ${s.hostPort}`;
+    if (!s.backends.length) {
+      filter.push(`-A ${c.in} ${match} -j REJECT --reject-with ${s.proto === 'tcp' ? 'tcp-reset' : 'icmp-port-unreachable'}`);
+      continue;
+    }
+    for (const [i, ip] of s.backends.entries()) nat.push(`-A ${c.dnat} ${match}${nth(i, s.backends.length)} -j DNAT --to-destination ${ip}:${s.targetPort}`);
+  }
   return `*filter\n${filter.join('\n')}\nCOMMIT\n*nat\n${nat.join('\n')}\nCOMMIT\n`;
+}
+
+/**
+ * The `statistic` match of rule i of an n-way round-robin cascade: every
+ * (n-i)-th packet that gets this far (the counter starts at the first, so the
+ * first connection takes rule 0); the last rule matches whatever is left.
+ */
+export function nth(i: number, n: number): string {
+  return i < n - 1 ? ` -m statistic --mode nth --every ${n - i} --packet 0` : '';
 }
 
 /** iptables-restore input that removes our jumps and chains. */
 export function renderTeardown(c: Chains, present: [string, string, string][]): string {
   const del = (t: string) => present.filter(([tt]) => tt === t).map(([, chain, rule]) => `-D ${chain} ${rule}`);
   return [
-    '*filter', ...del('filter'), `:${c.fwd} - [0:0]`, `:${c.iso} - [0:0]`, `-X ${c.fwd}`, `-X ${c.iso}`, 'COMMIT',
+    '*filter', ...del('filter'), `:${c.fwd} - [0:0]`, `:${c.iso} - [0:0]`, `:${c.in} - [0:0]`, `-X ${c.fwd}`, `-X ${c.iso}`, `-X ${c.in}`, 'COMMIT',
     '*nat', ...del('nat'), `:${c.nat} - [0:0]`, `:${c.dnat} - [0:0]`, `-X ${c.nat}`, `-X ${c.dnat}`, 'COMMIT', '',
   ].join('\n');
 }
@@ -111,8 +151,8 @@ export class Firewall {
   constructor(
     private readonly host: Host,
     defaultBridge: string,
-    private readonly state: () => { nets: FirewallNetwork[]; ports: FirewallPort[] },
-    private readonly enabled = true,
+    private readonly state: () => { nets: FirewallNetwork[]; ports: FirewallPort[]; services?: FirewallServicePort[] },
+    readonly enabled = true,
   ) {
     this.chains = chainsFor(defaultBridge);
   }
@@ -137,8 +177,8 @@ export class Firewall {
 
   private async applyNow(): Promise<void> {
     const missing = this.jumpsKnown ? [] : await this.missingJumps();
-    const { nets, ports } = this.state();
-    await this.host.run('iptables-restore', ['-w', '--noflush'], { input: render(this.chains, nets, ports, missing) });
+    const { nets, ports, services } = this.state();
+    await this.host.run('iptables-restore', ['-w', '--noflush'], { input: render(this.chains, nets, ports, missing, services) });
     this.jumpsKnown = true;
   }
 
