@@ -50,7 +50,12 @@ export class ImageArchives {
 
   // ---- load ------------------------------------------------------------------------------
 
-  async load(src: Readable, progress: Progress, o: { quiet?: boolean; signal?: AbortSignal } = {}): Promise<string[]> {
+  /**
+   * With `partial` (Pier's image copy, `?pier-partial=1`), manifest.json may name layer
+   * files the archive leaves out: each must then be a layer this daemon already has
+   * (its chain ID, and a blob of it in the content store), else the load fails.
+   */
+  async load(src: Readable, progress: Progress, o: { quiet?: boolean; signal?: AbortSignal; partial?: boolean } = {}): Promise<string[]> {
     const t0 = performance.now();
     const staged = await this.stage(await decompress(src), o.signal);
     this.log.debug({ ms: Math.round(performance.now() - t0), files: staged.files.size }, 'load: archive staged');
@@ -84,6 +89,37 @@ export class ImageArchives {
     } finally {
       await this.images.collect([...staged.added]);
     }
+  }
+
+  /**
+   * The layers this daemon can build an image on without being sent them: chain ID →
+   * the descriptor of a blob of it some image here uses (present in the content store).
+   * A chain a container sits on with no image left has no blob, so it does not count.
+   */
+  async localLayers(): Promise<Map<string, Descriptor>> {
+    const out = new Map<string, Descriptor>();
+    for (const r of this.images.meta.list()) {
+      const [cfg, man] = await Promise.all([
+        this.images.configOf(r.id).catch(() => undefined),
+        this.images.readJson<Manifest>(r.manifest).catch(() => undefined),
+      ]);
+      if (!cfg || !man) continue;
+      const chains = chainIds(cfg.rootfs.diff_ids);
+      for (let i = 0; i < chains.length && i < man.layers.length; i++) {
+        const c = chains[i]!;
+        if (out.has(c) || !this.images.layers.has(c) || !(await this.images.content.has(man.layers[i]!.digest))) continue;
+        out.set(c, man.layers[i]!);
+      }
+    }
+    return out;
+  }
+
+  /** Pier extension (image copy): which of an image's layers, given by diff ID in order, this daemon lacks (their indexes). */
+  async missingLayers(diffIds: readonly string[]): Promise<number[]> {
+    for (const d of diffIds) if (!isDigest(d)) throw invalid(`invalid layer digest ${JSON.stringify(d)}`);
+    const local = await this.localLayers();
+    const chains = chainIds(diffIds as Digest[]);
+    return chains.flatMap((c, i) => (local.has(c) ? [] : [i]));
   }
 
   private lookup(s: Staged, path: string): Digest | undefined {
@@ -153,9 +189,10 @@ export class ImageArchives {
     staged: Staged,
     json: <T>(p: string) => Promise<T>,
     progress: Progress,
-    o: { quiet?: boolean; signal?: AbortSignal },
+    o: { quiet?: boolean; signal?: AbortSignal; partial?: boolean },
   ): Promise<string[]> {
     if (!e || typeof e.Config !== 'string' || !Array.isArray(e.Layers)) throw invalid('invalid archive: manifest.json entry needs Config and Layers');
+    const local = o.partial ? await this.localLayers() : undefined;
     const config = await json<ImageConfig>(e.Config);
     validateConfig(config);
     if (config.rootfs.diff_ids.length !== e.Layers.length)
@@ -168,8 +205,17 @@ export class ImageArchives {
       for (let i = 0; i < e.Layers.length; i++) {
         const path = e.Layers[i]!;
         const blob = this.lookup(staged, path);
-        if (!blob) throw invalid(`invalid archive: layer ${path} is named by manifest.json but missing from the archive`);
         const diffId = config.rootfs.diff_ids[i]!;
+        if (!blob && local) {
+          // A partial archive leaves out the layers the sender was told we have: take ours.
+          const have = local.get(chainIdOf(parent, diffId));
+          if (!have) throw invalid(`incomplete image: layer ${hexOf(diffId).slice(0, 12)} (${path}) is neither in the archive nor on this daemon; copy the image again (it may have been removed here meanwhile)`);
+          if (!o.quiet) progress({ status: 'Already exists', id: hexOf(diffId).slice(0, 12) });
+          parent = chainIdOf(parent, diffId);
+          layers.push(have);
+          continue;
+        }
+        if (!blob) throw invalid(`invalid archive: layer ${path} is named by manifest.json but missing from the archive`);
         const info = await this.images.content.info(blob);
         const rec = await this.unpackReporting(parent, blob, diffId, info.size, progress, o);
         parent = rec.chainId;
@@ -293,7 +339,7 @@ export class ImageArchives {
   // ---- save ------------------------------------------------------------------------------
 
   /** Streams a tar of the named images (docker-archive + OCI layout in one). */
-  async save(names: string[]): Promise<Readable> {
+  async save(names: string[], o: { omit?: ReadonlySet<string> } = {}): Promise<Readable> {
     if (names.length === 0) throw invalid('no images given: name at least one image to save');
     const images = names.map((n) => ({ name: n, rec: this.images.resolve(n) }));
     const blobs = new Map<Digest, number>();
@@ -314,7 +360,8 @@ export class ImageArchives {
       const manInfo = await this.images.content.info(rec.manifest);
       blobs.set(rec.manifest, manInfo.size);
       blobs.set(rec.id, (await this.images.content.info(rec.id)).size);
-      for (const l of v.manifest.layers) blobs.set(l.digest, l.size);
+      // `omit` (image copy): layer blobs the receiver already has stay out of the archive.
+      for (const l of v.manifest.layers) if (!o.omit?.has(l.digest)) blobs.set(l.digest, l.size);
       const key = `${rec.id}|${tags.join(',')}`;
       if (seen.has(key)) continue;
       seen.add(key);

@@ -20,6 +20,8 @@ import { join } from 'node:path';
 import { conflict, EngineError, invalid, isKind, messageOf, notFound } from '../base/errdefs.js';
 import type { Logger } from '../base/log.js';
 import type { Volume, VolumeDriver } from '../volume/volume.js';
+import type { Readable } from 'node:stream';
+import { archiveFromRoot, extractToRoot } from '../archive/copy.js';
 import type { EventBus } from './events.js';
 import type { Filters } from './filters.js';
 
@@ -381,6 +383,45 @@ export class VolumeService {
   /** Live restore: a container that kept running while pierd was away still uses the volume. */
   async restore(name: string, ref: string): Promise<void> {
     (await this.find(name))?.d.restore(name, ref);
+  }
+
+  // ---- data in and out (Pier's container move) ------------------------------------------------
+
+  /**
+   * A local volume whose data Pier holds (no driver options: a tmpfs, bind or nfs
+   * volume's data lives elsewhere), for reading or writing it whole.
+   */
+  private async dataOf(name: string): Promise<Volume> {
+    const f = await this.find(name);
+    if (!f) throw notFound(`get ${name}: no such volume`);
+    if (f.v.options && Object.keys(f.v.options).length)
+      throw invalid(`volume ${name} has driver options (${Object.keys(f.v.options).join(', ')}): its data is not kept by Pier, so it cannot be read or written whole`);
+    return f.v;
+  }
+
+  /** A tar of the volume's data (its root directory's owner and mode included). */
+  async archive(name: string, o: { signal?: AbortSignal } = {}): Promise<Readable> {
+    const v = await this.dataOf(name);
+    return (await archiveFromRoot(v.mountpoint, '/', { signal: o.signal, what: `volume ${name}` })).stream;
+  }
+
+  /**
+   * `PUT /volumes/{name}/archive` (a Pier extension): extracts a tar into the volume's
+   * data, resolved inside it like `docker cp` (no entry can leave the volume). Refused
+   * while a running container has the volume mounted.
+   */
+  async putArchive(name: string, tar: Readable, o: { signal?: AbortSignal } = {}): Promise<void> {
+    const v = await this.dataOf(name);
+    const refs = (await this.find(name))?.d.refs(name) ?? [];
+    if (refs.length) throw conflict(`volume ${name} is mounted by running container ${refs[0]!.slice(0, 12)}: stop it before writing the volume's data`);
+    await extractToRoot(v.mountpoint, '/', tar, { signal: o.signal, what: `volume ${name}` });
+  }
+
+  /** Whether the volume's data directory has no entries (false for volumes whose data Pier does not hold). */
+  async isEmpty(name: string): Promise<boolean> {
+    const v = await this.dataOf(name).catch(() => undefined);
+    if (!v) return false;
+    return (await fs.readdir(v.mountpoint).catch(() => [])).length === 0;
   }
 
   async close(): Promise<void> {

@@ -27,7 +27,8 @@ export function imageRoutes(r: Router, images: ImageService, archives: ImageArch
     const stream = res.stream();
     const upload = guardedBody(req.raw);
     try {
-      await archives.load(upload.body, (m) => stream.write(m), { quiet, signal: req.signal });
+      // pier-partial (Pier's image copy): layers left out of the archive are taken from this daemon's store.
+      await archives.load(upload.body, (m) => stream.write(m), { quiet, signal: req.signal, partial: req.query.bool('pier-partial') ?? false });
     } catch (e) {
       await upload.drain();
       stream.error(e);

@@ -1,0 +1,93 @@
+/**
+ * Pier's daemon-to-daemon extensions of the Engine API.
+ *
+ * On the source (asked by the CLI), JSON-message streams like pull's:
+ *   POST /containers/{id}/move   {Target: {Host, TLS?: {CA, Cert, Key, SkipVerify}}, Force?}
+ *   POST /images/{name}/copy     {Target}
+ * On the target (asked by the source):
+ *   POST /images/layers/missing      {DiffIds} → {Missing: [indexes]}
+ *   POST /images/load?pier-partial=1 (images.ts: a save archive without the layers the target has)
+ *   HEAD /volumes/{name}/archive     X-Pier-Volume-Empty: 1 | 0
+ *   PUT  /volumes/{name}/archive     a tar into the volume's data
+ *   PUT  /containers/{id}/rwlayer    a layer tar into a stopped container's writable layer
+ */
+import type { JsonStream, Res, Router } from '../server.js';
+import { guardedBody } from '../body.js';
+import { invalid } from '../../base/errdefs.js';
+import type { ContainerService } from '../../engine/containers/service.js';
+import type { ImageArchives } from '../../engine/archives.js';
+import type { VolumeService } from '../../engine/volumes.js';
+import type { JsonMessage } from '../../engine/progress.js';
+import { connectTarget, copyImage, type RemoteTarget } from '../../engine/image-copy.js';
+import { applyWritableLayer, type ContainerMover } from '../../engine/move.js';
+
+export function migrateRoutes(r: Router, containers: ContainerService, archives: ImageArchives, volumes: VolumeService, mover: ContainerMover): void {
+  r.post('/containers/{id}/move', async (req, res) => {
+    const body = (await req.json<{ Target?: RemoteTarget; Force?: boolean }>()) ?? {};
+    if (!body.Target) throw invalid('no target given: the body needs Target: {Host, TLS}');
+    // No req.signal: a client that goes away must not stop a move halfway; it completes or is undone.
+    await lazyStream(res, async (progress) => {
+      const r = await mover.move(req.params[0]!, body.Target!, { force: body.Force === true, progress });
+      progress({ aux: r });
+    });
+  });
+
+  r.post('/images/{name*}/copy', async (req, res) => {
+    const body = (await req.json<{ Target?: RemoteTarget }>()) ?? {};
+    const name = req.params[0]!;
+    containers.images.resolve(name); // a 404 before anything else
+    const target = await connectTarget(body.Target);
+    await lazyStream(res, async (progress) => {
+      progress({ status: `Copying image ${name} to ${target.host}` });
+      const r = await copyImage(containers.images, archives, target, name, progress, { log: containers.log.child({ component: 'image-copy' }) });
+      progress({ status: `Copied image ${name} (${r.id.slice(7, 19)}) to ${target.host}: ${r.layersSent} of ${r.layersTotal} layers, ${r.bytes} bytes sent` });
+      progress({ aux: { ID: r.id, BytesSent: r.bytes, LayersSent: r.layersSent, LayersTotal: r.layersTotal, Partial: r.partial } });
+    });
+  });
+
+  r.post('/images/layers/missing', async (req, res) => {
+    const body = (await req.json<{ DiffIds?: string[] }>()) ?? {};
+    if (!Array.isArray(body.DiffIds)) throw invalid('DiffIds must be a list of layer digests');
+    res.json({ Missing: await archives.missingLayers(body.DiffIds) });
+  });
+
+  r.head('/volumes/{name}/archive', async (req, res) => {
+    await volumes.inspect(req.params[0]!);
+    res.header('X-Pier-Volume-Empty', (await volumes.isEmpty(req.params[0]!)) ? '1' : '0');
+    res.text('', 200);
+  });
+
+  r.put('/volumes/{name}/archive', async (req, res) => {
+    const upload = guardedBody(req.raw);
+    try {
+      await volumes.putArchive(req.params[0]!, upload.body, { signal: req.signal });
+    } catch (e) {
+      await upload.drain();
+      throw e;
+    }
+    res.noContent();
+  });
+
+  r.put('/containers/{id}/rwlayer', async (req, res) => {
+    const upload = guardedBody(req.raw);
+    try {
+      await applyWritableLayer(containers, req.params[0]!, upload.body, req.signal);
+    } catch (e) {
+      await upload.drain();
+      throw e;
+    }
+    res.noContent();
+  });
+}
+
+/** A JSON-message stream that starts with its first message: an earlier error is a plain error response (a refusal, with its status). */
+async function lazyStream(res: Res, run: (progress: (m: JsonMessage) => void) => Promise<void>): Promise<void> {
+  let stream: JsonStream | undefined;
+  try {
+    await run((m) => (stream ??= res.stream()).write(m));
+  } catch (e) {
+    if (!stream) throw e;
+    stream.error(e);
+  }
+  stream?.end();
+}

@@ -1,0 +1,104 @@
+// Daemon to daemon: `pier container move CONTAINER --to CONTEXT` and
+// `pier image copy IMAGE --to CONTEXT`.
+//
+// The CLI resolves CONTEXT (a context from `pier context`, or a tcp:// address
+// with --to-tlscacert/--to-tlscert/--to-tlskey) to an address and TLS material
+// and hands them to the daemon it talks to (the source), which then acts as a
+// client of the target: the bytes go daemon to daemon, not through the CLI.
+
+import { readFile } from 'node:fs/promises';
+import { Writable } from 'node:stream';
+import { StatusError, type CommandDef, type Ctx } from '../command.js';
+import type { ParsedFlags } from '../flags.js';
+import { displayJSONMessages } from '../jsonmessage.js';
+import { loadContext } from '../contexts.js';
+
+interface Target {
+  Host: string;
+  TLS?: { CA?: string; Cert?: string; Key?: string; SkipVerify: boolean };
+}
+
+/** PEM text given either as such or as a file's path. */
+async function pem(v: string | Buffer | undefined, what: string): Promise<string | undefined> {
+  if (v === undefined || v === '') return undefined;
+  const s = String(v);
+  if (s.includes('-----BEGIN')) return s;
+  try {
+    return await readFile(s, 'utf8');
+  } catch (e) {
+    throw new StatusError(1, `could not read the ${what} ${s}: ${(e as Error).message}`);
+  }
+}
+
+/** --to: a context's name, or a daemon address with its TLS files in the --to-tls* flags. */
+async function resolveTarget(ctx: Ctx, f: ParsedFlags): Promise<Target> {
+  const to = String(f.values['to'] ?? '').trim();
+  if (!to) throw new StatusError(1, `"${ctx.path}" requires --to CONTEXT: the context (or tcp://HOST:PORT) of the daemon to send to`);
+  if (to.includes('://')) {
+    const ca = await pem(f.values['to-tlscacert'] as string | undefined, 'CA certificate');
+    const cert = await pem(f.values['to-tlscert'] as string | undefined, 'client certificate');
+    const key = await pem(f.values['to-tlskey'] as string | undefined, 'client key');
+    const tls = ca || cert || key || f.changed.has('to-tlsverify');
+    return { Host: to, ...(tls ? { TLS: { ...(ca ? { CA: ca } : {}), ...(cert ? { Cert: cert } : {}), ...(key ? { Key: key } : {}), SkipVerify: f.changed.has('to-tlsverify') && f.values['to-tlsverify'] === false } } : {}) };
+  }
+  let c: Awaited<ReturnType<typeof loadContext>>;
+  try {
+    c = await loadContext(to, ctx.io.env);
+  } catch (e) {
+    throw new StatusError(1, (e as Error).message);
+  }
+  if (!c.host) throw new StatusError(1, `context "${to}" has no daemon address`);
+  if (!c.tls) return { Host: c.host };
+  const ca = await pem(c.tls.ca, 'CA certificate');
+  const cert = await pem(c.tls.cert, 'client certificate');
+  const key = await pem(c.tls.key, 'client key');
+  return { Host: c.host, TLS: { ...(ca ? { CA: ca } : {}), ...(cert ? { Cert: cert } : {}), ...(key ? { Key: key } : {}), SkipVerify: !c.tls.verify } };
+}
+
+const targetFlags = [
+  { name: 'to', type: 'string', usage: 'Context (or tcp://HOST:PORT) of the daemon to send to' },
+  { name: 'to-tlscacert', type: 'string', usage: 'With a tcp:// --to: trust certs signed only by this CA' },
+  { name: 'to-tlscert', type: 'string', usage: 'With a tcp:// --to: path to the TLS certificate file' },
+  { name: 'to-tlskey', type: 'string', usage: 'With a tcp:// --to: path to the TLS key file' },
+  { name: 'to-tlsverify', type: 'bool', usage: "With a tcp:// --to: use TLS and verify the target's certificate (implied by the three above; =false skips the check)" },
+] as const;
+
+/** Prints the daemon's progress stream; an error message in it fails the command. */
+async function show(ctx: Ctx, body: NodeJS.ReadableStream, quiet: boolean): Promise<void> {
+  const isTerminal = ctx.io.stdout.isTTY === true;
+  const out = quiet ? new Writable({ write: (_c, _e, cb) => cb() }) : ctx.io.stdout;
+  await displayJSONMessages(body as never, out, { isTerminal, width: isTerminal ? ctx.io.stdout.columns ?? 200 : 200 });
+}
+
+const moveDef: CommandDef = {
+  use: 'move [OPTIONS] CONTAINER --to CONTEXT',
+  flags: [
+    ...targetFlags,
+    { name: 'force', short: 'f', type: 'bool', usage: "Move even with host bind mounts (the target binds its own host's paths) or a non-empty volume of the same name there" },
+    { name: 'quiet', short: 'q', type: 'bool', usage: 'Suppress the progress output' },
+  ] as never,
+  args: { exact: 1 },
+  async run(ctx, f) {
+    const target = await resolveTarget(ctx, f);
+    const name = f.args[0]!;
+    const res = await ctx.client().request('POST', `/containers/${encodeURIComponent(name)}/move`, { body: { Target: target, Force: f.values['force'] === true } });
+    await show(ctx, res.body, f.values['quiet'] === true);
+    return 0;
+  },
+};
+
+const copyDef: CommandDef = {
+  use: 'copy [OPTIONS] IMAGE --to CONTEXT',
+  flags: [...targetFlags, { name: 'quiet', short: 'q', type: 'bool', usage: 'Suppress the progress output' }] as never,
+  args: { exact: 1 },
+  async run(ctx, f) {
+    const target = await resolveTarget(ctx, f);
+    const name = f.args[0]!;
+    const path = `/images/${name.split('/').map(encodeURIComponent).join('/')}/copy`;
+    const res = await ctx.client().request('POST', path, { body: { Target: target } });
+    await show(ctx, res.body, f.values['quiet'] === true);
+    return 0;
+  },
+};
+
+export const commands: Record<string, CommandDef> = { move: moveDef, 'image copy': copyDef };
