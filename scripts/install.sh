@@ -11,11 +11,11 @@
 # real terminal), docker.io (dockerd to compare and benchmark against; never started by
 # Pier itself), docker-registry and skopeo (the CNCF registry and a second client, for
 # registry compatibility tests and benchmarks),
-# hyperfine (benchmark timing). Then npm packages and the build.
+# hyperfine (benchmark timing), openssl (`pier tls generate`). Then npm packages and the build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
-pkgs=(runc busybox-static btrfs-progs zstd xz-utils bzip2 iproute2 iptables containernetworking-plugins docker-compose tini procps curl gcc libc6-dev libseccomp-dev tmux util-linux docker.io docker-registry skopeo hyperfine)
+pkgs=(runc busybox-static openssl btrfs-progs zstd xz-utils bzip2 iproute2 iptables containernetworking-plugins docker-compose tini procps curl gcc libc6-dev libseccomp-dev tmux util-linux docker.io docker-registry skopeo hyperfine)
 missing=()
 for p in "${pkgs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
