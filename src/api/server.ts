@@ -52,6 +52,8 @@ export interface Res {
   /** Takes over the connection (attach/exec): 101 UPGRADED when the client asked to upgrade, else 200. */
   hijack(contentType?: string): Duplex;
   readonly started: boolean;
+  /** The status sent, once the response has started (for metrics). */
+  readonly status?: number;
 }
 
 export interface JsonStream {
@@ -65,8 +67,18 @@ export type Handler = (req: Req, res: Res) => Promise<void> | void;
 
 interface Route {
   method: string;
+  /** As given to add() ("/containers/{name}/json"): the metrics' route label. */
+  pattern: string;
   re: RegExp;
   handler: Handler;
+}
+
+/** One finished request, for the metrics hook. `route` is the matched pattern, or "other" when none matched. */
+export interface RequestObservation {
+  method: string;
+  route: string;
+  status: number;
+  seconds: number;
 }
 
 const VERSION_PREFIX = /^\/v(\d+\.\d+)(\/.*)$/;
@@ -76,6 +88,8 @@ const MAX_UPGRADE_BODY = 1 << 20;
 
 export class Router {
   private readonly routes: Route[] = [];
+  /** Called after each request (metrics); it must not throw. */
+  onRequest?: (o: RequestObservation) => void;
   constructor(
     private readonly log: Logger,
     private readonly serverHeader: string,
@@ -94,7 +108,7 @@ export class Router {
           .replace(/\{[a-zA-Z]+\}/g, '([^/]+)') +
         '$',
     );
-    this.routes.push({ method, re, handler });
+    this.routes.push({ method, pattern, re, handler });
     return this;
   }
   get(p: string, h: Handler) { return this.add('GET', p, h); }
@@ -131,6 +145,7 @@ export class Router {
     const ac = new AbortController();
     const onClose = () => ac.abort(new EngineError('unavailable', 'client disconnected'));
     raw.socket.once('close', onClose);
+    let route = 'other';
     try {
       // A request target that is no URL (`//[`) is the client's mistake: a 400, not a hung request.
       let url: URL;
@@ -161,6 +176,7 @@ export class Router {
           break;
         }
       }
+      if (found) route = found.route.pattern;
       if (!found) {
         if (pathMatched) throw new EngineError('not-implemented', `method ${method} is not allowed on ${path}`);
         throw new EngineError('not-found', `page not found`);
@@ -185,6 +201,7 @@ export class Router {
       else this.log.warn({ path: raw.url, err: messageOf(e) }, 'error after the response started');
     } finally {
       raw.socket.off('close', onClose);
+      this.onRequest?.({ method: raw.method ?? 'GET', route, status: res.status ?? 200, seconds: (performance.now() - started) / 1000 });
       if (this.log.enabled('debug')) this.log.debug({ method: raw.method, path: raw.url, ms: +(performance.now() - started).toFixed(2) }, 'request');
     }
   }
@@ -279,6 +296,9 @@ function commonHeaders(serverHeader: string): Record<string, string> {
 
 class HttpRes implements Res {
   started = false;
+  get status(): number | undefined {
+    return this.started ? this.res.statusCode : undefined;
+  }
   constructor(
     private readonly res: ServerResponse,
     private readonly req: IncomingMessage,
@@ -354,8 +374,10 @@ class SocketRes implements Res {
   ) {
     this.headers = Object.entries(commonHeaders(serverHeader)).map(([k, v]) => `${k}: ${v}\r\n`).join('');
   }
+  status?: number;
   private head(status: number, extra: string): void {
     this.started = true;
+    this.status = status;
     this.socket.write(`HTTP/1.1 ${status} ${status === 200 ? 'OK' : status === 101 ? 'UPGRADED' : 'Error'}\r\n${this.headers}${extra}`);
   }
   json(body: unknown, status = 200): void {

@@ -11,21 +11,29 @@ export interface Sink {
 }
 
 export class Logger {
+  /** Shared by a logger and all its children, so that setLevel (a config reload) reaches every component. */
+  private readonly lvl: { level: Level };
   constructor(
     private readonly sink: Sink = process.stderr,
-    private level: Level = 'info',
+    level: Level | { level: Level } = 'info',
     private readonly fields: Record<string, unknown> = {},
     private readonly format: 'json' | 'text' = 'json',
-  ) {}
+  ) {
+    this.lvl = typeof level === 'string' ? { level } : level;
+  }
 
   child(fields: Record<string, unknown>): Logger {
-    return new Logger(this.sink, this.level, { ...this.fields, ...fields }, this.format);
+    return new Logger(this.sink, this.lvl, { ...this.fields, ...fields }, this.format);
   }
+  /** Changes the level of this logger, its parent and all their children. */
   setLevel(level: Level): void {
-    this.level = level;
+    this.lvl.level = level;
+  }
+  get level(): Level {
+    return this.lvl.level;
   }
   enabled(level: Level): boolean {
-    return ORDER[level] >= ORDER[this.level];
+    return ORDER[level] >= ORDER[this.lvl.level];
   }
   debug(f: Record<string, unknown> | string, msg?: string): void { this.emit('debug', f, msg); }
   info(f: Record<string, unknown> | string, msg?: string): void { this.emit('info', f, msg); }

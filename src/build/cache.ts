@@ -43,6 +43,7 @@ export class BuildCache {
   private readonly byParent_;
   private readonly del_;
   private readonly all_;
+  private readonly entries_;
 
   constructor(db: Db) {
     for (const m of BUILD_CACHE_MIGRATIONS) db.exec(m);
@@ -51,6 +52,7 @@ export class BuildCache {
     this.byParent_ = db.prepare('SELECT instruction, args, sources FROM build_cache WHERE parent = ? ORDER BY created_ns DESC LIMIT 50');
     this.del_ = db.prepare('DELETE FROM build_cache WHERE key = ?');
     this.all_ = db.prepare('SELECT key, image FROM build_cache');
+    this.entries_ = db.prepare('SELECT key, parent, instruction, image, created_ns FROM build_cache ORDER BY created_ns');
   }
 
   /** The image a step made before, if it still exists. */
@@ -85,6 +87,13 @@ export class BuildCache {
       return `build args changed: ${[...new Set(changed)].join(', ')}`;
     }
     return 'the source files changed (content or metadata)';
+  }
+
+  /** Every entry, oldest first (for /system/df's BuildCache). */
+  entries(): { key: string; parent: string; instruction: string; image: string; createdNs: number }[] {
+    return (this.entries_.all() as { key: string; parent: string; instruction: string; image: string; created_ns: number }[]).map((r) => ({
+      key: r.key, parent: r.parent, instruction: r.instruction, image: r.image, createdNs: r.created_ns,
+    }));
   }
 
   /** Removes the entries whose image is not `keep`-worthy (or every one with `all`); returns their keys. */

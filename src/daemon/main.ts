@@ -1,4 +1,4 @@
-/** pierd's entry point: parse the config, start the daemon, stop cleanly on SIGTERM/SIGINT. */
+/** pierd's entry point: parse the config, start the daemon, reload it on SIGHUP, stop cleanly on SIGTERM/SIGINT. */
 import { Logger } from '../base/log.js';
 import { messageOf } from '../base/errdefs.js';
 import { parseDaemonArgs, USAGE } from './config.js';
@@ -42,6 +42,28 @@ async function main(): Promise<void> {
       },
     );
   };
+  // SIGHUP: read the flags and the file again and apply what can change while running (reload.ts).
+  // A configuration that does not parse changes nothing: the daemon goes on with the one it has.
+  let reloading = Promise.resolve();
+  process.on('SIGHUP', () => {
+    reloading = reloading.then(async () => {
+      if (stopping) return;
+      log.info({ configFile: daemon.cfg.configFile ?? '' }, 'got SIGHUP, reloading the configuration');
+      let next;
+      try {
+        next = parseDaemonArgs(process.argv.slice(2));
+      } catch (e) {
+        log.error({ err: messageOf(e) }, 'configuration not reloaded, the running configuration is kept');
+        return;
+      }
+      if (typeof next === 'string') return;
+      try {
+        await daemon.reload(next);
+      } catch (e) {
+        log.error({ err: messageOf(e) }, 'configuration reload failed');
+      }
+    });
+  });
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGPIPE', () => {});

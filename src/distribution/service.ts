@@ -33,8 +33,9 @@ export class DistributionService {
 
   constructor(images: ImageSink, cfg: DistributionConfig, dataRoot: string, log: Logger) {
     this.registries = new Registries(cfg, log);
-    this.puller = new Puller(images, this.registries, { downloads: cfg.maxConcurrentDownloads }, log);
-    this.pusher = new Pusher(images, this.registries, new CompressedBlobs(join(dataRoot, 'distribution', 'compressed'), images), { uploads: cfg.maxConcurrentUploads }, log);
+    // Read from `cfg` at each use: a config reload (SIGHUP) changes mirrors, insecure registries and limits in place.
+    this.puller = new Puller(images, this.registries, { get downloads() { return cfg.maxConcurrentDownloads; } }, log);
+    this.pusher = new Pusher(images, this.registries, new CompressedBlobs(join(dataRoot, 'distribution', 'compressed'), images), { get uploads() { return cfg.maxConcurrentUploads; } }, log);
   }
 
   /**

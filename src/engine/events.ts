@@ -33,13 +33,14 @@ export class EventBus {
   private readonly subs = new Set<(e: EngineEvent) => void>();
   private lastNano = 0;
 
-  emit(type: EventType, action: string, id: string, attributes: Record<string, string> = {}): EngineEvent {
+  /** `scope` is 'swarm' for the swarm's objects (services, nodes), as dockerd reports them. */
+  emit(type: EventType, action: string, id: string, attributes: Record<string, string> = {}, scope: EngineEvent['scope'] = 'local'): EngineEvent {
     // One clock (the monotonic one, anchored at the process's start), and never twice the same stamp.
     let timeNano = nowNs();
     if (timeNano <= this.lastNano) timeNano = this.lastNano + 1;
     this.lastNano = timeNano;
     const e: EngineEvent = {
-      Type: type, Action: action, Actor: { ID: id, Attributes: attributes }, scope: 'local',
+      Type: type, Action: action, Actor: { ID: id, Attributes: attributes }, scope,
       time: Math.floor(timeNano / 1e9), timeNano,
     };
     if (type === 'image' || type === 'container') {
@@ -64,38 +65,61 @@ export class EventBus {
   }
 }
 
-/** Docker's event filters: type, event/action, image, container, label, network, volume, daemon, scope. */
+/**
+ * Docker's event filters (daemon/events/filter.go), all of which must hold:
+ *  - type, scope: exact;
+ *  - event: exact on the Action, except that when the filter names
+ *    health_status, exec_create or exec_start bare, every value matches as a
+ *    prefix (so `event=exec_start` takes "exec_start: sh -c ...");
+ *  - container, network, volume, daemon, service, node, plugin, secret,
+ *    config: the actor's ID or its name attribute, exact or as a prefix — of
+ *    any type, as in Docker (a name is what ties events of other types to it);
+ *  - image: exact on the image's ID or name (a container event's `image`
+ *    attribute), also with the tag taken off ("busybox" matches busybox:latest);
+ *  - label: each `key` or `key=value` must be among the actor's attributes.
+ */
 export function matches(e: EngineEvent, f: EventFilter): boolean {
   if (f.since !== undefined && e.timeNano < f.since) return false;
   if (f.until !== undefined && e.timeNano > f.until) return false;
   const fl = f.filters ?? {};
-  const anyOf = (key: string, values: (string | undefined)[]) => {
-    const want = fl[key];
-    if (!want || want.length === 0) return true;
-    return want.some((w) => values.some((v) => v !== undefined && (v === w || v.startsWith(w))));
-  };
-  if (fl.type?.length && !fl.type.includes(e.Type)) return false;
-  const action = e.Action.split(':')[0]!;
-  if (fl.event?.length && !fl.event.some((w) => w === e.Action || w === action)) return false;
-  if (fl.scope?.length && !fl.scope.includes(e.scope)) return false;
+  const given = (key: string) => (fl[key]?.length ?? 0) > 0;
+  const exact = (key: string, v: string | undefined) => !given(key) || (v !== undefined && fl[key]!.includes(v));
+  const fuzzy = (key: string, v: string | undefined) => !given(key) || (v !== undefined && fl[key]!.some((w) => v === w || v.startsWith(w)));
+  if (!exact('type', e.Type)) return false;
+  if (!exact('scope', e.scope)) return false;
+  const prefixEvents = fl.event?.some((w) => w === 'health_status' || w === 'exec_create' || w === 'exec_start');
+  if (!(prefixEvents ? fuzzy('event', e.Action) : exact('event', e.Action))) return false;
   const name = e.Actor.Attributes.name;
-  if (fl.image?.length) {
-    if (e.Type !== 'image' && e.Type !== 'container') return false;
-    const img = e.Type === 'image' ? [e.Actor.ID, name] : [e.Actor.Attributes.image];
-    if (!anyOf('image', img)) return false;
+  for (const t of ['daemon', 'container', 'plugin', 'volume', 'network', 'node', 'service', 'secret', 'config'])
+    if (given(t) && !fuzzy(t, e.Actor.ID) && !fuzzy(t, name)) return false;
+  if (given('image')) {
+    const imageName = e.Type === 'image' ? name : e.Actor.Attributes.image;
+    const candidates = [e.Actor.ID, imageName, stripTag(e.Actor.ID), stripTag(imageName)];
+    if (!candidates.some((c) => c !== undefined && c !== '' && fl.image!.includes(c))) return false;
   }
-  for (const t of ['container', 'network', 'volume', 'daemon', 'service', 'node'] as const) {
-    if (fl[t]?.length) {
-      if (e.Type !== t) return false;
-      if (!anyOf(t, [e.Actor.ID, name])) return false;
+  if (given('label')) {
+    const attrs = e.Actor.Attributes;
+    if (Object.keys(attrs).length === 0) return false;
+    for (const l of fl.label!) {
+      const i = l.indexOf('=');
+      const k = i < 0 ? l : l.slice(0, i);
+      if (!(k in attrs)) return false;
+      if (i >= 0 && attrs[k] !== l.slice(i + 1)) return false;
     }
   }
-  if (fl.label?.length) {
-    const ok = fl.label.every((l) => {
-      const i = l.indexOf('=');
-      return i < 0 ? l in e.Actor.Attributes : e.Actor.Attributes[l.slice(0, i)] === l.slice(i + 1);
-    });
-    if (!ok) return false;
-  }
   return true;
+}
+
+/** "busybox:latest" → "busybox", "docker.io/library/busybox:1" → "busybox"; a digest or an ID stays as it is. */
+function stripTag(image: string | undefined): string | undefined {
+  if (!image || /^sha256:/.test(image) || image.includes('@')) return image;
+  const slash = image.lastIndexOf('/');
+  const colon = image.lastIndexOf(':');
+  let repo = colon > slash ? image.slice(0, colon) : image;
+  // Docker's FamiliarName: Docker Hub's domain and its library/ namespace are dropped.
+  repo = repo.replace(/^(docker\.io|index\.docker\.io|registry-1\.docker\.io)\//, '');
+  const first = repo.split('/')[0]!;
+  const hasDomain = repo.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost');
+  if (!hasDomain) repo = repo.replace(/^library\/(?=[^/]+$)/, '');
+  return repo;
 }

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DiskUsage, Info, ServerVersion } from '../../client/types.js';
-import { align, clientInfoText, dfRows, normalizeServerVersion, reformatDate, serverInfoText, versionText, type ClientVersion } from './system.js';
+import { align, clientInfoText, dfRows, normalizeServerVersion, pruneWarning, reformatDate, serverInfoText, versionText, type ClientVersion } from './system.js';
 
 const client: ClientVersion = {
   Version: '0.1.0', ApiVersion: '1.41', DefaultAPIVersion: '1.50', GitCommit: 'abc1234', GoVersion: 'v20.20.2',
@@ -144,5 +144,40 @@ describe('system df', () => {
     assert.deepEqual(rows.map((r) => [r.Type, r.TotalCount, r.Size, r.Reclaimable]), [
       ['Images', '0', '0B', '0B'], ['Containers', '0', '0B', '0B'], ['Local Volumes', '0', '0B', '0B'], ['Build Cache', '0', '0B', '0B'],
     ]);
+  });
+});
+
+describe('system prune', () => {
+  it("asks with docker 28's text", () => {
+    assert.equal(pruneWarning({ all: false, volumes: false, filters: [] }), `WARNING! This will remove:
+  - all stopped containers
+  - all networks not used by at least one container
+  - all dangling images
+  - unused build cache
+
+Are you sure you want to continue?`);
+    assert.equal(pruneWarning({ all: true, volumes: true, filters: ['until=24h', 'label=a=b'] }), `WARNING! This will remove:
+  - all stopped containers
+  - all networks not used by at least one container
+  - all anonymous volumes not used by at least one container
+  - all images without at least one container associated to them
+  - all build cache
+
+  Items to be pruned will be filtered with:
+  - label=a=b
+  - until=24h
+
+Are you sure you want to continue?`);
+  });
+});
+
+describe('info: Pier lines', () => {
+  it('shows the default log options and the metrics address when the daemon reports them', () => {
+    const base = { Containers: 0, ContainersRunning: 0, ContainersPaused: 0, ContainersStopped: 0, Images: 0, LoggingDriver: 'json-file', OSType: 'linux', LiveRestoreEnabled: true } as unknown as Info;
+    const text = serverInfoText({ ...base, LoggingDriverOptions: { 'max-size': '20m', 'max-file': '5' }, MetricsAddress: '127.0.0.1:9323' } as Info, false);
+    assert.match(text, / Logging Driver: json-file\n  Default Log Options: max-file=5 max-size=20m\n/);
+    assert.match(text, / Live Restore Enabled: true\n Metrics Address: 127\.0\.0\.1:9323\n/);
+    const plain = serverInfoText(base, false);
+    assert.doesNotMatch(plain, /Default Log Options|Metrics Address/, 'nothing for a daemon that reports neither (dockerd)');
   });
 });

@@ -1,4 +1,4 @@
-// pier version, pier info, pier system df.
+// pier version, pier info, pier system df, pier system prune.
 
 import { MAX_API_VERSION } from '../../client/client.js';
 import { ConnectError } from '../../client/errors.js';
@@ -7,6 +7,8 @@ import type { ContainerSummary, DiskUsage, ImageSummary, Info, ServerVersion } f
 import { build } from '../../base/build.js';
 import { formatHelp, goTime, StatusError, type CommandDef, type Ctx } from '../command.js';
 import type { ImageRow } from './images.js';
+import type { Filters } from '../../client/types.js';
+import { toFilters, validateFilter, type ParsedFlags } from '../flags.js';
 import { humanDuration, humanSize, humanSizeWithPrecision, bytesSize } from '../units.js';
 
 const goArch: Record<string, string> = { x64: 'amd64', ia32: '386', arm64: 'arm64', arm: 'arm', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' };
@@ -182,6 +184,10 @@ export function serverInfoText(info: Info, clientDebug: boolean): string {
   for (const [k, v] of info.DriverStatus ?? []) s += `  ${k}: ${v}\n`;
   for (const [k, v] of info.SystemStatus ?? []) s += ` ${k}: ${v}\n`;
   nonEmpty(' Logging Driver:', info.LoggingDriver);
+  // Pier's own lines (docker shows neither): the log options new containers get, and where /metrics is.
+  const pier = info as Info & { LoggingDriverOptions?: Record<string, string>; MetricsAddress?: string };
+  const logOpts = Object.entries(pier.LoggingDriverOptions ?? {}).sort(([a], [b]) => (a < b ? -1 : 1));
+  if (logOpts.length) s += ln('  Default Log Options:', logOpts.map(([k, v]) => `${k}=${v}`).join(' '));
   nonEmpty(' Cgroup Driver:', info.CgroupDriver);
   nonEmpty(' Cgroup Version:', info.CgroupVersion);
   const pl = info.Plugins ?? { Volume: [], Network: [], Authorization: [], Log: [] };
@@ -262,6 +268,7 @@ export function serverInfoText(info: Info, clientDebug: boolean): string {
     for (const m of rc.Mirrors) s += ln('  ' + m);
   }
   s += ln(' Live Restore Enabled:', info.LiveRestoreEnabled);
+  nonEmpty(' Metrics Address:', pier.MetricsAddress);
   if (info.ProductLicense) s += ln(' Product License:', info.ProductLicense);
   if (info.DefaultAddressPools?.length) {
     s += ln(' Default Address Pools:');
@@ -437,7 +444,12 @@ async function runDf(ctx: Ctx, format: string, verbose: boolean): Promise<number
     Size: v.UsageData && v.UsageData.Size !== -1 ? humanSize(v.UsageData.Size) : 'N/A',
   }));
   const cache = [...(du.BuildCache ?? [])]
-    .sort((a, b) => (a.LastUsedAt ?? '') < (b.LastUsedAt ?? '') ? 1 : -1)
+    // docker's buildCacheSort: never-used records first, then by last use, oldest first; ties by ID.
+    .sort((a, b) => {
+      const byId = a.ID < b.ID ? -1 : a.ID > b.ID ? 1 : 0;
+      if (!a.LastUsedAt || !b.LastUsedAt) return !a.LastUsedAt && !b.LastUsedAt ? byId : !a.LastUsedAt ? -1 : 1;
+      return Date.parse(a.LastUsedAt) - Date.parse(b.LastUsedAt) || byId;
+    })
     .map((b) => ({
       CacheType: b.Type,
       CreatedSince: since(Date.parse(b.CreatedAt)),
@@ -469,6 +481,67 @@ async function runDf(ctx: Ctx, format: string, verbose: boolean): Promise<number
   return 0;
 }
 
+// --- system prune -------------------------------------------------------------
+
+/** docker 28's confirmation: what will go, and the filters that narrow it. */
+export function pruneWarning(o: { all: boolean; volumes: boolean; filters: readonly string[] }): string {
+  const warnings = ['all stopped containers', 'all networks not used by at least one container'];
+  if (o.volumes) warnings.push('all anonymous volumes not used by at least one container');
+  warnings.push(o.all ? 'all images without at least one container associated to them' : 'all dangling images');
+  warnings.push(o.all ? 'all build cache' : 'unused build cache');
+  let s = 'WARNING! This will remove:\n' + warnings.map((w) => `  - ${w}\n`).join('');
+  if (o.filters.length) s += '\n  Items to be pruned will be filtered with:\n' + [...o.filters].sort().map((f) => `  - ${f}\n`).join('');
+  return s + '\nAre you sure you want to continue?';
+}
+
+const copyFilters = (f: Filters): Filters => Object.fromEntries(Object.entries(f).map(([k, v]) => [k, { ...v }]));
+
+/**
+ * `system prune`: containers, networks, (volumes,) images and build cache, in
+ * docker's order, each with the same filters; a section per kind that removed
+ * something, then the space reclaimed in all.
+ */
+async function runSystemPrune(ctx: Ctx, f: ParsedFlags): Promise<number> {
+  const all = f.values['all'] === true;
+  const volumes = f.values['volumes'] === true;
+  const given = (f.values['filter'] as string[] | undefined) ?? [];
+  const filters = toFilters(given);
+  // docker: volumes have no "until" (checked before the prompt).
+  if (volumes && filters['until']) throw new StatusError(1, 'ERROR: The "until" filter is not supported with "--volumes"');
+  if (f.values['force'] !== true) {
+    const { confirm } = await import('./images.js');
+    if (!(await confirm(ctx, pruneWarning({ all, volumes, filters: given })))) return 0;
+  }
+  const client = ctx.client();
+  let reclaimed = 0;
+  const section = (title: string, items: readonly string[]) => {
+    if (items.length) ctx.out(`${title}:\n${items.map((i) => `${i}\n`).join('')}\n`);
+  };
+  const containers = await client.containersPrune(copyFilters(filters));
+  section('Deleted Containers', containers.ContainersDeleted ?? []);
+  reclaimed += containers.SpaceReclaimed ?? 0;
+  const networks = await client.networksPrune(copyFilters(filters));
+  section('Deleted Networks', networks.NetworksDeleted ?? []);
+  if (volumes) {
+    // As docker's system prune: anonymous volumes only, also with -a.
+    const vols = await client.volumesPrune(copyFilters(filters));
+    section('Deleted Volumes', vols.VolumesDeleted ?? []);
+    reclaimed += vols.SpaceReclaimed ?? 0;
+  }
+  const imageFilters = copyFilters(filters);
+  imageFilters['dangling'] = { [String(!all)]: true };
+  const images = await client.imagesPrune(imageFilters);
+  section('Deleted Images', (images.ImagesDeleted ?? []).map((d) => (d.Untagged ? `untagged: ${d.Untagged}` : `deleted: ${d.Deleted ?? ''}`)));
+  reclaimed += images.SpaceReclaimed ?? 0;
+  const cache = await client.json<{ CachesDeleted: string[] | null; SpaceReclaimed: number }>('POST', '/build/prune', {
+    query: { all: all ? true : undefined, filters: copyFilters(filters) },
+  });
+  section('Deleted build cache objects', cache?.CachesDeleted ?? []);
+  reclaimed += cache?.SpaceReclaimed ?? 0;
+  ctx.out(`Total reclaimed space: ${humanSize(reclaimed)}\n`);
+  return 0;
+}
+
 export const commands: Record<string, CommandDef> = {
   version: {
     use: 'version [OPTIONS]',
@@ -487,5 +560,16 @@ export const commands: Record<string, CommandDef> = {
       { name: 'verbose', short: 'v', type: 'bool', usage: 'Show detailed information on space usage' },
     ],
     run: (ctx, f) => runDf(ctx, f.values['format'] as string, f.values['verbose'] === true),
+  },
+  prune: {
+    use: 'prune [OPTIONS]',
+    flags: [
+      { name: 'all', short: 'a', type: 'bool', usage: 'Remove all unused images not just dangling ones' },
+      { name: 'filter', type: 'filter', usage: 'Provide filter values (e.g. "label=<key>=<value>")', validate: validateFilter },
+      { name: 'force', short: 'f', type: 'bool', usage: 'Do not prompt for confirmation' },
+      { name: 'volumes', type: 'bool', usage: 'Prune anonymous volumes' },
+    ],
+    args: { exact: 0 },
+    run: runSystemPrune,
   },
 };

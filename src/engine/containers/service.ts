@@ -66,6 +66,8 @@ export interface ContainerServiceOptions {
   networks: NetworkService;
   /** Volumes for binds, -v and --mount. */
   volumes: VolumeService;
+  /** The daemon's --log-driver/--log-opt, merged into each new container's LogConfig (read at create: a reload applies to new containers). */
+  logDefaults?: () => { Type: string; Config: Record<string, string> };
 }
 
 /** What lives only while pierd runs. */
@@ -213,6 +215,7 @@ export class ContainerService {
     validateHostConfig(hc, merged, cpus().length);
     parseSecurityOpt(hc.SecurityOpt);
     this.runtimeOf({ hostConfig: hc } as ContainerRecord);
+    if (this.o.logDefaults) hc = { ...hc, LogConfig: mergeLogConfig(hc.LogConfig, this.o.logDefaults()) };
     checkLogDriver(hc);
     for (const mode of [hc.PidMode, hc.IpcMode, hc.NetworkMode])
       if (mode?.startsWith('container:')) this.find(mode.slice(10)); // 404 for an unknown container, like Docker
@@ -919,6 +922,22 @@ function checkLogDriver(hc: HostConfig): void {
   for (const k of Object.keys(hc.LogConfig?.Config ?? {}))
     if (!LOG_OPTS.includes(k)) throw invalid(`unknown log opt '${k}' for ${t || 'json-file'} log driver`);
   logRotation(hc);
+}
+
+/**
+ * dockerd's mergeAndVerifyLogConfig: a container that names no driver gets
+ * the daemon's; when the drivers are the same, each daemon option the
+ * container does not set is added (so `inspect` shows what the container got).
+ * A container's max-size of -1 (no rotation) takes no max-file from the daemon.
+ */
+export function mergeLogConfig(own: HostConfig['LogConfig'], daemon: { Type: string; Config: Record<string, string> }): { Type: string; Config: Record<string, string> } {
+  const Type = own?.Type || daemon.Type;
+  const Config: Record<string, string> = { ...(own?.Config ?? {}) };
+  if (Type === daemon.Type) {
+    const noRotation = Config['max-size'] === '-1' || Config['max-size'] === '';
+    for (const [k, v] of Object.entries(daemon.Config)) if (!(k in Config) && !(noRotation && k === 'max-file')) Config[k] = v;
+  }
+  return { Type, Config };
 }
 
 const LOG_OPTS = ['max-size', 'max-file', 'compress', 'labels', 'labels-regex', 'env', 'env-regex', 'tag', 'mode', 'max-buffer-size'];
