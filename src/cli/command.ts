@@ -17,8 +17,10 @@ export interface Ctx {
   /** "pier image ls": the command path used in messages. */
   path: string;
   debug: boolean;
-  /** The daemon address in use (after -H / PIER_HOST / DOCKER_HOST). */
+  /** The daemon address in use (after -H / PIER_HOST / DOCKER_HOST, or the context's). */
   host: string;
+  /** The context in use ("default" unless --context, DOCKER_CONTEXT or `pier context use` chose another). */
+  context?: string;
   /** Created on first use so commands that fail early never touch the network. */
   client(): Client;
   out(s: string): void;

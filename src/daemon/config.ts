@@ -4,7 +4,9 @@
  * them; a setting given both as a flag and in the file is refused too, as
  * dockerd does.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { invalid } from '../base/errdefs.js';
 import { LEVELS, type Level } from '../base/log.js';
 import { validateInsecureRegistry, validateMirror } from '../distribution/resolve.js';
@@ -50,7 +52,26 @@ export interface DaemonConfig {
   iptables: boolean;
   /** DNS servers for containers (dockerd's --dns). */
   dns: string[];
+  /** TLS on tcp:// listeners (dockerd's --tls); undefined when not given, false when explicitly off. */
+  tls?: boolean;
+  /** Mutual TLS on tcp:// listeners: clients need a certificate signed by tlsCaCert (dockerd's --tlsverify). */
+  tlsVerify: boolean;
+  tlsCaCert?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  /** Default logging driver of new containers (dockerd's --log-driver): json-file or none. */
+  logDriver: LogDriver;
+  /** Default log options of new containers (dockerd's --log-opt); see effectiveLogOpts for Pier's rotation defaults. */
+  logOpts: Record<string, string>;
+  /** host:port of the Prometheus /metrics listener (dockerd's --metrics-addr); off when unset. */
+  metricsAddr?: string;
 }
+
+export const LOG_DRIVERS = ['json-file', 'none'] as const;
+export type LogDriver = (typeof LOG_DRIVERS)[number];
+/** Pier rotates json-file logs unless told otherwise (dockerd never does, and fills disks). */
+export const DEFAULT_LOG_OPTS = { 'max-size': '20m', 'max-file': '5' } as const;
+const DAEMON_LOG_OPTS = ['max-size', 'max-file', 'compress', 'labels', 'labels-regex', 'env', 'env-regex', 'tag', 'mode', 'max-buffer-size'];
 
 export const DEFAULTS: DaemonConfig = {
   dataRoot: '/var/lib/pier',
@@ -74,7 +95,23 @@ export const DEFAULTS: DaemonConfig = {
   defaultAddressPools: DEFAULT_POOLS,
   iptables: true,
   dns: [],
+  tlsVerify: false,
+  logDriver: 'json-file',
+  logOpts: {},
 };
+
+/**
+ * The log options new containers get from the daemon: the configured ones,
+ * with Pier's rotation defaults (max-size 20m, max-file 5) for the keys the
+ * configuration leaves out. `"max-size": "-1"` turns rotation off.
+ */
+export function effectiveLogOpts(c: Pick<DaemonConfig, 'logDriver' | 'logOpts'>): Record<string, string> {
+  if (c.logDriver !== 'json-file') return { ...c.logOpts };
+  const out: Record<string, string> = { ...c.logOpts };
+  if (out['max-size'] === undefined) out['max-size'] = DEFAULT_LOG_OPTS['max-size'];
+  if (out['max-file'] === undefined && out['max-size'] !== '-1' && out['max-size'] !== '') out['max-file'] = DEFAULT_LOG_OPTS['max-file'];
+  return out;
+}
 
 /** daemon.json keys → how to check and apply them. */
 type Field = (c: DaemonConfig, v: unknown, key: string) => void;
@@ -118,6 +155,21 @@ const FILE_KEYS: Record<string, Field> = {
   bip: str((c, v) => (c.bip = checkBip(v))),
   iptables: bool((c, v) => (c.iptables = v)),
   dns: strList((c, v) => (c.dns = v.map(checkDns))),
+  'log-driver': str((c, v) => (c.logDriver = checkLogDriver(v))),
+  'log-opts': (c, v, k) => {
+    if (!v || typeof v !== 'object' || Array.isArray(v) || !Object.values(v).every((x) => typeof x === 'string'))
+      throw invalid(`invalid value for "${k}" in the configuration file: expected {"max-size": "10m", "max-file": "5"} (string values)`);
+    c.logOpts = { ...(v as Record<string, string>) };
+  },
+  'metrics-addr': (c, v, k) => {
+    if (typeof v !== 'string') throw invalid(`invalid value for "${k}" in the configuration file: expected "host:port"`);
+    c.metricsAddr = v === '' ? undefined : checkMetricsAddr(v);
+  },
+  tls: bool((c, v) => (c.tls = v)),
+  tlsverify: bool((c, v) => (c.tlsVerify = v)),
+  tlscacert: str((c, v) => (c.tlsCaCert = v)),
+  tlscert: str((c, v) => (c.tlsCert = v)),
+  tlskey: str((c, v) => (c.tlsKey = v)),
   'default-address-pools': (c, v, k) => {
     if (!Array.isArray(v)) throw invalid(`invalid value for "${k}" in the configuration file: expected [{"base": "10.89.0.0/16", "size": 24}]`);
     c.defaultAddressPools = v.map((p: { base?: unknown; size?: unknown }) => checkPool(`base=${String(p?.base)},size=${String(p?.size)}`));
@@ -172,6 +224,28 @@ function checkConcurrency(v: unknown, k: string): number {
   if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 64) throw invalid(`invalid value for "${k}": expected a whole number from 1 to 64, got ${JSON.stringify(v)}`);
   return n;
 }
+function checkLogDriver(v: string): LogDriver {
+  if (!(LOG_DRIVERS as readonly string[]).includes(v))
+    throw invalid(`logging driver "${v}" is not supported by pierd as a default: use json-file (rotated, read by \`logs\`) or none`);
+  return v as LogDriver;
+}
+/** Known keys, and max-size/max-file that parse ("10m", a whole number of files from 1). */
+export function checkLogOpts(driver: LogDriver, opts: Record<string, string>): Record<string, string> {
+  const keys = Object.keys(opts);
+  if (driver === 'none' && keys.length) throw invalid(`invalid log opts for the none logging driver: ${keys.join(', ')} (it takes none)`);
+  for (const k of keys) if (!DAEMON_LOG_OPTS.includes(k)) throw invalid(`unknown log opt '${k}' for json-file log driver: use ${DAEMON_LOG_OPTS.join(', ')}`);
+  const size = opts['max-size'];
+  if (size !== undefined && size !== '-1' && !/^\d+(\.\d+)?\s*[kmgt]?i?b?$/i.test(size)) throw invalid(`invalid max-size "${size}" in the log opts: use a size such as 10m, or -1 for no rotation`);
+  const files = opts['max-file'];
+  if (files !== undefined && !/^[1-9]\d*$/.test(files)) throw invalid(`invalid max-file "${files}" in the log opts: must be a whole number from 1`);
+  return opts;
+}
+/** host:port (IPv6 in brackets); the port may be 0 for "any free one". */
+export function checkMetricsAddr(v: string): string {
+  const m = /^(\[[0-9a-fA-F:.]+\]|[^:[\]]*):(\d{1,5})$/.exec(v);
+  if (!m || Number(m[2]) > 65535) throw invalid(`invalid metrics-addr "${v}": expected host:port, such as 127.0.0.1:9323`);
+  return v;
+}
 function checkLevel(v: string): Level {
   if (v === 'warning') return 'warn';
   if (!(LEVELS as string[]).includes(v)) throw invalid(`invalid log level "${v}": use one of ${LEVELS.join(', ')}`);
@@ -213,12 +287,24 @@ Options:
       --default-address-pool    Subnets for user networks: base=CIDR,size=N (default base=10.89.0.0/16,size=24)
       --dns list                DNS servers for containers
       --iptables                Manage iptables rules for networks and published ports (default true)
+      --log-driver string       Default driver for container logs: json-file or none (default "json-file")
+      --log-opt map             Default log driver options for containers (default max-size=20m max-file=5)
+      --metrics-addr string     Set default address and port to serve the Prometheus metrics API on
+      --tls                     Use TLS on tcp:// hosts; implied by --tlsverify (--tls=false: listen in the clear)
+      --tlsverify               Use TLS and require client certificates signed by --tlscacert
+      --tlscacert string        Trust certs signed only by this CA (default "~/.docker/ca.pem" if it exists)
+      --tlscert string          Path to TLS certificate file (default "~/.docker/cert.pem" if it exists)
+      --tlskey string           Path to TLS key file (default "~/.docker/key.pem" if it exists)
   -v, --version                 Print version information and quit
   -h, --help                    Print usage
 `;
 
 /** Parses argv (without node and script) into a config; reads the config file if one is named. */
-export function parseDaemonArgs(argv: readonly string[], readFile: (p: string) => string = (p) => readFileSync(p, 'utf8')): DaemonConfig | 'help' | 'version' {
+export function parseDaemonArgs(
+  argv: readonly string[],
+  readFile: (p: string) => string = (p) => readFileSync(p, 'utf8'),
+  env: Record<string, string | undefined> = process.env,
+): DaemonConfig | 'help' | 'version' {
   const c: DaemonConfig = structuredClone(DEFAULTS);
   const fromFlags = new Set<string>();
   const flagHosts: string[] = [];
@@ -227,6 +313,7 @@ export function parseDaemonArgs(argv: readonly string[], readFile: (p: string) =
   const mirrors: string[] = [];
   const dns: string[] = [];
   const pools: { base: string; size: number }[] = [];
+  const logOpts: Record<string, string> = {};
   for (let i = 0; i < argv.length; i++) {
     let a = argv[i]!;
     let value: string | undefined;
@@ -272,6 +359,21 @@ export function parseDaemonArgs(argv: readonly string[], readFile: (p: string) =
       case '--dns': dns.push(checkDns(next())); fromFlags.add('dns'); break;
       case '--default-address-pool': pools.push(checkPool(next())); fromFlags.add('default-address-pools'); break;
       case '--label': labels.push(next()); fromFlags.add('labels'); break;
+      case '--tls': c.tls = boolValue(); fromFlags.add('tls'); break;
+      case '--tlsverify': c.tlsVerify = boolValue(); fromFlags.add('tlsverify'); break;
+      case '--tlscacert': c.tlsCaCert = next(); fromFlags.add('tlscacert'); break;
+      case '--tlscert': c.tlsCert = next(); fromFlags.add('tlscert'); break;
+      case '--tlskey': c.tlsKey = next(); fromFlags.add('tlskey'); break;
+      case '--log-driver': c.logDriver = checkLogDriver(next()); fromFlags.add('log-driver'); break;
+      case '--log-opt': {
+        const v = next();
+        const i = v.indexOf('=');
+        if (i <= 0) throw invalid(`invalid log opt ${v}: expected key=value, such as max-size=10m`);
+        logOpts[v.slice(0, i)] = v.slice(i + 1);
+        fromFlags.add('log-opts');
+        break;
+      }
+      case '--metrics-addr': c.metricsAddr = checkMetricsAddr(next()); fromFlags.add('metrics-addr'); break;
       case '--insecure-registry': insecure.push(validateInsecureRegistry(next())); fromFlags.add('insecure-registries'); break;
       case '--registry-mirror': mirrors.push(validateMirror(next())); fromFlags.add('registry-mirrors'); break;
       case '--max-concurrent-downloads': c.maxConcurrentDownloads = checkConcurrency(next(), 'max-concurrent-downloads'); fromFlags.add('max-concurrent-downloads'); break;
@@ -286,6 +388,7 @@ export function parseDaemonArgs(argv: readonly string[], readFile: (p: string) =
   if (mirrors.length) c.registryMirrors = mirrors;
   if (dns.length) c.dns = dns;
   if (pools.length) c.defaultAddressPools = pools;
+  if (Object.keys(logOpts).length) c.logOpts = logOpts;
   if (c.configFile) {
     let text: string;
     try {
@@ -308,8 +411,33 @@ export function parseDaemonArgs(argv: readonly string[], readFile: (p: string) =
     for (const k of keys) FILE_KEYS[k]!(c, (obj as Record<string, unknown>)[k], k);
   }
   if (c.debug) c.logLevel = 'debug';
+  checkTcpTls(c, env);
+  checkLogOpts(c.logDriver, c.logOpts);
   if (!c.runtimes[c.defaultRuntime]) throw invalid(`default runtime "${c.defaultRuntime}" is not among the configured runtimes (${Object.keys(c.runtimes).join(', ')})`);
   return c;
+}
+
+/**
+ * dockerd's rules for tcp:// hosts: TLS unless --tls=false says otherwise (then
+ * listen() logs a loud warning). With TLS on, unset files default to
+ * $DOCKER_CERT_PATH (else ~/.docker)/{ca,cert,key}.pem when those exist; the
+ * files themselves are read and checked when the daemon starts (daemon/tls.ts).
+ */
+function checkTcpTls(c: DaemonConfig, env: Record<string, string | undefined>): void {
+  const on = c.tls === true || c.tlsVerify;
+  if (on) {
+    const dir = env['DOCKER_CERT_PATH'] || join(env['HOME'] || homedir(), '.docker');
+    const dflt = (f: string) => (existsSync(join(dir, f)) ? join(dir, f) : undefined);
+    c.tlsCaCert ??= dflt('ca.pem');
+    c.tlsCert ??= dflt('cert.pem');
+    c.tlsKey ??= dflt('key.pem');
+  }
+  const tcp = c.hosts.filter((h) => h.startsWith('tcp://'));
+  if (tcp.length && !on && c.tls !== false)
+    throw invalid(
+      `refusing to listen on ${tcp.join(', ')} without TLS: anyone who can reach it would control this machine as root. ` +
+        'Use --tlsverify --tlscacert CA --tlscert CERT --tlskey KEY (`pier tls generate` makes them), or pass --tls=false to listen unencrypted and unauthenticated anyway',
+    );
 }
 
 function checkCgroupParent(v: string): string {

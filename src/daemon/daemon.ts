@@ -4,6 +4,7 @@
  * Nothing else in Pier constructs services.
  */
 import { createServer, type Server } from 'node:http';
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:https';
 import { connect } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { closeSync, openSync, promises as fs, writeFileSync } from 'node:fs';
@@ -24,7 +25,8 @@ import { Layers } from '../layer/layers.js';
 import { EventBus } from '../engine/events.js';
 import { ImageService } from '../engine/images.js';
 import { ImageArchives } from '../engine/archives.js';
-import { SystemService, PIER_VERSION } from '../engine/system.js';
+import { SystemService, PIER_VERSION, GIT_COMMIT } from '../engine/system.js';
+import { chainIds } from '../layer/layers.js';
 import { Router } from '../api/server.js';
 import { API_VERSION, MIN_API_VERSION } from '../api/version.js';
 import { systemRoutes } from '../api/routes/system.js';
@@ -41,7 +43,12 @@ import { startHealth } from '../engine/containers/health.js';
 import { containerRoutes } from '../api/routes/containers.js';
 import { listContainers } from '../engine/containers/views.js';
 import { parseFilters } from '../engine/filters.js';
-import type { DaemonConfig, StorageDriver } from './config.js';
+import { effectiveLogOpts, type DaemonConfig, type StorageDriver } from './config.js';
+import { EngineMetrics, MetricsListener } from './metrics.js';
+import { diffConfig, KEY_OF, reloadAttributes, reloadedValues } from './reload.js';
+import type { SystemDeps } from '../engine/system.js';
+import type { DistributionConfig } from '../distribution/service.js';
+import { hostname } from 'node:os';
 import { NetworkService } from '../engine/networks.js';
 import { NetworkStore } from '../network/store.js';
 import { BridgeDriver } from '../network/bridge/bridge.js';
@@ -54,6 +61,13 @@ import { BuildService } from '../engine/build.js';
 import { VolumeService } from '../engine/volumes.js';
 import { LocalDriver } from '../volume/local/local.js';
 import { volumeRoutes } from '../api/routes/volumes.js';
+import { SqliteClusterStore } from '../service/sqlite-store.js';
+import { KernelBalancer } from '../service/lb/kernel.js';
+import { SwarmService } from '../engine/services.js';
+import { swarmRoutes } from '../api/routes/swarm.js';
+import { migrateRoutes } from '../api/routes/migrate.js';
+import { ContainerMover } from '../engine/move.js';
+import { serverTlsOptions, tlsEnabled } from './tls.js';
 
 const snapshotters = {
   overlay2: (root: string, host: Host) => OverlaySnapshotter.open(root, host),
@@ -64,6 +78,8 @@ const snapshotters = {
 
 export class Daemon {
   private servers: Server[] = [];
+  /** The tcp:// listeners that speak TLS: reloadTls() gives them new certificates. */
+  private tlsServers: TlsServer[] = [];
   /** Upgraded (hijacked) connections: the HTTP server no longer tracks them, so stop() ends them itself. */
   private readonly upgraded = new Set<Duplex>();
   private db?: Db;
@@ -72,6 +88,12 @@ export class Daemon {
   private containers?: ContainerService;
   private networks?: NetworkService;
   private volumes?: VolumeService;
+  private swarm?: SwarmService;
+  /** Objects the services read their settings from: a reload changes them in place. */
+  private sysDeps?: SystemDeps;
+  private distCfg?: DistributionConfig;
+  private metricsListener?: MetricsListener;
+  private id = '';
   events = new EventBus();
 
   constructor(
@@ -82,6 +104,8 @@ export class Daemon {
 
   async start(): Promise<void> {
     const { cfg, log } = this;
+    // Bad TLS files stop the daemon before it touches anything (listen() loads them again).
+    if (cfg.hosts.some((h) => h.startsWith('tcp://')) && tlsEnabled(cfg)) serverTlsOptions(cfg);
     await fs.mkdir(cfg.dataRoot, { recursive: true, mode: 0o711 });
     await fs.mkdir(cfg.execRoot, { recursive: true, mode: 0o700 });
     this.lock();
@@ -92,9 +116,10 @@ export class Daemon {
     const layers = new Layers(this.snapshotter, this.host, meta, log.child({ component: 'layers' }), { maxBytes: cfg.maxLayerSize });
     const images = new ImageService(content, meta, layers, this.events, log.child({ component: 'images' }));
     const archives = new ImageArchives(images, cfg.dataRoot, log.child({ component: 'archives' }));
+    this.distCfg = { insecureRegistries: cfg.insecureRegistries, mirrors: cfg.registryMirrors, maxConcurrentDownloads: cfg.maxConcurrentDownloads, maxConcurrentUploads: cfg.maxConcurrentUploads };
     const distribution = new DistributionService(
       images,
-      { insecureRegistries: cfg.insecureRegistries, mirrors: cfg.registryMirrors, maxConcurrentDownloads: cfg.maxConcurrentDownloads, maxConcurrentUploads: cfg.maxConcurrentUploads },
+      this.distCfg,
       cfg.dataRoot,
       log.child({ component: 'distribution' }),
     );
@@ -117,14 +142,31 @@ export class Daemon {
       liveRestore: cfg.liveRestore,
       networks,
       volumes,
+      // Read at each create, so that a reload's log-driver/log-opts reach new containers.
+      logDefaults: () => ({ Type: this.cfg.logDriver, Config: effectiveLogOpts(this.cfg) }),
     });
     this.containers = containers;
     const execs = new ExecService(containers);
     containers.healthStarter = (c) => startHealth(containers, execs, c);
     await containers.restore();
     await networks.sweep();
-    const system = new SystemService({
-      id: await this.engineId(),
+    // Swarm mode: its objects in the daemon's database, published ports and VIPs by kernel rules.
+    const swarm = new SwarmService({
+      store: new SqliteClusterStore(this.db),
+      containers,
+      networks,
+      lb: new KernelBalancer(this.host, networks, log.child({ component: 'lb' })),
+      events: this.events,
+      log: log.child({ component: 'swarm' }),
+      distribution,
+      engineLabels: cfg.labels,
+    });
+    this.swarm = swarm;
+    await swarm.open();
+    this.id = await this.engineId();
+    const build = new BuildService(containers, distribution, this.db!, cfg.dataRoot);
+    this.sysDeps = {
+      id: this.id,
       dataRoot: cfg.dataRoot,
       snapshotter: this.snapshotter,
       images,
@@ -147,16 +189,34 @@ export class Daemon {
       cgroupns: containers.o.cgroupMode === 'v2',
       insecureRegistries: cfg.insecureRegistries,
       registryMirrors: cfg.registryMirrors,
-    });
+      logging: () => ({ driver: this.cfg.logDriver, opts: effectiveLogOpts(this.cfg) }),
+      metricsAddr: () => this.metricsListener?.address ?? '',
+      buildCacheList: async () => buildCacheRecords(build, images),
+      swarm,
+    };
+    const system = new SystemService(this.sysDeps);
+    const metrics = new EngineMetrics(
+      {
+        id: this.id, version: PIER_VERSION, commit: GIT_COMMIT, graphdriver: this.snapshotter.driver,
+        containerCounts: () => this.sysDeps!.containerCounts!(),
+        imageCount: () => images.meta.list().length,
+      },
+      this.events,
+    );
+    this.metricsListener = new MetricsListener(metrics, log.child({ component: 'metrics' }));
 
     const router = new Router(log.child({ component: 'api' }), `Pier/${PIER_VERSION} (linux)`);
+    router.onRequest = metrics.observeRequest;
     systemRoutes(router, system, this.events);
     imageRoutes(router, images, archives, distribution);
     authRoutes(router, distribution);
-    containerRoutes(router, containers, execs);
+    containerRoutes(router, metrics.timed(containers), execs);
     networkRoutes(router, networks);
-    buildRoutes(router, new BuildService(containers, distribution, this.db!, cfg.dataRoot));
+    buildRoutes(router, build);
     volumeRoutes(router, volumes);
+    swarmRoutes(router, swarm);
+    // Daemon to daemon (Pier extensions): container move, image copy, and their target side.
+    migrateRoutes(router, containers, archives, volumes, new ContainerMover(containers, archives, log.child({ component: 'move' })));
 
     // The pidfile is there before anyone can reach the API (as dockerd does).
     if (cfg.pidfile) {
@@ -164,6 +224,7 @@ export class Daemon {
       writeFileSync(cfg.pidfile, `${process.pid}\n`);
     }
     for (const h of cfg.hosts) this.servers.push(await this.listen(h, router));
+    if (cfg.metricsAddr) await this.metricsListener.start(cfg.metricsAddr);
     log.info({ version: PIER_VERSION, dataRoot: cfg.dataRoot, driver: this.snapshotter.driver, hosts: cfg.hosts }, 'pierd started');
   }
 
@@ -237,8 +298,33 @@ export class Daemon {
     }
   }
 
+  /**
+   * Re-read --tlscacert/--tlscert/--tlskey and use them for new connections on
+   * every TLS listener (open connections keep theirs). Throws, keeping the
+   * certificates in use, when the new files are missing or do not match.
+   */
+  reloadTls(): void {
+    if (!this.tlsServers.length) return;
+    const o = serverTlsOptions(this.cfg, this.log);
+    for (const s of this.tlsServers) s.setSecureContext(o);
+    this.log.info({ cert: this.cfg.tlsCert, ca: this.cfg.tlsCaCert }, 'TLS certificates reloaded');
+  }
+
   private async listen(host: string, router: Router): Promise<Server> {
-    const server = createServer({ keepAliveTimeout: 60_000, requestTimeout: 0 }, (req, res) => router.handle(req, res));
+    const opts = { keepAliveTimeout: 60_000, requestTimeout: 0 };
+    const handle = (req: Parameters<Router['handle']>[0], res: Parameters<Router['handle']>[1]) => router.handle(req, res);
+    // TLS is for tcp:// only, as dockerd: a unix socket is guarded by its file mode.
+    const tlsOpts = host.startsWith('tcp://') && tlsEnabled(this.cfg) ? serverTlsOptions(this.cfg, this.log) : undefined;
+    let server: Server;
+    if (tlsOpts) {
+      // allowHalfOpen as node:http's own server has it: a client that half-closes a hijacked
+      // connection (stdin done: docker sends close_notify) must still get the container's output.
+      const s = createTlsServer({ ...opts, ...tlsOpts, allowHalfOpen: true }, handle);
+      // A client without a certificate from our CA ends here, before any HTTP: the handshake fails.
+      s.on('tlsClientError', (e, socket) => this.log.info({ host, remote: socket.remoteAddress, err: e.message }, 'TLS handshake refused'));
+      this.tlsServers.push(s);
+      server = s;
+    } else server = createServer(opts, handle);
     server.on('upgrade', (req, socket, head) => {
       this.upgraded.add(socket);
       socket.once('close', () => this.upgraded.delete(socket));
@@ -257,17 +343,50 @@ export class Daemon {
       if (this.cfg.group) await this.host.run('chgrp', [this.cfg.group, path]);
     } else {
       const u = new URL(host.replace(/^tcp:/, 'http:'));
-      this.log.warn({ host }, 'LISTENING ON TCP WITHOUT TLS: anyone who can reach this address controls this machine as root');
+      if (!tlsOpts) this.log.warn({ host }, 'LISTENING ON TCP WITHOUT TLS (--tls=false): anyone who can reach this address controls this machine as root');
+      else if (!this.cfg.tlsVerify) this.log.warn({ host }, 'LISTENING ON TCP WITH --tls BUT WITHOUT --tlsverify: traffic is encrypted, but anyone who can reach this address controls this machine as root');
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(Number(u.port), u.hostname.replace(/^\[|\]$/g, ''), () => resolve());
       });
     }
-    this.log.info({ host }, 'API listening');
+    this.log.info({ host, tls: tlsOpts ? (this.cfg.tlsVerify ? 'verify' : 'on') : undefined }, 'API listening');
     return server;
   }
 
+  /**
+   * Applies a configuration read again (SIGHUP): the reloadable keys take
+   * effect now, the others are logged as needing a restart. Emits a daemon
+   * `reload` event, as dockerd does. Returns what changed.
+   */
+  async reload(next: DaemonConfig): Promise<{ applied: string[]; restartNeeded: string[] }> {
+    const { reloadable, restartNeeded } = diffConfig(this.cfg, next);
+    const names = (ks: readonly (keyof DaemonConfig)[]) => ks.map((k) => KEY_OF[k] ?? k);
+    if (restartNeeded.length) this.log.warn({ keys: names(restartNeeded) }, 'configuration changes not reloadable, restart pierd to apply them');
+    const wasMetrics = this.cfg.metricsAddr;
+    Object.assign(this.cfg, reloadedValues(next, reloadable));
+    const c = this.cfg;
+    this.log.setLevel(c.logLevel);
+    if (this.containers) this.containers.o.liveRestore = c.liveRestore;
+    if (this.distCfg) Object.assign(this.distCfg, { insecureRegistries: c.insecureRegistries, mirrors: c.registryMirrors, maxConcurrentDownloads: c.maxConcurrentDownloads, maxConcurrentUploads: c.maxConcurrentUploads });
+    if (this.sysDeps) Object.assign(this.sysDeps, { debug: c.debug, liveRestore: c.liveRestore, labels: c.labels, insecureRegistries: c.insecureRegistries, registryMirrors: c.registryMirrors });
+    if (c.metricsAddr !== wasMetrics && this.metricsListener) {
+      await this.metricsListener.stop();
+      if (c.metricsAddr) {
+        try {
+          await this.metricsListener.start(c.metricsAddr);
+        } catch (e) {
+          this.log.error({ err: e, addr: c.metricsAddr }, 'metrics listener could not start on the reloaded address; metrics are off until the next reload');
+        }
+      }
+    }
+    this.log.info({ changed: names(reloadable), restartNeeded: names(restartNeeded) }, 'configuration reloaded');
+    this.events.emit('daemon', 'reload', this.id, reloadAttributes(c, hostname()));
+    return { applied: names(reloadable), restartNeeded: names(restartNeeded) };
+  }
+
   async stop(): Promise<void> {
+    await this.metricsListener?.stop();
     for (const c of this.upgraded) c.destroy();
     await Promise.all(
       this.servers.map(
@@ -279,6 +398,8 @@ export class Daemon {
       ),
     );
     for (const h of this.cfg.hosts) if (h.startsWith('unix://')) await fs.rm(h.slice(7), { force: true });
+    // The controller stops first, so that it does not replace the tasks whose containers stop next.
+    await this.swarm?.close().catch((e: unknown) => this.log.warn({ err: e }, 'swarm shutdown'));
     await this.containers?.shutdown();
     await this.networks?.shutdown().catch((e: unknown) => this.log.warn({ err: e }, 'network shutdown'));
     await this.volumes?.close();
@@ -307,4 +428,32 @@ async function removeStaleSocket(path: string): Promise<void> {
   });
   if (alive) throw new EngineError('unavailable', `another daemon is listening on ${path}; stop it or choose another --host`);
   await fs.rm(path, { force: true });
+}
+
+/**
+ * The build cache as Docker's /system/df lists it: one record per cached
+ * step. Its size is the layer the step added (0 for steps that change only
+ * the config); a step whose image is tagged is shared with that image. Pier
+ * does not count cache hits, so UsageCount is 0 and LastUsedAt is unset.
+ */
+async function buildCacheRecords(build: BuildService, images: ImageService): Promise<unknown[]> {
+  const topChain = async (image: string) => {
+    if (!image || !images.meta.get(image as never)) return '';
+    const chains = chainIds((await images.configOf(image)).rootfs.diff_ids);
+    return chains[chains.length - 1] ?? '';
+  };
+  const out: unknown[] = [];
+  for (const e of build.cache.entries()) {
+    if (!images.meta.get(e.image as never)) continue; // its image is gone: a miss the next build removes
+    const top = await topChain(e.image);
+    const parentTop = await topChain(e.parent);
+    const size = top && top !== parentTop ? (images.layers.get(top)?.size ?? 0) : 0;
+    const created = new Date(e.createdNs / 1e6).toISOString();
+    out.push({
+      ID: e.key.slice(0, 25), Parent: '', Parents: [], Type: 'regular', Description: e.instruction,
+      InUse: false, Shared: images.meta.tagsOf(e.image as never).length > 0, Size: size,
+      CreatedAt: created, LastUsedAt: null, UsageCount: 0,
+    });
+  }
+  return out;
 }

@@ -39,6 +39,14 @@ export interface SystemDeps {
   volumeList?: () => Promise<unknown[]>;
   /** Containers get a private cgroup namespace (cgroup v2). */
   cgroupns?: boolean;
+  /** The daemon's default logging driver and options for new containers (Pier's rotation defaults included). */
+  logging?: () => { driver: string; opts: Record<string, string> };
+  /** Where /metrics is served ('' when off). */
+  metricsAddr?: () => string;
+  /** Build cache records in Docker's BuildCache shape, for /system/df. */
+  buildCacheList?: () => Promise<unknown[]>;
+  /** Swarm mode (engine/services.ts): /info's Swarm and the Swarm header of /_ping. */
+  swarm?: { info(): object; pingStatus(): string };
 }
 
 export function cgroupVersion(): '1' | '2' {
@@ -82,6 +90,11 @@ export class SystemService {
     };
   }
 
+  /** The Swarm header of /_ping: "inactive", or "active/manager" on a swarm manager. */
+  swarmStatus(): string {
+    return this.d.swarm?.pingStatus() ?? 'inactive';
+  }
+
   async info() {
     const c = this.d.containerCounts?.() ?? { total: 0, running: 0, paused: 0, stopped: 0 };
     const images = this.d.images.meta.list().length;
@@ -111,7 +124,10 @@ export class SystemService {
       OomKillDisable: cg === '1',
       NGoroutines: 0,
       SystemTime: new Date().toISOString(),
-      LoggingDriver: 'json-file',
+      LoggingDriver: this.d.logging?.().driver ?? 'json-file',
+      // Pier's own: the log options new containers get unless they set theirs, and the metrics address.
+      LoggingDriverOptions: this.d.logging?.().opts ?? {},
+      MetricsAddress: this.d.metricsAddr?.() ?? '',
       CgroupDriver: 'cgroupfs',
       CgroupVersion: cg,
       NEventsListener: 0,
@@ -135,7 +151,7 @@ export class SystemService {
       ServerVersion: PIER_VERSION,
       Runtimes: this.d.runtimes,
       DefaultRuntime: this.d.defaultRuntime,
-      Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
+      Swarm: this.d.swarm?.info() ?? { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
       LiveRestoreEnabled: this.d.liveRestore,
       Isolation: '',
       InitBinary: 'docker-init',
@@ -183,7 +199,7 @@ export class SystemService {
       Images: want('image') ? images : null,
       Containers: want('container') ? ((await this.d.containerList?.()) ?? []) : null,
       Volumes: want('volume') ? ((await this.d.volumeList?.()) ?? []) : null,
-      BuildCache: want('build-cache') ? [] : null,
+      BuildCache: want('build-cache') ? ((await this.d.buildCacheList?.()) ?? []) : null,
     };
   }
 }

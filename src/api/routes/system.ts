@@ -15,7 +15,7 @@ export function systemRoutes(r: Router, sys: SystemService, events: EventBus): v
     res.header('Cache-Control', 'no-cache, no-store, must-revalidate');
     res.header('Pragma', 'no-cache');
     res.header('Builder-Version', '1');
-    res.header('Swarm', 'inactive');
+    res.header('Swarm', sys.swarmStatus());
     res.text('OK', 200, 'text/plain; charset=utf-8');
   };
   r.get('/_ping', ping);
