@@ -35,12 +35,11 @@ import type { Client } from '../client/client.js';
 import { ApiError } from '../client/errors.js';
 import { writeDiff } from '../archive/diff.js';
 import { applyLayer } from '../archive/apply.js';
-import { withMounted } from '../snapshot/mounted.js';
 import type { ContainerConfig, HostConfig } from '../runtime/container-config.js';
 import type { EndpointConfig } from '../network/types.js';
 import type { ContainerService } from './containers/service.js';
 import type { ContainerRecord } from './containers/record.js';
-import { MOUNT_POINTS, withRootfs } from './containers/filesystem.js';
+import { skipOf, withDiff, withRootfs } from './containers/filesystem.js';
 import type { ImageArchives } from './archives.js';
 import { ByteCounter, connectTarget, copyImage, remoteError, sendStream, type RemoteTarget } from './image-copy.js';
 import { progressBar, type Progress } from './progress.js';
@@ -303,27 +302,8 @@ export class ContainerMover {
    * (the container is stopped), other drivers by comparing the rootfs with its
    * image (as filesystem.ts's diff does).
    */
-  private async withWritableLayer<T>(c: ContainerRecord, fn: (tar: Readable) => Promise<T>): Promise<T> {
-    const skip = new Set(MOUNT_POINTS);
-    for (const t of Object.keys(c.hostConfig.Tmpfs ?? {})) skip.add(t.replace(/^\/+/, ''));
-    for (const m of c.mounts ?? []) skip.add(m.Destination.replace(/^\/+/, ''));
-    const mounts = await this.svc.snapshotter.mounts(c.id);
-    const ov = mounts.length === 1 && mounts[0]!.type === 'overlay' ? mounts[0]! : undefined;
-    if (ov) {
-      const opt = (k: string) => ov.options.find((x) => x.startsWith(`${k}=`))?.slice(k.length + 1);
-      return fn(writeDiff({ mode: 'overlay', upper: opt('upperdir')!, lower: (opt('lowerdir') ?? '').split(':').filter(Boolean), skip }));
-    }
-    if (mounts.length === 1 && mounts[0]!.type === 'bind' && !c.parentChain) return fn(writeDiff({ mode: 'overlay', upper: mounts[0]!.source, lower: [], skip }));
-    return withRootfs(this.svc, c, async (upper) => {
-      if (!c.parentChain) return fn(writeDiff({ mode: 'compare', upper, lower: [], skip }));
-      const key = `move-view-${c.id}-${Date.now()}`;
-      try {
-        const view = await this.svc.snapshotter.view(key, c.parentChain);
-        return await withMounted(this.svc.host, view, (lower) => fn(writeDiff({ mode: 'compare', upper, lower: [lower], skip })));
-      } finally {
-        await this.svc.snapshotter.remove(key).catch(() => undefined);
-      }
-    });
+  private withWritableLayer<T>(c: ContainerRecord, fn: (tar: Readable) => Promise<T>): Promise<T> {
+    return withDiff(this.svc, c, (o) => fn(writeDiff({ ...o, skip: skipOf(c) })));
   }
 
   /** After the target confirmed: the container here goes, with its anonymous volumes and the named ones nobody else here uses. */

@@ -25,7 +25,7 @@ export async function withRootfs<T>(svc: ContainerService, c: ContainerRecord, f
 }
 
 /** How the writable layer differs from the image: overlay reads its upper dir, the others compare trees. */
-async function withDiff<T>(svc: ContainerService, c: ContainerRecord, fn: (o: DiffOpts) => Promise<T>): Promise<T> {
+export async function withDiff<T>(svc: ContainerService, c: ContainerRecord, fn: (o: DiffOpts) => Promise<T>): Promise<T> {
   const mounts = await svc.snapshotter.mounts(c.id);
   const ov = mounts.length === 1 && mounts[0]!.type === 'overlay' ? mounts[0]! : undefined;
   if (ov) {
@@ -64,7 +64,7 @@ export async function changes(svc: ContainerService, c: ContainerRecord): Promis
 }
 
 /** The mount points of this container, plus its tmpfs and bind targets. */
-function skipOf(c: ContainerRecord): Set<string> {
+export function skipOf(c: ContainerRecord): Set<string> {
   const s = new Set(MOUNT_POINTS);
   for (const t of Object.keys(c.hostConfig.Tmpfs ?? {})) s.add(t.replace(/^\/+/, ''));
   for (const m of c.mounts ?? []) s.add(m.Destination.replace(/^\/+/, '')); // volumes, binds, --mount tmpfs
