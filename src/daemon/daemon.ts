@@ -364,7 +364,15 @@ export class Daemon {
     const names = (ks: readonly (keyof DaemonConfig)[]) => ks.map((k) => KEY_OF[k] ?? k);
     if (restartNeeded.length) this.log.warn({ keys: names(restartNeeded) }, 'configuration changes not reloadable, restart pierd to apply them');
     const wasMetrics = this.cfg.metricsAddr;
+    const wasTls = { tlsCaCert: this.cfg.tlsCaCert, tlsCert: this.cfg.tlsCert, tlsKey: this.cfg.tlsKey };
     Object.assign(this.cfg, reloadedValues(next, reloadable));
+    // Certificates are read again on every reload, so a renewed certificate at the same path is picked up.
+    try {
+      this.reloadTls();
+    } catch (e) {
+      Object.assign(this.cfg, wasTls);
+      this.log.error({ err: e }, 'TLS certificates not reloaded: the ones in use are kept');
+    }
     const c = this.cfg;
     this.log.setLevel(c.logLevel);
     if (this.containers) this.containers.o.liveRestore = c.liveRestore;

@@ -26,6 +26,8 @@ export const KEY_OF: Partial<Record<keyof DaemonConfig, string>> = {
 export const RELOADABLE: ReadonlySet<keyof DaemonConfig> = new Set<keyof DaemonConfig>([
   'debug', 'logLevel', 'labels', 'insecureRegistries', 'registryMirrors', 'maxConcurrentDownloads', 'maxConcurrentUploads',
   'liveRestore', 'logDriver', 'logOpts', 'metricsAddr',
+  // New certificate files (or the same paths rewritten) serve new TLS connections; open ones keep theirs.
+  'tlsCaCert', 'tlsCert', 'tlsKey',
 ]);
 
 export interface ConfigDiff {
