@@ -259,4 +259,46 @@ describe('pierd refuses bad TLS configurations at start', { skip }, () => {
       await d.cleanup();
     }
   });
+
+  it('SIGHUP reads the certificate files again: a renewed set serves new connections', async () => {
+    const port = await freePort();
+    const live = join(tmp, 'live');
+    mkdirSync(live);
+    const first = generateCerts(join(tmp, 'first'));
+    const renewed = generateCerts(join(tmp, 'renewed'));
+    const install = (s: CertSet) => {
+      copyFileSync(s.ca, join(live, 'ca.pem'));
+      copyFileSync(s.serverCert, join(live, 'server-cert.pem'));
+      copyFileSync(s.serverKey, join(live, 'server-key.pem'));
+    };
+    install(first);
+    const d = await startDaemon({ args: ['-H', `tcp://127.0.0.1:${port}`, '--tlsverify', '--tlscacert', join(live, 'ca.pem'), '--tlscert', join(live, 'server-cert.pem'), '--tlskey', join(live, 'server-key.pem')] });
+    const env = { PATH: process.env.PATH ?? '', HOME: join(tmp, 'home') };
+    const ping = (s: CertSet) => spawnSync(process.execPath, [PIER, '-H', `tcp://127.0.0.1:${port}`, '--tlsverify', '--tlscacert', s.ca, '--tlscert', s.cert, '--tlskey', s.key, 'version', '--format', '{{.Server.Version}}'], { env, encoding: 'utf8' });
+    try {
+      assert.equal(ping(first).status, 0);
+      assert.notEqual(ping(renewed).status, 0);
+      install(renewed);
+      d.proc.kill('SIGHUP');
+      await waitForLog(d, /TLS certificates reloaded/);
+      const now = ping(renewed);
+      assert.equal(now.status, 0, now.stderr);
+      assert.notEqual(ping(first).status, 0);
+      // A broken key at the same path is refused; the renewed set stays in use.
+      copyFileSync(first.serverKey, join(live, 'server-key.pem'));
+      d.proc.kill('SIGHUP');
+      await waitForLog(d, /TLS certificates not reloaded/);
+      assert.equal(ping(renewed).status, 0);
+    } finally {
+      await d.cleanup();
+    }
+  });
 });
+
+async function waitForLog(d: TestDaemon, re: RegExp): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!re.test(d.log())) {
+    if (Date.now() > deadline) throw new Error(`pierd did not log ${re} within 10 s:\n${d.log().slice(-2000)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
