@@ -1,0 +1,1220 @@
+/**
+ * The service controller: swarm's orchestrator, allocator, scheduler and
+ * agent in one, for a single node. It keeps every service's tasks matching
+ * the service's desired state and records what happened to them as swarm
+ * does, so `docker service ps` reads the same.
+ *
+ * Parts:
+ *   - reconcile (per service, serialised): fills slots 1..Replicas with
+ *     tasks, decides restarts by the restart policy, scales down from the
+ *     highest slot, trims task history;
+ *   - agent (per task, serialised): runs a task whose DesiredState is
+ *     running through the TaskExecutor (new → pending → assigned → accepted →
+ *     preparing → starting → running), notices its end (complete / failed /
+ *     "task: container removed"), and stops one whose DesiredState is
+ *     shutdown, after taking it out of the balancer (drain);
+ *   - updater (updater.ts): rolling updates and rollbacks;
+ *   - balancer: after each change the balancer is told every service's
+ *     backends (running, healthy or without healthcheck, accepting TCP on
+ *     the service's target ports, not being stopped).
+ *
+ * State: everything that matters is in the ClusterStore; the maps here are
+ * a cache fed by the store's watch, plus timers and restart counters that
+ * swarm keeps in memory too. After a restart `start()` re-adopts the task
+ * containers the executor still has and carries on.
+ *
+ *   const c = new Controller(store, executor, balancer, { nodeId, log });
+ *   await c.start();
+ *   const svc = await c.createService({ Name: 'web', TaskTemplate: { ContainerSpec: { Image: 'nginx' } } });
+ */
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { conflict, EngineError, invalid, isKind, messageOf, notFound } from '../base/errdefs.js';
+import { KeyedLock } from '../base/keyed-lock.js';
+import type { Logger } from '../base/log.js';
+import type { ClusterStore, Op, StoreEvent } from './cluster-store.js';
+import type { Observation, TaskExecutor } from './executor.js';
+import type { BalancedService, Backend, LoadBalancer } from './lb/balancer.js';
+import {
+  isGlobal, networksOf, normalizeSpec, replicasOf, restartPolicyOf, stopGraceOf, taskSpecsDiffer, validateSpec,
+} from './spec.js';
+import { OUT_OF_SEQUENCE } from './store-common.js';
+import { TASK_STATES, type PortConfig, type Service, type ServiceSpec, type Task, type TaskState } from './types.js';
+import { isEnded, isLiveDesired, Updater, type UpdaterHost } from './updater.js';
+
+export interface ControllerOptions {
+  nodeId: string;
+  log: Logger;
+  /** swarm's TaskHistoryRetentionLimit (default 5): ended tasks kept per slot. */
+  historyLimit?: number;
+  /** A name for a service created without one (swarm makes one up); default `service_<random>`. */
+  randomName?: () => string;
+  /** The readiness gate's check that ip:port accepts a TCP connection (default: node:net connect, 250 ms timeout). */
+  probe?: (ip: string, port: number) => Promise<boolean>;
+  /** ms between full passes over every service and task, the safety net under the event-driven work (default 1000). */
+  resyncMs?: number;
+  /**
+   * Connections a task's process has open on the given local ports (TCP,
+   * established or being accepted), read in its network namespace; the
+   * drain waits for them before SIGTERM. Default: /proc/<pid>/net/tcp{,6}.
+   */
+  connections?: (pid: number, ports: number[]) => Promise<number>;
+}
+
+/** Swarm's object IDs: 128 random bits in base 36, 25 characters of [a-z0-9]. */
+export function newId(): string {
+  let n = 0n;
+  for (const b of randomBytes(16)) n = (n << 8n) | BigInt(b);
+  return n.toString(36).padStart(25, '0');
+}
+
+const IDX = (s: TaskState) => TASK_STATES.indexOf(s);
+const now = () => new Date().toISOString();
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref?.());
+
+/** The address part of "10.0.0.5/24". */
+const ipOf = (cidr: string) => cidr.split('/')[0]!;
+
+/**
+ * Restart delay when the spec sets none. Swarm's default is 5 s (the docker
+ * CLI sends no delay unless --restart-delay is given); Pier restarts a task
+ * that ends at once, and backs off (100 ms, doubling, at most 10 s) only
+ * while the slot keeps failing within 10 s of starting, so a killed replica
+ * is back in well under 2 s and a crash loop does not spin.
+ */
+const BACKOFF_FIRST_MS = 100;
+const BACKOFF_MAX_MS = 10_000;
+const QUICK_FAILURE_MS = 10_000;
+
+function restartDelay(quickFailures: number): number {
+  if (quickFailures <= 0) return 0;
+  return Math.min(BACKOFF_FIRST_MS * 2 ** (quickFailures - 1), BACKOFF_MAX_MS);
+}
+
+async function tcpProbe(ip: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ host: ip, port, timeout: 250 });
+    const done = (ok: boolean) => {
+      s.destroy();
+      resolve(ok);
+    };
+    s.once('connect', () => done(true));
+    s.once('timeout', () => done(false));
+    s.once('error', () => done(false));
+  });
+}
+
+/**
+ * Drain: after a task leaves the balancer, connections that reached it just
+ * before (a SYN already DNATed to it, a request being answered) get time to
+ * finish before SIGTERM, which many servers answer by dropping everything.
+ * DRAIN_SETTLE_MS covers a SYN in flight; then the controller waits while
+ * the task has connections on the service's ports, at most DRAIN_MAX_MS
+ * (less when the stop grace period is shorter): idle keep-alive connections
+ * would otherwise hold a stop forever.
+ */
+const DRAIN_SETTLE_MS = 100;
+const DRAIN_MAX_MS = 2_000;
+
+/** TCP sockets in states ESTABLISHED (01) or SYN_RECV (03) on the local ports, from the namespace of `pid`. */
+async function procConnections(pid: number, ports: number[]): Promise<number> {
+  let n = 0;
+  for (const f of ['tcp', 'tcp6']) {
+    let text: string;
+    try {
+      text = await readFile(`/proc/${pid}/net/${f}`, 'utf8');
+    } catch {
+      continue; // the process is gone, or no IPv6
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const cols = line.trim().split(/\s+/);
+      if (cols.length < 4) continue;
+      const port = parseInt(cols[1]!.split(':').pop()!, 16);
+      const st = parseInt(cols[3]!, 16);
+      if ((st === 1 || st === 3) && ports.includes(port)) n++;
+    }
+  }
+  return n;
+}
+
+interface SlotHistory {
+  /** Quick failures in a row (ran < 10 s), for the backoff when no delay is set. */
+  quick: number;
+  /** When the slot's task was restarted (ms), for MaxAttempts within Window. */
+  restarts: number[];
+  /** The template those restarts were of: a new spec starts the count again, as in swarm. */
+  spec: string;
+}
+
+interface RunningUpdate {
+  abort: AbortController;
+  done: Promise<void>;
+}
+
+export class Controller {
+  private readonly log: Logger;
+  private readonly historyLimit: number;
+  private readonly probe: (ip: string, port: number) => Promise<boolean>;
+  private readonly services = new Map<string, Service>();
+  private readonly tasks = new Map<string, Task>();
+  private readonly byContainer = new Map<string, string>();
+  private readonly serviceLock = new KeyedLock();
+  private readonly taskLock = new KeyedLock();
+  private readonly createLock = new KeyedLock();
+  private readonly reconcileQueued = new Set<string>();
+  private readonly syncQueued = new Set<string>();
+  private readonly updates = new Map<string, RunningUpdate>();
+  private readonly removing = new Set<string>();
+  private readonly slotHistory = new Map<string, SlotHistory>();
+  private readonly runningSince_ = new Map<string, number>();
+  private readonly delayTimers = new Map<string, NodeJS.Timeout>();
+  private readonly ready = new Set<string>();
+  private readonly probing = new Set<string>();
+  private readonly runs = new Map<string, AbortController>();
+  private readonly waiters = new Set<() => void>();
+  private readonly unsubscribe: (() => void)[] = [];
+  private resync?: NodeJS.Timeout;
+  private started = false;
+  private closed = false;
+  // balancer: apply calls serialised, each waiter resolved once an apply that started after its request is done
+  private lbWanted = 0;
+  private lbDone = 0;
+  private lbRunning = false;
+  private lbLast = '';
+  private readonly lbWaiters: { want: number; resolve: () => void }[] = [];
+
+  constructor(
+    private readonly store: ClusterStore,
+    private readonly exec: TaskExecutor,
+    private readonly lb: LoadBalancer,
+    private readonly o: ControllerOptions,
+  ) {
+    this.log = o.log.child({ component: 'service-controller' });
+    this.historyLimit = o.historyLimit ?? 5;
+    this.probe = o.probe ?? tcpProbe;
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  /** Re-adopts existing task containers (exec.existing()), then reconciles every service, and keeps doing so. */
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    this.unsubscribe.push(this.store.watch((e) => this.onStoreEvent(e)));
+    this.unsubscribe.push(this.exec.onChange((cid) => this.onContainer(cid)));
+    for (const s of await this.store.list('service')) this.cache('service', s);
+    for (const t of await this.store.list('task')) this.cache('task', t);
+
+    // Re-adopt: the executor knows which containers carry which task.
+    const existing = this.exec.existing();
+    for (const t of [...this.tasks.values()]) {
+      const cid = existing.get(t.ID) ?? t.Status.ContainerStatus?.ContainerID;
+      if (cid) this.byContainer.set(cid, t.ID);
+      if (isEnded(t.Status.State) || !this.services.has(t.ServiceID)) continue;
+      if (cid && !t.Status.ContainerStatus?.ContainerID) {
+        // Died between creating the container and recording it: record it now.
+        await this.mutateTask(t.ID, (x) => ({ ...x, Status: { ...x.Status, ContainerStatus: { ContainerID: cid, PID: 0, ExitCode: 0 } } }));
+      } else if (!cid && IDX(t.Status.State) >= IDX('starting')) {
+        await this.endTask(t.ID, 'failed', { err: 'task: container removed' });
+      }
+      const obs = cid ? this.exec.observe(cid) : undefined;
+      if (obs?.running) this.runningSince_.set(t.ID, Date.now());
+    }
+    for (const [taskId, cid] of existing) {
+      const t = this.tasks.get(taskId);
+      if (!t || !this.services.has(t.ServiceID)) {
+        this.log.info({ task: taskId, container: cid }, 'removing the container of a task that no longer exists');
+        await this.exec.remove(cid).catch((e) => this.log.warn({ container: cid, err: e }, 'could not remove orphaned task container'));
+      }
+    }
+    // The balancer starts empty: take the services' ports and VIPs again.
+    for (const s of [...this.services.values()]) {
+      const ingress = (s.Endpoint.Ports ?? []).filter((p) => (p.PublishMode ?? 'ingress') === 'ingress');
+      if (ingress.length) {
+        await this.lb.reservePorts(s.ID, ingress).catch((e) => this.log.error({ service: s.Spec.Name, err: e }, 'could not take the service ports again'));
+      }
+      const nets = networksOf(s.Spec).map((n) => n.Target);
+      if ((s.Spec.EndpointSpec?.Mode ?? 'vip') === 'vip' && nets.length) {
+        try {
+          const previous = Object.fromEntries((s.Endpoint.VirtualIPs ?? []).map((v) => [v.NetworkID, v.Addr]));
+          const vips = await this.lb.allocateVips(s.ID, nets, previous);
+          const list = Object.entries(vips).map(([NetworkID, Addr]) => ({ NetworkID, Addr }));
+          if (JSON.stringify(list) !== JSON.stringify(s.Endpoint.VirtualIPs ?? [])) {
+            await this.mutateService(s.ID, (x) => ({ ...x, Endpoint: { ...x.Endpoint, VirtualIPs: list } }));
+          }
+        } catch (e) {
+          this.log.error({ service: s.Spec.Name, err: e }, 'could not take the service VIPs again');
+        }
+      }
+    }
+    for (const s of this.services.values()) {
+      const st = s.UpdateStatus?.State;
+      if (st === 'updating' || st === 'rollback_started') this.startUpdate(s.ID);
+    }
+    this.resyncAll();
+    this.resync = setInterval(() => this.resyncAll(), this.o.resyncMs ?? 1000);
+    this.resync.unref?.();
+    this.log.info({ services: this.services.size, tasks: this.tasks.size }, 'service controller started');
+  }
+
+  /** Stops the loop and timers; leaves containers running (the daemon may restart and re-adopt them). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.resync) clearInterval(this.resync);
+    for (const t of this.delayTimers.values()) clearTimeout(t);
+    this.delayTimers.clear();
+    for (const u of this.unsubscribe.splice(0)) u();
+    for (const u of this.updates.values()) u.abort.abort();
+    for (const r of this.runs.values()) r.abort();
+    await Promise.all([...this.updates.values()].map((u) => u.done.catch(() => undefined)));
+    this.notify();
+    await Promise.all([this.serviceLock.idle(), this.taskLock.idle()]);
+    for (const w of this.lbWaiters.splice(0)) w.resolve();
+  }
+
+  // ---------------------------------------------------------------- API
+
+  /** Validates, checks name, image, ports and VIPs, stores the service and starts its tasks. */
+  async createService(input: ServiceSpec): Promise<Service> {
+    const named = input && typeof input === 'object' && !input.Name ? { ...input, Name: this.o.randomName?.() ?? `service_${newId().slice(0, 10)}` } : input;
+    validateSpec(named);
+    const spec = normalizeSpec(named);
+    return this.createLock.run('create', async () => {
+      for (const s of await this.store.list('service')) {
+        if (s.Spec.Name === spec.Name) throw conflict(`service ${spec.Name} already exists`);
+      }
+      await this.exec.checkImage(spec.TaskTemplate.ContainerSpec.Image);
+      const id = newId();
+      const { ingress, host } = splitPorts(spec.EndpointSpec?.Ports ?? []);
+      const reserved = ingress.length ? await this.lb.reservePorts(id, ingress) : [];
+      let vips: Record<string, string> = {};
+      try {
+        const nets = networksOf(spec).map((n) => n.Target);
+        if (spec.EndpointSpec?.Mode !== 'dnsrr' && nets.length) vips = await this.lb.allocateVips(id, nets);
+        const ports = [...reserved, ...host];
+        const svc: Service = {
+          ID: id,
+          Version: { Index: 0 },
+          CreatedAt: now(),
+          UpdatedAt: now(),
+          Spec: spec,
+          Endpoint: {
+            Spec: spec.EndpointSpec ?? { Mode: 'vip' },
+            ...(ports.length ? { Ports: ports } : {}),
+            ...(Object.keys(vips).length ? { VirtualIPs: Object.entries(vips).map(([NetworkID, Addr]) => ({ NetworkID, Addr })) } : {}),
+          },
+        };
+        const stored = await this.store.put('service', svc, { expect: 0 });
+        this.cache('service', stored);
+        this.log.info({ service: spec.Name, id, replicas: replicasOf(spec) }, 'service created');
+        this.scheduleReconcile(id);
+        return stored;
+      } catch (e) {
+        await this.lb.releasePorts(id).catch(() => undefined);
+        await this.lb.releaseVips(id).catch(() => undefined);
+        throw e;
+      }
+    });
+  }
+
+  /**
+   * `version` is the Version.Index the client read (stale: conflict "update
+   * out of sequence"). With rollback the previous spec comes back (and the
+   * current one becomes the previous). A change of replicas alone scales;
+   * a change to the task template starts a rolling update.
+   */
+  async updateService(id: string, version: number, input: ServiceSpec, o: { rollback?: boolean } = {}): Promise<{ Warnings: string[] }> {
+    const svc = await this.getService(id);
+    if (this.removing.has(svc.ID)) throw conflict(`service ${svc.Spec.Name} is being removed`);
+    if (svc.Version.Index !== version) throw conflict(OUT_OF_SEQUENCE);
+    let spec: ServiceSpec;
+    if (o.rollback) {
+      if (!svc.PreviousSpec) throw invalid(`service ${svc.ID} does not have a previous spec`);
+      spec = svc.PreviousSpec;
+    } else {
+      validateSpec(input);
+      spec = normalizeSpec(input);
+    }
+    if (spec.Name !== svc.Spec.Name) throw invalid(`renaming services is not supported (service ${svc.Spec.Name}, new name ${spec.Name})`);
+    if (isGlobal(spec) !== isGlobal(svc.Spec)) throw invalid('service mode change is not allowed: remove the service and create it again');
+    if (spec.TaskTemplate.ContainerSpec.Image !== svc.Spec.TaskTemplate.ContainerSpec.Image) {
+      await this.exec.checkImage(spec.TaskTemplate.ContainerSpec.Image);
+    }
+
+    // Ports: keep the ones a PublishedPort 0 was given, so an update does not move them.
+    const { ingress, host } = splitPorts(spec.EndpointSpec?.Ports ?? []);
+    const held = svc.Endpoint.Ports ?? [];
+    for (const p of ingress) {
+      if (p.PublishedPort) continue;
+      const same = held.find((h) => h.TargetPort === p.TargetPort && (h.Protocol ?? 'tcp') === (p.Protocol ?? 'tcp') && (h.PublishMode ?? 'ingress') === 'ingress');
+      if (same?.PublishedPort) p.PublishedPort = same.PublishedPort;
+    }
+    const oldIngress = held.filter((p) => (p.PublishMode ?? 'ingress') === 'ingress');
+    const portsChanged = portKeys(oldIngress) !== portKeys(ingress);
+    let ports = held;
+    if (portsChanged) ports = [...(ingress.length ? await this.lb.reservePorts(svc.ID, ingress) : []), ...host];
+    else ports = [...oldIngress, ...host];
+    const undoPorts = async () => {
+      if (portsChanged) await this.lb.reservePorts(svc.ID, oldIngress).catch(() => undefined);
+    };
+    try {
+      let vips = svc.Endpoint.VirtualIPs ?? [];
+      const nets = networksOf(spec).map((n) => n.Target);
+      const oldNets = networksOf(svc.Spec).map((n) => n.Target);
+      const vipMode = spec.EndpointSpec?.Mode !== 'dnsrr';
+      if (JSON.stringify(nets) !== JSON.stringify(oldNets) || vipMode !== (svc.Spec.EndpointSpec?.Mode !== 'dnsrr')) {
+        if (vipMode && nets.length) {
+          const previous = Object.fromEntries(vips.map((v) => [v.NetworkID, v.Addr]));
+          vips = Object.entries(await this.lb.allocateVips(svc.ID, nets, previous)).map(([NetworkID, Addr]) => ({ NetworkID, Addr }));
+        } else {
+          await this.lb.releaseVips(svc.ID);
+          vips = [];
+        }
+      }
+      // Any live task that does not match the new template (also left over from a paused update) makes it a rolling update.
+      const dirty =
+        taskSpecsDiffer(svc.Spec.TaskTemplate, spec.TaskTemplate) ||
+        this.tasksOf(svc.ID).some((t) => (isLiveDesired(t.DesiredState) || t.DesiredState === 'complete') && taskSpecsDiffer(t.Spec, spec.TaskTemplate));
+      const next: Service = {
+        ...svc,
+        Spec: spec,
+        PreviousSpec: svc.Spec,
+        Endpoint: {
+          Spec: spec.EndpointSpec ?? { Mode: 'vip' },
+          ...(ports.length ? { Ports: ports } : {}),
+          ...(vips.length ? { VirtualIPs: vips } : {}),
+        },
+      };
+      delete next.UpdateStatus;
+      delete next.ServiceStatus;
+      if (dirty) {
+        next.UpdateStatus = o.rollback
+          ? { State: 'rollback_started', StartedAt: now(), Message: 'manually requested rollback' }
+          : { State: 'updating', StartedAt: now(), Message: 'update in progress' };
+      }
+      const stored = await this.store.put('service', next, { expect: version });
+      this.cache('service', stored);
+      this.log.info({ service: spec.Name, rollback: !!o.rollback, rolling: dirty, replicas: replicasOf(spec) }, 'service updated');
+      if (dirty) this.startUpdate(svc.ID);
+      else void this.stopUpdate(svc.ID);
+      this.scheduleReconcile(svc.ID);
+      this.requestLb();
+      return { Warnings: [] };
+    } catch (e) {
+      await undoPorts();
+      throw e;
+    }
+  }
+
+  /** Stops (draining) and removes all its task containers, releases ports and VIPs, deletes service and tasks; cancels an update in progress. */
+  async removeService(ref: string): Promise<void> {
+    const svc = await this.getService(ref);
+    const id = svc.ID;
+    if (this.removing.has(id)) throw conflict(`service ${svc.Spec.Name} is already being removed`);
+    this.removing.add(id);
+    const log = this.log.child({ service: svc.Spec.Name });
+    try {
+      await this.stopUpdate(id);
+      // The service goes first: from here no reconcile makes tasks for it, and a daemon that dies
+      // now finds tasks without a service on restart and cleans them up.
+      await this.serviceLock.run(id, async () => {
+        for (let attempt = 0; ; attempt++) {
+          const current = await this.store.get('service', id);
+          const tasks = (await this.store.list('task')).filter((t) => t.ServiceID === id);
+          const ops: Op[] = [];
+          if (current) ops.push({ op: 'delete', kind: 'service', id, expect: current.Version.Index });
+          for (const t of tasks) {
+            if (isLiveDesired(t.DesiredState) || t.DesiredState === 'complete') {
+              ops.push({ op: 'put', kind: 'task', obj: { ...t, DesiredState: 'shutdown' }, expect: t.Version.Index });
+            }
+          }
+          try {
+            await this.store.txn(ops);
+            this.services.delete(id);
+            break;
+          } catch (e) {
+            if (!isKind(e, 'conflict') || attempt > 20) throw e;
+          }
+        }
+      });
+      await this.applyLb();
+      await this.removeTasks(this.tasksOf(id), log);
+      // Anything the executor still has of this service (a run that was in flight).
+      const ids = new Set(this.tasksOf(id).map((t) => t.ID));
+      for (const [taskId, cid] of this.exec.existing()) {
+        if (ids.has(taskId)) await this.exec.remove(cid).catch(() => undefined);
+      }
+      await this.lb.releasePorts(id);
+      await this.lb.releaseVips(id);
+      log.info('service removed');
+    } finally {
+      this.removing.delete(id);
+    }
+  }
+
+  /** By full ID, name, or unique ID prefix (docker's order); "service REF not found". */
+  async getService(ref: string): Promise<Service> {
+    if (!ref) throw invalid('service name or ID cannot be empty');
+    const all = await this.store.list('service');
+    const hit = all.find((s) => s.ID === ref) ?? all.find((s) => s.Spec.Name === ref);
+    if (hit) return hit;
+    const prefixed = all.filter((s) => s.ID.startsWith(ref));
+    if (prefixed.length > 1) throw invalid(`service ${ref} is ambiguous (${prefixed.length} matches found)`);
+    if (prefixed.length === 1) return prefixed[0]!;
+    throw notFound(`service ${ref} not found`);
+  }
+
+  async listServices(): Promise<Service[]> {
+    return this.store.list('service');
+  }
+
+  async listTasks(): Promise<Task[]> {
+    return this.store.list('task');
+  }
+
+  /** Full ID or unique prefix; "task REF not found". */
+  async getTask(ref: string): Promise<Task> {
+    if (!ref) throw invalid('task ID cannot be empty');
+    const direct = await this.store.get('task', ref);
+    if (direct) return direct;
+    const hits = (await this.store.list('task')).filter((t) => t.ID.startsWith(ref));
+    if (hits.length > 1) throw invalid(`task ${ref} is ambiguous (${hits.length} matches found)`);
+    if (hits.length === 1) return hits[0]!;
+    throw notFound(`task ${ref} not found`);
+  }
+
+  /** For `service ls`: running tasks, desired tasks, completed tasks. */
+  async status(serviceId: string): Promise<{ RunningTasks: number; DesiredTasks: number; CompletedTasks: number }> {
+    const svc = await this.store.get('service', serviceId);
+    if (!svc) throw notFound(`service ${serviceId} not found`);
+    const tasks = (await this.store.list('task')).filter((t) => t.ServiceID === serviceId);
+    return {
+      RunningTasks: tasks.filter((t) => t.Status.State === 'running' && t.DesiredState === 'running').length,
+      DesiredTasks: replicasOf(svc.Spec),
+      CompletedTasks: tasks.filter((t) => t.DesiredState === 'complete' && t.Status.State === 'complete').length,
+    };
+  }
+
+  // ---------------------------------------------------------------- cache and events
+
+  private cache(kind: 'service' | 'task', obj: Service | Task): void {
+    const map = (kind === 'service' ? this.services : this.tasks) as Map<string, Service | Task>;
+    const have = map.get(obj.ID);
+    if (have && have.Version.Index > obj.Version.Index) return;
+    map.set(obj.ID, obj);
+    if (kind === 'task') {
+      const cid = (obj as Task).Status.ContainerStatus?.ContainerID;
+      if (cid) this.byContainer.set(cid, obj.ID);
+    }
+  }
+
+  private onStoreEvent(e: StoreEvent): void {
+    if (this.closed) return;
+    if (e.kind === 'service') {
+      if (e.action === 'delete') this.services.delete(e.obj.ID);
+      else this.cache('service', e.obj as Service);
+      this.scheduleReconcile(e.obj.ID);
+    } else if (e.kind === 'task') {
+      const t = e.obj as Task;
+      if (e.action === 'delete') {
+        this.tasks.delete(t.ID);
+        this.forgetTask(t);
+      } else {
+        this.cache('task', t);
+        this.scheduleSync(t.ID);
+      }
+      this.scheduleReconcile(t.ServiceID);
+    }
+    this.requestLb();
+    this.notify();
+  }
+
+  private onContainer(cid: string): void {
+    if (this.closed) return;
+    const id = this.byContainer.get(cid);
+    if (id) this.scheduleSync(id);
+    this.requestLb();
+    this.notify();
+  }
+
+  private forgetTask(t: Task): void {
+    const cid = t.Status.ContainerStatus?.ContainerID;
+    if (cid && this.byContainer.get(cid) === t.ID) this.byContainer.delete(cid);
+    this.ready.delete(t.ID);
+    this.runningSince_.delete(t.ID);
+    const timer = this.delayTimers.get(t.ID);
+    if (timer) clearTimeout(timer);
+    this.delayTimers.delete(t.ID);
+  }
+
+  private notify(): void {
+    for (const w of [...this.waiters]) w();
+  }
+
+  private tasksOf(serviceId: string): Task[] {
+    return [...this.tasks.values()].filter((t) => t.ServiceID === serviceId);
+  }
+
+  private resyncAll(): void {
+    if (this.closed) return;
+    for (const id of this.services.keys()) this.scheduleReconcile(id);
+    for (const t of this.tasks.values()) {
+      if (!isEnded(t.Status.State)) this.scheduleSync(t.ID);
+      // tasks left by a removal the daemon did not live to finish
+      if (!this.services.has(t.ServiceID) && !this.removing.has(t.ServiceID)) this.scheduleReconcile(t.ServiceID);
+    }
+    this.requestLb();
+  }
+
+  // ---------------------------------------------------------------- store writes
+
+  /** Read-modify-write with compare-and-swap, retried on conflict; fn returning undefined writes nothing. */
+  private async mutateTask(id: string, fn: (t: Task) => Task | undefined): Promise<Task | undefined> {
+    let cur = this.tasks.get(id) ?? (await this.store.get('task', id));
+    for (let attempt = 0; attempt < 50 && cur; attempt++) {
+      const next = fn(structuredClone(cur));
+      if (!next) return cur;
+      try {
+        const stored = await this.store.put('task', next, { expect: cur.Version.Index });
+        this.cache('task', stored);
+        return stored;
+      } catch (e) {
+        if (!isKind(e, 'conflict')) throw e;
+        cur = await this.store.get('task', id);
+      }
+    }
+    return cur;
+  }
+
+  private async mutateService(id: string, fn: (s: Service) => Service | undefined): Promise<Service | undefined> {
+    let cur = this.services.get(id) ?? (await this.store.get('service', id));
+    for (let attempt = 0; attempt < 50 && cur; attempt++) {
+      const next = fn(structuredClone(cur));
+      if (!next) return undefined;
+      try {
+        const stored = await this.store.put('service', next, { expect: cur.Version.Index });
+        this.cache('service', stored);
+        return stored;
+      } catch (e) {
+        if (!isKind(e, 'conflict')) throw e;
+        cur = await this.store.get('service', id);
+      }
+    }
+    return undefined;
+  }
+
+  /** Moves the task's observed state forward (never back), with message and extras. */
+  private async advance(id: string, state: TaskState, message: string, extra: Partial<Task['Status']> = {}, more: Partial<Task> = {}): Promise<Task | undefined> {
+    return this.mutateTask(id, (t) => {
+      if (IDX(state) <= IDX(t.Status.State)) return undefined;
+      return { ...t, ...more, Status: { ...t.Status, ...extra, State: state, Message: message, Timestamp: now() } };
+    });
+  }
+
+  /** Ends the task: complete, failed, rejected or shutdown. Keeps the last message, as swarm does for failures. */
+  private async endTask(id: string, state: 'complete' | 'failed' | 'rejected' | 'shutdown', o: { err?: string; exitCode?: number } = {}): Promise<void> {
+    await this.mutateTask(id, (t) => {
+      if (isEnded(t.Status.State)) return undefined;
+      const message = state === 'complete' ? 'finished' : state === 'shutdown' ? 'shutdown' : t.Status.Message;
+      const cs = t.Status.ContainerStatus;
+      return {
+        ...t,
+        Status: {
+          ...t.Status,
+          State: state,
+          Message: message,
+          Timestamp: now(),
+          ...(o.err ? { Err: o.err } : {}),
+          ...(cs ? { ContainerStatus: { ...cs, ...(o.exitCode !== undefined ? { ExitCode: o.exitCode } : {}) } } : {}),
+        },
+      };
+    });
+  }
+
+  private newTask(svc: Service, slot: number, desired: TaskState): Task {
+    return {
+      ID: newId(),
+      Version: { Index: 0 },
+      CreatedAt: now(),
+      UpdatedAt: now(),
+      Labels: {},
+      Spec: structuredClone(svc.Spec.TaskTemplate),
+      ServiceID: svc.ID,
+      Slot: slot,
+      NodeID: this.o.nodeId,
+      Status: { Timestamp: now(), State: 'new', Message: 'created' },
+      DesiredState: desired,
+      ServiceVersion: svc.Version.Index,
+    };
+  }
+
+  // ---------------------------------------------------------------- reconcile
+
+  private scheduleReconcile(serviceId: string): void {
+    if (this.closed || this.reconcileQueued.has(serviceId)) return;
+    this.reconcileQueued.add(serviceId);
+    void this.serviceLock
+      .run(serviceId, async () => {
+        this.reconcileQueued.delete(serviceId);
+        if (this.closed) return;
+        await this.reconcile(serviceId);
+      })
+      .catch((e) => {
+        if (isKind(e, 'conflict')) {
+          setTimeout(() => this.scheduleReconcile(serviceId), 10).unref?.();
+          return;
+        }
+        this.log.error({ service: serviceId, err: e }, 'reconcile failed');
+      });
+  }
+
+  private async reconcile(serviceId: string): Promise<void> {
+    const svc = this.services.get(serviceId);
+    if (!svc) {
+      if (!this.removing.has(serviceId)) await this.cleanupOrphans(serviceId);
+      return;
+    }
+    if (this.removing.has(serviceId)) return;
+    const global = isGlobal(svc.Spec);
+    const n = replicasOf(svc.Spec);
+    const inRange = (slot: number) => (global ? slot === 0 : slot >= 1 && slot <= n);
+    const tasks = this.tasksOf(serviceId).map((t) => structuredClone(t));
+    const bySlot = new Map<number, Task[]>();
+    for (const t of tasks) bySlot.set(t.Slot, [...(bySlot.get(t.Slot) ?? []), t]);
+    const slots = new Set<number>(bySlot.keys());
+    if (global) slots.add(0);
+    else for (let s = 1; s <= n; s++) slots.add(s);
+
+    const ops: Op[] = [];
+    const changed = new Set<Task>();
+    const after: (() => void)[] = [];
+    const delays: [string, number][] = [];
+    const updating = this.updates.has(serviceId);
+    const nowMs = Date.now();
+
+    for (const slot of [...slots].sort((a, b) => a - b)) {
+      const ts = bySlot.get(slot) ?? [];
+      const live = (t: Task) => !isEnded(t.Status.State);
+      // 1. tasks that ended while wanted: restart them, or not, by the restart policy
+      for (const t of ts) {
+        if (!isEnded(t.Status.State) || !isLiveDesired(t.DesiredState)) continue;
+        const other = ts.some((x) => x !== t && live(x) && x.DesiredState === 'running');
+        if (!inRange(slot) || other) {
+          t.DesiredState = 'shutdown';
+          changed.add(t);
+          continue;
+        }
+        const d = this.restartDecision(t, nowMs);
+        if (!d) {
+          t.DesiredState = 'complete';
+          changed.add(t);
+          continue;
+        }
+        t.DesiredState = 'shutdown';
+        changed.add(t);
+        const fresh = this.newTask(svc, slot, d.delayMs > 0 ? 'ready' : 'running');
+        ts.push(fresh);
+        ops.push({ op: 'put', kind: 'task', obj: fresh, expect: 0 });
+        after.push(d.commit);
+        if (d.delayMs > 0) delays.push([fresh.ID, d.delayMs]);
+        this.log.info({ service: svc.Spec.Name, slot, task: fresh.ID, replaces: t.ID, delayMs: d.delayMs, state: t.Status.State }, 'restarting task');
+      }
+      // 2. scale down: the slot is gone; its task drains and stops (agentSync)
+      if (!inRange(slot)) {
+        for (const t of ts) {
+          if (isLiveDesired(t.DesiredState) || t.DesiredState === 'complete') {
+            t.DesiredState = 'shutdown';
+            changed.add(t);
+          }
+        }
+      } else {
+        // 3. fill an empty slot (once a task being stopped there is gone: stop-first)
+        const occupied = ts.some((t) => isLiveDesired(t.DesiredState) || t.DesiredState === 'complete' || live(t));
+        if (!occupied) {
+          const fresh = this.newTask(svc, slot, 'running');
+          ts.push(fresh);
+          ops.push({ op: 'put', kind: 'task', obj: fresh, expect: 0 });
+        }
+        // 4. more than one wanted task in a slot outside an update (a start-first update cut short):
+        //    keep the one matching the spec that runs, else the newest
+        if (!updating) {
+          const wanted = ts.filter((t) => isLiveDesired(t.DesiredState));
+          if (wanted.length > 1) {
+            const score = (t: Task) =>
+              (taskSpecsDiffer(t.Spec, svc.Spec.TaskTemplate) ? 0 : 2) + (t.Status.State === 'running' ? 1 : 0);
+            const keep = [...wanted].sort((a, b) => score(b) - score(a) || b.CreatedAt.localeCompare(a.CreatedAt))[0]!;
+            for (const t of wanted) {
+              if (t !== keep) {
+                t.DesiredState = 'shutdown';
+                changed.add(t);
+              }
+            }
+          }
+        }
+        // 5. a restart delay whose timer a restart of the daemon lost: due now
+        for (const t of ts) {
+          if (t.DesiredState === 'ready' && t.Version.Index > 0 && !this.delayTimers.has(t.ID)) {
+            t.DesiredState = 'running';
+            changed.add(t);
+          }
+        }
+      }
+    }
+    for (const t of changed) if (t.Version.Index > 0) ops.push({ op: 'put', kind: 'task', obj: t, expect: t.Version.Index });
+    if (ops.length) {
+      await this.store.txn(ops);
+      for (const f of after) f();
+      for (const [id, ms] of delays) this.armDelay(id, ms);
+    }
+    await this.trimHistory(svc);
+    this.requestLb();
+  }
+
+  /** Whether (and after how long) a task that ended in its slot gets a replacement; commit() records the restart. */
+  private restartDecision(t: Task, nowMs: number): { delayMs: number; commit: () => void } | undefined {
+    const p = restartPolicyOf(t.Spec);
+    const failed = t.Status.State !== 'complete';
+    if (p.Condition === 'none') return undefined;
+    if (p.Condition === 'on-failure' && !failed) return undefined;
+    const key = `${t.ServiceID}/${t.Slot}`;
+    const spec = JSON.stringify(t.Spec);
+    const prev = this.slotHistory.get(key);
+    const h: SlotHistory = prev && prev.spec === spec ? { ...prev, restarts: [...prev.restarts] } : { quick: 0, restarts: [], spec };
+    if (p.MaxAttempts > 0) {
+      const since = p.Window > 0 ? nowMs - p.Window / 1e6 : -Infinity;
+      if (h.restarts.filter((r) => r >= since).length >= p.MaxAttempts) return undefined;
+    }
+    const started = this.runningSince_.get(t.ID) ?? Date.parse(t.CreatedAt);
+    const ended = Date.parse(t.Status.Timestamp) || nowMs;
+    if (ended - started >= QUICK_FAILURE_MS) h.quick = 0;
+    const delayMs = p.Delay !== undefined ? p.Delay / 1e6 : restartDelay(h.quick);
+    h.quick++;
+    h.restarts.push(nowMs);
+    return { delayMs, commit: () => this.slotHistory.set(key, h) };
+  }
+
+  private armDelay(taskId: string, ms: number): void {
+    const timer = setTimeout(() => {
+      this.delayTimers.delete(taskId);
+      void this.mutateTask(taskId, (t) => (t.DesiredState === 'ready' ? { ...t, DesiredState: 'running' } : undefined)).catch((e) =>
+        this.log.warn({ task: taskId, err: e }, 'could not start a delayed task'),
+      );
+    }, ms);
+    timer.unref?.();
+    this.delayTimers.set(taskId, timer);
+  }
+
+  /** Keeps at most historyLimit ended tasks per slot; older ones go with their containers. */
+  private async trimHistory(svc: Service): Promise<void> {
+    const bySlot = new Map<number, Task[]>();
+    for (const t of this.tasksOf(svc.ID)) {
+      if (!isEnded(t.Status.State) || isLiveDesired(t.DesiredState) || t.DesiredState === 'complete') continue;
+      bySlot.set(t.Slot, [...(bySlot.get(t.Slot) ?? []), t]);
+    }
+    const old: Task[] = [];
+    for (const ts of bySlot.values()) {
+      if (ts.length <= this.historyLimit) continue;
+      ts.sort((a, b) => a.CreatedAt.localeCompare(b.CreatedAt) || a.Version.Index - b.Version.Index);
+      old.push(...ts.slice(0, ts.length - this.historyLimit));
+    }
+    if (old.length) await this.removeTasks(old, this.log.child({ service: svc.Spec.Name }));
+  }
+
+  /** Stops (if still running) and removes the tasks' containers, then deletes the tasks. */
+  private async removeTasks(tasks: Task[], log: Logger): Promise<void> {
+    // a container whose start failed is on no task record, only in the executor's labels
+    const existing = this.exec.existing();
+    await Promise.all(
+      tasks.map((t) =>
+        this.taskLock.run(t.ID, async () => {
+          const cur = this.tasks.get(t.ID) ?? t;
+          const cid = cur.Status.ContainerStatus?.ContainerID ?? existing.get(t.ID);
+          if (cid) {
+            try {
+              if (this.exec.observe(cid)?.running) await this.exec.stop(cid, stopGraceOf(cur.Spec));
+              await this.exec.remove(cid);
+            } catch (e) {
+              log.warn({ task: t.ID, container: cid, err: e }, 'could not remove task container');
+            }
+          }
+          await this.store.delete('task', t.ID);
+          this.tasks.delete(t.ID);
+          this.forgetTask(cur);
+        }),
+      ),
+    );
+  }
+
+  /** Tasks whose service is gone (a removal cut short by a daemon restart). */
+  private async cleanupOrphans(serviceId: string): Promise<void> {
+    const orphans = this.tasksOf(serviceId);
+    if (!orphans.length) return;
+    this.log.info({ service: serviceId, tasks: orphans.length }, 'removing tasks of a removed service');
+    for (const t of orphans) {
+      if (isLiveDesired(t.DesiredState)) await this.mutateTask(t.ID, (x) => ({ ...x, DesiredState: 'shutdown' }));
+    }
+    await this.applyLb();
+    await this.removeTasks(orphans, this.log);
+  }
+
+  // ---------------------------------------------------------------- agent
+
+  private scheduleSync(taskId: string): void {
+    if (this.closed || this.syncQueued.has(taskId)) return;
+    this.syncQueued.add(taskId);
+    void this.taskLock
+      .run(taskId, async () => {
+        this.syncQueued.delete(taskId);
+        if (this.closed) return;
+        await this.syncTask(taskId);
+      })
+      .catch((e) => this.log.error({ task: taskId, err: e }, 'task sync failed'));
+  }
+
+  /** Brings one task's container in line with its DesiredState, and its Status with its container. */
+  private async syncTask(id: string): Promise<void> {
+    const t = this.tasks.get(id);
+    if (!t || isEnded(t.Status.State)) return;
+    const cid = t.Status.ContainerStatus?.ContainerID;
+    if (!isLiveDesired(t.DesiredState)) {
+      // Drain: out of the balancer first, then SIGTERM with the grace period.
+      let exitCode: number | undefined;
+      if (cid) {
+        const obs = this.exec.observe(cid);
+        if (obs?.running) {
+          await this.applyLb();
+          await this.drain(t, obs);
+          await this.exec.stop(cid, stopGraceOf(t.Spec));
+        }
+        exitCode = this.exec.observe(cid)?.exitCode;
+      }
+      await this.endTask(id, 'shutdown', exitCode !== undefined ? { exitCode } : {});
+      return;
+    }
+    if (t.DesiredState === 'ready') return; // waiting out its restart delay
+    if (!cid) {
+      await this.runTask(t);
+      return;
+    }
+    const obs = this.exec.observe(cid);
+    if (!obs) {
+      await this.endTask(id, 'failed', { err: 'task: container removed' });
+      return;
+    }
+    await this.observed(t, obs);
+  }
+
+  /** Waits for the connections a task out of the balancer still serves (see DRAIN_MAX_MS). */
+  private async drain(t: Task, obs: Observation): Promise<void> {
+    const svc = this.services.get(t.ServiceID);
+    const ports = svc ? this.needsGate(svc) : [];
+    if (!ports.length || !obs.pid || !this.ready.has(t.ID)) return; // never took connections
+    const until = Date.now() + Math.min(DRAIN_MAX_MS, stopGraceOf(t.Spec) / 1e6);
+    await sleep(Math.min(DRAIN_SETTLE_MS, Math.max(0, until - Date.now())));
+    const count = this.o.connections ?? procConnections;
+    while (!this.closed && Date.now() < until) {
+      const n = await count(obs.pid, ports).catch(() => 0);
+      if (n === 0) return;
+      await sleep(50);
+    }
+    if (!this.closed) this.log.debug({ task: t.ID }, 'stopping a task that still has connections after the drain');
+  }
+
+  private async observed(t: Task, obs: Observation): Promise<void> {
+    if (!obs.running) {
+      const code = obs.exitCode ?? -1;
+      this.runningSince_.has(t.ID) || this.runningSince_.set(t.ID, Date.parse(t.Status.Timestamp));
+      if (code === 0) await this.endTask(t.ID, 'complete', { exitCode: 0 });
+      else await this.endTask(t.ID, 'failed', { exitCode: code, err: `task: non-zero exit (${code})${obs.error ? `: ${obs.error}` : ''}` });
+      return;
+    }
+    if (!this.runningSince_.has(t.ID)) this.runningSince_.set(t.ID, Date.now());
+    // As swarm's agent does, a task with a healthcheck stays "starting" until it is healthy.
+    if (t.Status.State !== 'running' && obs.health !== 'starting' && obs.health !== 'unhealthy') {
+      await this.advance(t.ID, 'running', 'started', { ContainerStatus: { ContainerID: obs.containerId, PID: obs.pid, ExitCode: 0 } }, attachmentsOf(obs));
+    }
+    if (obs.health === 'unhealthy') {
+      // Swarm replaces an unhealthy task rather than keep it out of the balancer for good.
+      this.log.warn({ task: t.ID }, 'task unhealthy: replacing it');
+      await this.applyLb();
+      await this.exec.stop(obs.containerId, stopGraceOf(t.Spec));
+      await this.endTask(t.ID, 'failed', { err: 'task: unhealthy container', ...(this.exec.observe(obs.containerId)?.exitCode !== undefined ? { exitCode: this.exec.observe(obs.containerId)!.exitCode! } : {}) });
+      return;
+    }
+    this.startProbe(t.ID);
+  }
+
+  private async runTask(t: Task): Promise<void> {
+    const svc = this.services.get(t.ServiceID);
+    if (!svc) return;
+    const log = this.log.child({ service: svc.Spec.Name, task: t.ID, slot: t.Slot });
+    for (const [state, msg] of [
+      ['pending', 'pending task scheduling'],
+      ['assigned', 'scheduler assigned task to node'],
+      ['accepted', 'accepted'],
+      ['preparing', 'preparing'],
+      ['starting', 'starting'],
+    ] as const) {
+      const r = await this.advance(t.ID, state, msg);
+      if (!r || !isLiveDesired(r.DesiredState) || isEnded(r.Status.State)) return this.syncAgain(t.ID);
+    }
+    const ac = new AbortController();
+    this.runs.set(t.ID, ac);
+    let obs: Observation;
+    try {
+      const fresh = this.tasks.get(t.ID) ?? t;
+      obs = await this.exec.run(fresh, svc, ac.signal);
+    } catch (e) {
+      if (this.closed) return;
+      const msg = messageOf(e);
+      // Could not even be made (no such image, bad spec): rejected, as swarm says; anything later: failed.
+      const rejected = e instanceof EngineError && (e.kind === 'not-found' || e.kind === 'invalid');
+      log.warn({ err: msg }, rejected ? 'task rejected' : 'task failed to start');
+      const left = this.exec.existing().get(t.ID);
+      if (left) {
+        this.byContainer.set(left, t.ID);
+        await this.mutateTask(t.ID, (x) => ({ ...x, Status: { ...x.Status, ContainerStatus: { ContainerID: left, PID: 0, ExitCode: 0 } } }));
+      }
+      await this.endTask(t.ID, rejected ? 'rejected' : 'failed', { err: msg });
+      return;
+    } finally {
+      this.runs.delete(t.ID);
+    }
+    this.byContainer.set(obs.containerId, t.ID);
+    const withContainer = await this.mutateTask(t.ID, (x) => ({
+      ...x,
+      Status: { ...x.Status, ContainerStatus: { ContainerID: obs.containerId, PID: obs.pid, ExitCode: 0 } },
+    }));
+    if (!withContainer) return;
+    if (obs.running) this.runningSince_.set(t.ID, Date.now());
+    log.debug({ container: obs.containerId }, 'task container started');
+    // The container may have ended, or the task been shut down, while it started: sync sees to both.
+    const now_ = this.exec.observe(obs.containerId) ?? obs;
+    if (!isLiveDesired(withContainer.DesiredState)) return this.syncAgain(t.ID);
+    await this.observed(withContainer, now_);
+  }
+
+  private syncAgain(id: string): void {
+    // after the current sync has released the task's lock
+    setImmediate(() => this.scheduleSync(id));
+  }
+
+  // ---------------------------------------------------------------- balancer
+
+  private needsGate(svc: Service): number[] {
+    return (svc.Spec.EndpointSpec?.Ports ?? []).filter((p) => (p.Protocol ?? 'tcp') === 'tcp').map((p) => p.TargetPort);
+  }
+
+  /**
+   * Readiness gate: a task of a service with TCP ports joins the balancer
+   * once its target ports accept connections, so a just-started replica
+   * gets no connection before its server listens.
+   */
+  private startProbe(taskId: string): void {
+    if (this.ready.has(taskId) || this.probing.has(taskId)) return;
+    const t = this.tasks.get(taskId);
+    const svc = t && this.services.get(t.ServiceID);
+    if (!t || !svc) return;
+    const ports = this.needsGate(svc);
+    const cid = t.Status.ContainerStatus?.ContainerID;
+    const ip = cid ? Object.values(this.exec.observe(cid)?.addresses ?? {})[0] : undefined;
+    if (!ports.length || !ip) {
+      this.ready.add(taskId);
+      this.requestLb();
+      this.notify();
+      return;
+    }
+    this.probing.add(taskId);
+    void (async () => {
+      try {
+        while (!this.closed) {
+          const cur = this.tasks.get(taskId);
+          if (!cur || cur.DesiredState !== 'running' || isEnded(cur.Status.State)) return;
+          const oks = await Promise.all(ports.map((p) => this.probe(ipOf(ip), p)));
+          if (oks.every(Boolean)) {
+            this.ready.add(taskId);
+            this.requestLb();
+            this.notify();
+            return;
+          }
+          await sleep(50);
+        }
+      } finally {
+        this.probing.delete(taskId);
+      }
+    })();
+  }
+
+  private isBackend(t: Task): boolean {
+    if (t.DesiredState !== 'running' || t.Status.State !== 'running') return false;
+    const cid = t.Status.ContainerStatus?.ContainerID;
+    const obs = cid ? this.exec.observe(cid) : undefined;
+    if (!obs?.running || (obs.health !== 'none' && obs.health !== 'healthy')) return false;
+    return this.ready.has(t.ID);
+  }
+
+  private balanced(): BalancedService[] {
+    const out: BalancedService[] = [];
+    for (const s of this.services.values()) {
+      if (this.removing.has(s.ID)) continue;
+      const backends: Backend[] = [];
+      for (const t of this.tasksOf(s.ID)) {
+        if (!this.isBackend(t)) continue;
+        const cid = t.Status.ContainerStatus!.ContainerID;
+        const addrs = this.exec.observe(cid)?.addresses ?? {};
+        backends.push({ taskId: t.ID, containerId: cid, ips: Object.fromEntries(Object.entries(addrs).map(([n, a]) => [n, ipOf(a)])) });
+      }
+      backends.sort((a, b) => a.taskId.localeCompare(b.taskId));
+      out.push({
+        id: s.ID,
+        name: s.Spec.Name,
+        mode: s.Spec.EndpointSpec?.Mode === 'dnsrr' ? 'dnsrr' : 'vip',
+        ports: (s.Endpoint.Ports ?? []).filter((p) => (p.PublishMode ?? 'ingress') === 'ingress' && p.PublishedPort),
+        vips: Object.fromEntries((s.Endpoint.VirtualIPs ?? []).map((v) => [v.NetworkID, v.Addr])),
+        networks: networksOf(s.Spec).map((n) => n.Target),
+        backends,
+      });
+    }
+    return out.sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  private requestLb(): void {
+    void this.applyLb();
+  }
+
+  /** Resolves once the balancer has been given a state computed after this call. */
+  private applyLb(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    const want = ++this.lbWanted;
+    const p = new Promise<void>((resolve) => this.lbWaiters.push({ want, resolve }));
+    if (!this.lbRunning) void this.lbLoop();
+    return p;
+  }
+
+  private async lbLoop(): Promise<void> {
+    this.lbRunning = true;
+    while (this.lbDone < this.lbWanted && !this.closed) {
+      const target = this.lbWanted;
+      const state = this.balanced();
+      const sig = JSON.stringify(state);
+      if (sig !== this.lbLast) {
+        try {
+          await this.lb.apply(state);
+          this.lbLast = sig;
+        } catch (e) {
+          this.log.error({ err: e }, 'could not apply the load balancer state');
+        }
+      }
+      this.lbDone = target;
+      for (let i = this.lbWaiters.length - 1; i >= 0; i--) {
+        if (this.lbWaiters[i]!.want <= target) this.lbWaiters.splice(i, 1)[0]!.resolve();
+      }
+    }
+    // no await between the loop's last check and this: a request made meanwhile starts a new loop
+    this.lbRunning = false;
+    if (this.closed) for (const w of this.lbWaiters.splice(0)) w.resolve();
+  }
+
+  // ---------------------------------------------------------------- updates
+
+  private updaterHost(): UpdaterHost {
+    return {
+      log: this.log,
+      service: (id) => this.services.get(id),
+      tasksOf: (id) => this.tasksOf(id),
+      task: (id) => this.tasks.get(id),
+      isBackend: (t) => this.isBackend(t),
+      runningSince: (id) => this.runningSince_.get(id),
+      locked: (id, fn) => this.serviceLock.run(id, fn),
+      setDesired: async (id, desired) => {
+        await this.mutateTask(id, (t) => (t.DesiredState === desired ? undefined : { ...t, DesiredState: desired }));
+      },
+      createTask: async (svc, slot) => {
+        const t = await this.store.put('task', this.newTask(svc, slot, 'running'), { expect: 0 });
+        this.cache('task', t);
+        return t;
+      },
+      mutateService: (id, fn) => this.mutateService(id, fn),
+      waitFor: (pred, signal, timeoutMs) => this.waitFor(pred, signal, timeoutMs),
+    };
+  }
+
+  private waitFor<T>(pred: () => T | undefined, signal: AbortSignal, timeoutMs?: number): Promise<T | undefined> {
+    return new Promise<T | undefined>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const finish = (fn: () => void) => {
+        this.waiters.delete(check);
+        signal.removeEventListener('abort', onAbort);
+        if (timer) clearTimeout(timer);
+        fn();
+      };
+      const check = () => {
+        if (this.closed) return finish(() => reject(new Error('service controller closed')));
+        let v: T | undefined;
+        try {
+          v = pred();
+        } catch (e) {
+          return finish(() => reject(e));
+        }
+        if (v !== undefined) finish(() => resolve(v));
+      };
+      const onAbort = () => finish(() => reject(signal.reason));
+      if (signal.aborted) return reject(signal.reason);
+      signal.addEventListener('abort', onAbort);
+      if (timeoutMs !== undefined) timer = setTimeout(() => finish(() => resolve(undefined)), timeoutMs);
+      this.waiters.add(check);
+      check();
+    });
+  }
+
+  /** (Re)starts the service's updater toward its current spec; a running one is cancelled first. */
+  private startUpdate(serviceId: string): void {
+    const prev = this.updates.get(serviceId);
+    prev?.abort.abort();
+    const abort = new AbortController();
+    const entry: RunningUpdate = { abort, done: Promise.resolve() };
+    entry.done = (async () => {
+      await prev?.done.catch(() => undefined);
+      if (abort.signal.aborted || this.closed) return;
+      try {
+        const outcome = await new Updater(this.updaterHost(), serviceId).run(abort.signal);
+        if (outcome === 'rollback' && !abort.signal.aborted && !this.closed) {
+          // the rollback spec is stored: run it as the next update
+          queueMicrotask(() => this.startUpdate(serviceId));
+        }
+      } catch (e) {
+        if (!abort.signal.aborted) this.log.error({ service: serviceId, err: e }, 'update failed');
+      } finally {
+        if (this.updates.get(serviceId) === entry) this.updates.delete(serviceId);
+        this.scheduleReconcile(serviceId);
+      }
+    })();
+    this.updates.set(serviceId, entry);
+  }
+
+  /** Cancels the service's update, if any, and waits until it has let go. */
+  private async stopUpdate(serviceId: string): Promise<void> {
+    const u = this.updates.get(serviceId);
+    if (!u) return;
+    u.abort.abort();
+    await u.done.catch(() => undefined);
+  }
+}
+
+function splitPorts(ports: PortConfig[]): { ingress: PortConfig[]; host: PortConfig[] } {
+  const all = ports.map((p) => ({ ...p, Protocol: p.Protocol ?? 'tcp', PublishMode: p.PublishMode ?? 'ingress' }));
+  return { ingress: all.filter((p) => p.PublishMode === 'ingress'), host: all.filter((p) => p.PublishMode === 'host') };
+}
+
+/** A port list as a comparable string: order and extra fields do not matter. */
+function portKeys(ports: PortConfig[]): string {
+  return ports.map((p) => `${p.Protocol ?? 'tcp'}/${p.TargetPort}/${p.PublishedPort ?? 0}/${p.PublishMode ?? 'ingress'}`).sort().join(',');
+}
+
+function attachmentsOf(obs: Observation): Partial<Task> {
+  const entries = Object.entries(obs.addresses ?? {});
+  if (!entries.length) return {};
+  return { NetworksAttachments: entries.map(([id, addr]) => ({ Network: { ID: id }, Addresses: [addr] })) };
+}
