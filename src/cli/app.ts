@@ -9,6 +9,7 @@ import {
 } from './command.js';
 import { build } from '../base/build.js';
 import { FlagError, flagUsages, parseFlags, type FlagSpec } from './flags.js';
+import { currentContextName, loadContext, type DefaultEndpoint, type ResolvedContext } from './contexts.js';
 
 type Loader = () => Promise<{ commands: Record<string, CommandDef> }>;
 const systemMod: Loader = () => import('./commands/system.js');
@@ -24,6 +25,13 @@ const cpMod: Loader = () => import('./commands/cp.js');
 const networksMod: Loader = () => import('./commands/networks.js');
 const volumesMod: Loader = () => import('./commands/volumes.js');
 const buildMod: Loader = () => import('./commands/build.js');
+const servicesMod: Loader = () => import('./commands/services.js');
+const swarmMod: Loader = () => import('./commands/swarm.js');
+const nodesMod: Loader = () => import('./commands/nodes.js');
+const moveMod: Loader = () => import('./commands/move.js');
+const contextsMod: Loader = () => import('./commands/contexts.js');
+const tlsMod: Loader = () => import('./commands/tls.js');
+const remoteMod: Loader = () => import('./commands/remote.js');
 
 /**
  * `pier registry ...` runs the registry server, which is bundled on its own
@@ -53,6 +61,7 @@ const P = 'pier';
 const imageCmds: Record<string, Entry> = {
   build: { short: 'Build an image from a Dockerfile', load: buildMod, key: 'build', parent: 'image', aliases: [`${P} image build`, `${P} build`] },
   busybox: { short: "Create a busybox base image from the host's busybox-static", load: baseMod, key: 'busybox', parent: 'image' },
+  copy: { short: 'Copy an image to another daemon, sending only the layers it lacks', load: moveMod, key: 'image copy', parent: 'image' },
   history: { short: 'Show the history of an image', load: imagesMod, key: 'history', parent: 'image', aliases: [`${P} image history`, `${P} history`] },
   import: { short: 'Import the contents from a tarball to create a filesystem image', load: imagesMod, key: 'import', parent: 'image', aliases: [`${P} image import`, `${P} import`] },
   inspect: { short: 'Display detailed information on one or more images', load: imagesMod, key: 'image inspect', parent: 'image' },
@@ -78,6 +87,7 @@ const containerCmds: Record<string, Entry> = {
   inspect: { short: 'Display detailed information on one or more containers', load: containersMod, key: 'inspect', parent: 'container' },
   kill: { short: 'Kill one or more running containers', load: containersMod, key: 'kill', parent: 'container', aliases: [`${P} container kill`, `${P} kill`] },
   logs: { short: 'Fetch the logs of a container', load: containersMod, key: 'logs', parent: 'container', aliases: [`${P} container logs`, `${P} logs`] },
+  move: { short: 'Move a container to another daemon (cold: stopped here, started there)', load: moveMod, key: 'move', parent: 'container' },
   ls: { short: 'List containers', load: containersMod, key: 'ls', parent: 'container', aliases: [`${P} container ls`, `${P} container list`, `${P} container ps`, `${P} ps`] },
   pause: { short: 'Pause all processes within one or more containers', load: containersMod, key: 'pause', parent: 'container', aliases: [`${P} container pause`, `${P} pause`] },
   port: { short: 'List port mappings or a specific mapping for the container', load: containersMod, key: 'port', parent: 'container', aliases: [`${P} container port`, `${P} port`] },
@@ -117,10 +127,63 @@ const volumeCmds: Record<string, Entry> = {
 };
 const volumeAliases: Record<string, string> = { list: 'ls', remove: 'rm' };
 
+const serviceCmds: Record<string, Entry> = {
+  create: { short: 'Create a new service', load: servicesMod, key: 'create', parent: 'service' },
+  inspect: { short: 'Display detailed information on one or more services', load: servicesMod, key: 'inspect', parent: 'service' },
+  logs: { short: 'Fetch the logs of a service or task', load: servicesMod, key: 'logs', parent: 'service' },
+  ls: { short: 'List services', load: servicesMod, key: 'ls', parent: 'service', aliases: [`${P} service ls`, `${P} service list`] },
+  ps: { short: 'List the tasks of one or more services', load: servicesMod, key: 'ps', parent: 'service' },
+  rm: { short: 'Remove one or more services', load: servicesMod, key: 'rm', parent: 'service', aliases: [`${P} service rm`, `${P} service remove`] },
+  rollback: { short: "Revert changes to a service's configuration", load: servicesMod, key: 'rollback', parent: 'service' },
+  scale: { short: 'Scale one or multiple replicated services', load: servicesMod, key: 'scale', parent: 'service' },
+  update: { short: 'Update a service', load: servicesMod, key: 'update', parent: 'service' },
+};
+const serviceAliases: Record<string, string> = { list: 'ls', remove: 'rm' };
+
+const swarmCmds: Record<string, Entry> = {
+  init: { short: 'Initialize a swarm', load: swarmMod, key: 'init', parent: 'swarm' },
+  inspect: { short: 'Display detailed information on the swarm', load: swarmMod, key: 'inspect', parent: 'swarm' },
+  'join-token': { short: 'Manage join tokens', load: swarmMod, key: 'join-token', parent: 'swarm' },
+  leave: { short: 'Leave the swarm', load: swarmMod, key: 'leave', parent: 'swarm' },
+  'unlock-key': { short: 'Manage the unlock key', load: swarmMod, key: 'unlock-key', parent: 'swarm' },
+  update: { short: 'Update the swarm', load: swarmMod, key: 'update', parent: 'swarm' },
+};
+
+const nodeCmds: Record<string, Entry> = {
+  demote: { short: 'Demote one or more nodes from manager in the swarm', load: nodesMod, key: 'demote', parent: 'node' },
+  inspect: { short: 'Display detailed information on one or more nodes', load: nodesMod, key: 'inspect', parent: 'node' },
+  ls: { short: 'List nodes in the swarm', load: nodesMod, key: 'ls', parent: 'node', aliases: [`${P} node ls`, `${P} node list`] },
+  promote: { short: 'Promote one or more nodes to manager in the swarm', load: nodesMod, key: 'promote', parent: 'node' },
+  ps: { short: 'List tasks running on one or more nodes, defaults to current node', load: nodesMod, key: 'ps', parent: 'node' },
+  rm: { short: 'Remove one or more nodes from the swarm', load: nodesMod, key: 'rm', parent: 'node', aliases: [`${P} node rm`, `${P} node remove`] },
+  update: { short: 'Update a node', load: nodesMod, key: 'update', parent: 'node' },
+};
+const nodeAliases: Record<string, string> = { list: 'ls', remove: 'rm' };
+
 const systemCmds: Record<string, Entry> = {
   df: { short: 'Show pier disk usage', load: systemMod, key: 'df', parent: 'system' },
   events: { short: 'Get real time events from the server', load: eventsMod, key: 'events', parent: 'system', aliases: [`${P} system events`, `${P} events`] },
   info: { short: 'Display system-wide information', load: systemMod, key: 'info', parent: 'system', aliases: [`${P} system info`, `${P} info`] },
+  'dial-stdio': { short: "Proxy the stdio stream to the daemon connection (what ssh:// hosts run remotely)", load: remoteMod, key: 'dial-stdio', parent: 'system', hidden: true },
+  prune: { short: 'Remove unused data', load: systemMod, key: 'prune', parent: 'system' },
+};
+
+const contextCmds: Record<string, Entry> = {
+  create: { short: 'Create a context', load: contextsMod, key: 'context create', parent: 'context' },
+  inspect: { short: 'Display detailed information on one or more contexts', load: contextsMod, key: 'context inspect', parent: 'context' },
+  ls: { short: 'List contexts', load: contextsMod, key: 'context ls', parent: 'context', aliases: [`${P} context ls`, `${P} context list`] },
+  rm: { short: 'Remove one or more contexts', load: contextsMod, key: 'context rm', parent: 'context', aliases: [`${P} context rm`, `${P} context remove`] },
+  show: { short: 'Print the name of the current context', load: contextsMod, key: 'context show', parent: 'context' },
+  use: { short: 'Set the current pier context', load: contextsMod, key: 'context use', parent: 'context' },
+};
+const contextAliases: Record<string, string> = { list: 'ls', remove: 'rm' };
+
+const tlsCmds: Record<string, Entry> = {
+  generate: {
+    short: 'Make a CA, a server and a client certificate for a daemon reached over mutual TLS',
+    long: 'Make a CA (ca.pem, ca-key.pem; reused when already in the directory), a server certificate (server-cert.pem, server-key.pem) for the --host names and addresses, and a client certificate (cert.pem, key.pem), with the openssl command.\n\nDaemon: pierd -H tcp://0.0.0.0:2376 --tlsverify --tlscacert DIR/ca.pem --tlscert DIR/server-cert.pem --tlskey DIR/server-key.pem\nClient: DOCKER_CERT_PATH=DIR pier -H tcp://HOST:2376 --tlsverify ps',
+    load: tlsMod, key: 'tls generate', parent: 'tls',
+  },
 };
 
 const top: Record<string, Entry> = {
@@ -167,19 +230,52 @@ const top: Record<string, Entry> = {
 
 const groups: Record<string, { short: string; subs: Record<string, Entry>; aliases?: Record<string, string> }> = {
   container: { short: 'Manage containers', subs: containerCmds, aliases: containerAliases },
+  context: { short: 'Manage contexts', subs: contextCmds, aliases: contextAliases },
   image: { short: 'Manage images', subs: imageCmds, aliases: imageAliases },
   network: { short: 'Manage networks', subs: networkCmds, aliases: networkAliases },
+  node: { short: 'Manage Swarm nodes', subs: nodeCmds, aliases: nodeAliases },
+  service: { short: 'Manage Swarm services', subs: serviceCmds, aliases: serviceAliases },
+  swarm: { short: 'Manage Swarm', subs: swarmCmds },
   system: { short: 'Manage Pier', subs: systemCmds },
+  tls: { short: 'Make certificates for remote daemons (mutual TLS)', subs: tlsCmds },
   volume: { short: 'Manage volumes', subs: volumeCmds, aliases: volumeAliases },
 };
 
 const globalFlags: FlagSpec[] = [
   { name: 'config', type: 'string', usage: 'Location of client config files', hidden: true },
+  { name: 'context', short: 'c', type: 'string', usage: 'Name of the context to use to connect to the daemon (overrides DOCKER_HOST env var and default context set with "pier context use")' },
   { name: 'debug', short: 'D', type: 'bool', usage: 'Enable debug mode' },
   { name: 'host', short: 'H', type: 'list', usage: 'Daemon socket to connect to' },
   { name: 'log-level', short: 'l', type: 'string', usage: 'Set the logging level ("debug", "info", "warn", "error", "fatal")', default: 'info' },
+  { name: 'tls', type: 'bool', usage: 'Use TLS; implied by --tlsverify' },
+  { name: 'tlscacert', type: 'string', usage: 'Trust certs signed only by this CA', default: '~/.docker/ca.pem' },
+  { name: 'tlscert', type: 'string', usage: 'Path to TLS certificate file', default: '~/.docker/cert.pem' },
+  { name: 'tlskey', type: 'string', usage: 'Path to TLS key file', default: '~/.docker/key.pem' },
+  { name: 'tlsverify', type: 'bool', usage: 'Use TLS and verify the remote' },
   { name: 'version', short: 'v', type: 'bool', usage: 'Print version information and quit' },
 ];
+
+/**
+ * The daemon this run talks to, as docker resolves it: the context named by
+ * --context / DOCKER_CONTEXT / config.json, unless -H, PIER_HOST or DOCKER_HOST
+ * name a daemon (the "default" context, with TLS from --tls* flags or
+ * DOCKER_TLS_VERIFY / DOCKER_CERT_PATH).
+ */
+async function resolveEndpoint(g: { values: Record<string, unknown>; changed: Set<string> }, env: IO['env']): Promise<ResolvedContext> {
+  const hosts = g.values['host'] as string[];
+  const name = currentContextName(env, { context: g.values['context'] as string, hosts });
+  if (name !== 'default') return loadContext(name, env);
+  const flag = (n: string) => (g.changed.has(n) ? (g.values[n] as string) : undefined);
+  const dflt: DefaultEndpoint = { hosts };
+  // Given at all, --tlsverify turns TLS on (even --tlsverify=false, as docker); its value says whether to verify.
+  if (g.changed.has('tlsverify')) dflt.tlsVerify = g.values['tlsverify'] === true;
+  if (g.changed.has('tls') || g.changed.has('tlsverify')) dflt.tls = g.values['tls'] === true || g.changed.has('tlsverify');
+  for (const [k, n] of [['tlsCaCert', 'tlscacert'], ['tlsCert', 'tlscert'], ['tlsKey', 'tlskey']] as const) {
+    const v = flag(n);
+    if (v !== undefined) dflt[k] = v;
+  }
+  return loadContext(name, env, dflt);
+}
 
 function rootHelp(cols: number): string {
   const common = ['run', 'exec', 'ps', 'build', 'pull', 'push', 'images', 'login', 'logout', 'version', 'info'];
@@ -229,7 +325,18 @@ export async function runCli(argv: string[], io: IO): Promise<number> {
       return 0;
     }
     if (name === 'registry') return await runRegistryCommand(rest, io);
-    const host = resolveHost(g.values['host'] as string[], io.env);
+    if ((g.values['host'] as string[]).length > 1) throw new StatusError(1, 'Specify only one -H');
+    // Resolved now, reported when a command needs the daemon: `pier context use default`
+    // must work even while the current context is broken.
+    let endpoint: ResolvedContext | undefined;
+    let endpointErr: unknown;
+    try {
+      endpoint = await resolveEndpoint(g, io.env);
+    } catch (e) {
+      if (e instanceof Error && e.message.startsWith('conflicting options')) throw new StatusError(1, e.message);
+      endpointErr = e;
+    }
+    const failedInit = () => new StatusError(1, `Failed to initialize: unable to resolve pier endpoint: ${(endpointErr as Error).message ?? String(endpointErr)}`);
 
     let entry: Entry | undefined;
     let args = rest;
@@ -275,13 +382,24 @@ export async function runCli(argv: string[], io: IO): Promise<number> {
     const { Client } = await import('../client/client.js');
     let client: InstanceType<typeof Client> | undefined;
     const ctx: Ctx = {
-      io, path, debug, host,
+      io, path, debug,
+      get host(): string {
+        if (!endpoint) throw failedInit();
+        return endpoint.host;
+      },
+      ...(endpoint ? { context: endpoint.name } : {}),
       client() {
         if (!client) {
+          if (!endpoint) throw failedInit();
           try {
             const version = io.env['PIER_API_VERSION'] || io.env['DOCKER_API_VERSION'];
             const userAgent = `Pier-Client/${build.version} (${process.platform})`;
-            client = new Client(version ? { host, version, userAgent } : { host, userAgent });
+            const o: ConstructorParameters<typeof Client>[0] = { host: endpoint.host, userAgent };
+            if (version) o.version = version;
+            if (endpoint.tls) o.tls = endpoint.tls;
+            // ssh:// hosts: extra ssh arguments (a key, a config file, options), split on spaces.
+            if (io.env['PIER_SSH_OPTS']) o.sshOptions = io.env['PIER_SSH_OPTS'].split(/\s+/).filter(Boolean);
+            client = new Client(o);
           } catch (e) {
             throw new StatusError(1, `Failed to initialize: unable to resolve pier endpoint: ${(e as Error).message}`);
           }

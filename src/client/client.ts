@@ -10,7 +10,7 @@
 
 import type { Readable } from 'node:stream';
 import { ApiError, ConnectError } from './errors.js';
-import { httpHijack, httpRequest, isHijacked, type HijackedResponse, type HttpResponse } from './http.js';
+import { dialEndpoint, httpHijack, httpRequest, isHijacked, type HijackedResponse, type HttpResponse, type SshTarget, type TlsOptions } from './http.js';
 import type {
   ContainerCreateRequest, ContainerCreateResponse, ContainerInspect, ContainerListItem, ContainersPruneReport,
   ContainerTopResponse, ContainerUpdateRequest, ContainerWaitResponse, DiskUsage, EventMessage, ExecCreateRequest,
@@ -19,6 +19,9 @@ import type {
 } from './types.js';
 import type { VolumeCreateRequest, VolumeListResponse, VolumeSummary, VolumesPruneReport } from './types.js';
 import type { NetworkConnectRequest, NetworkCreateRequest, NetworkCreateResponse, NetworkSummary, NetworksPruneReport } from './types.js';
+import type {
+  NodeSpec, ServiceCreateResponse, ServiceSpec, ServiceUpdateResponse, SwarmInfo, SwarmInitRequest, SwarmNode, SwarmService, SwarmSpec, SwarmTask,
+} from './types.js';
 
 export const MAX_API_VERSION = '1.50';
 export const MIN_API_VERSION = '1.24';
@@ -37,11 +40,14 @@ export interface RequestOptions {
 }
 
 export interface Endpoint {
-  proto: 'unix' | 'tcp';
+  proto: 'unix' | 'tcp' | 'ssh';
   socketPath?: string;
   hostname?: string;
   port?: number;
+  tls?: TlsOptions;
+  ssh?: SshTarget;
 }
+export type { TlsOptions };
 
 /** docker's ParseHost for the client side: unix:///path, tcp://host:port, host:port. */
 export function parseHost(host: string): Endpoint {
@@ -68,6 +74,15 @@ export function parseHost(host: string): Endpoint {
     const port = m[3] ? Number(m[3]) : 2375;
     if (port < 1 || port > 65535) throw new Error(`invalid bind address format: ${host}`);
     return { proto: 'tcp', hostname, port };
+  }
+  if (proto === 'ssh') {
+    // ssh://[user@]host[:port], as docker: no path.
+    const m = /^(?:([^@/]+)@)?(\[[^\]]+\]|[^:/@]+)(?::(\d+))?\/?$/.exec(addr);
+    if (!m) throw new Error(`invalid ssh host ${host}: expected ssh://[user@]host[:port]`);
+    const ssh: SshTarget = { host: m[2]!.replace(/^\[|\]$/g, '') };
+    if (m[1]) ssh.user = decodeURIComponent(m[1]);
+    if (m[3]) ssh.port = Number(m[3]);
+    return { proto: 'ssh', ssh };
   }
   throw new Error(`invalid bind address format: ${host}`);
 }
@@ -101,6 +116,16 @@ export function encodeQuery(q: Query | undefined): string {
 
 export interface ClientOptions {
   host?: string;
+  /**
+   * TLS for a tcp:// host, like docker's --tlsverify (verify: true, the daemon's
+   * certificate must chain to `ca`) or --tls (verify: false). cert/key are the
+   * client certificate a daemon run with --tlsverify asks for. PEM contents.
+   *
+   *   new Client({ host: 'tcp://10.0.0.2:2376', tls: { ca, cert, key, verify: true } })
+   */
+  tls?: TlsOptions;
+  /** Extra ssh arguments for ssh:// hosts (the CLI takes them from PIER_SSH_OPTS). */
+  sshOptions?: string[];
   /** Fixed API version (skips negotiation), like DOCKER_API_VERSION. */
   version?: string;
   userAgent?: string;
@@ -117,6 +142,11 @@ export class Client {
   constructor(o: ClientOptions = {}) {
     this.host = o.host ?? DEFAULT_HOST;
     this.endpoint = parseHost(this.host);
+    if (o.tls) {
+      if (this.endpoint.proto !== 'tcp') throw new Error(`TLS needs a tcp:// host, not ${this.host}`);
+      this.endpoint.tls = o.tls;
+    }
+    if (this.endpoint.ssh && o.sshOptions?.length) this.endpoint.ssh.opts = o.sshOptions;
     if (o.version) this.version = o.version.replace(/^v/, '');
     this.userAgent = o.userAgent ?? 'Pier-Client/0.1.0 (linux)';
   }
@@ -192,11 +222,31 @@ export class Client {
     try {
       return await httpRequest(this.endpoint, req);
     } catch (e) {
-      throw this.wrapError(e as NodeJS.ErrnoException);
+      throw this.wrapError(e as NodeJS.ErrnoException, method, path);
     }
   }
 
-  private wrapError(err: NodeJS.ErrnoException): Error {
+  private wrapError(err: NodeJS.ErrnoException, method: string, path: string): Error {
+    if (this.endpoint.tls) {
+      // docker's wording: `error during connect: Get "https://…": tls: …`, naming what failed.
+      const reason = tlsFailure(err);
+      if (reason) {
+        const ep = this.endpoint;
+        const url = `https://${ep.hostname!.includes(':') ? `[${ep.hostname}]` : ep.hostname}:${ep.port}${path}`;
+        return new Error(`error during connect: ${method[0]}${method.slice(1).toLowerCase()} "${url}": ${reason}`, { cause: err });
+      }
+    }
+    if (err.code === 'ESSH') return new Error(`error during connect: ${err.message}`, { cause: err });
+    if (err.code === 'EMPTYRESPONSE' && this.endpoint.proto === 'ssh')
+      return new Error(`error during connect: the ssh connection to ${this.host} closed without an answer: is pier installed there, and its daemon running? (\`ssh HOST pier system dial-stdio\` should wait for input)`, { cause: err });
+    if (err.code === 'EMPTYRESPONSE' && this.endpoint.proto === 'tcp') {
+      const ep = this.endpoint;
+      const url = `${ep.tls ? 'https' : 'http'}://${ep.hostname!.includes(':') ? `[${ep.hostname}]` : ep.hostname}:${ep.port}${path}`;
+      const hint = ep.tls
+        ? 'the daemon closed the connection without answering: it refused the TLS handshake or this client\'s certificate (not signed by the daemon\'s --tlscacert, or expired?); check --tlscert/--tlskey'
+        : 'the daemon closed the connection without answering (does it expect TLS? connect with --tlsverify and a client certificate)';
+      return new Error(`error during connect: ${method[0]}${method.slice(1).toLowerCase()} "${url}": ${hint}`, { cause: err });
+    }
     switch (err.code) {
       case 'ENOENT':
       case 'ECONNREFUSED':
@@ -218,6 +268,11 @@ export class Client {
 
   /** Nothing to release: every request has its own connection. */
   close(): void {}
+
+  /** A raw connection to the daemon (what `pier system dial-stdio` forwards). */
+  dialRaw(): import('node:net').Socket {
+    return dialEndpoint(this.endpoint);
+  }
 
   // --- typed endpoints -------------------------------------------------------
 
@@ -341,7 +396,7 @@ export class Client {
     try {
       r = await httpHijack(this.endpoint, body === undefined ? { method: 'POST', path: full, headers } : { method: 'POST', path: full, headers, body });
     } catch (e) {
-      throw this.wrapError(e as NodeJS.ErrnoException);
+      throw this.wrapError(e as NodeJS.ErrnoException, 'POST', full);
     }
     if (!isHijacked(r)) {
       const text = await readAll(r.body);
@@ -650,6 +705,124 @@ export class Client {
     if (o.signal) ro.signal = o.signal;
     return this.request('POST', '/build', ro);
   }
+
+  // --- swarm: /swarm, /nodes, /services, /tasks ------------------------------------
+
+  /** POST /swarm/init; resolves with the new node's ID. */
+  swarmInit(body: SwarmInitRequest): Promise<string> {
+    return this.json('POST', '/swarm/init', { body });
+  }
+
+  swarmInspect(): Promise<SwarmInfo> {
+    return this.json('GET', '/swarm');
+  }
+
+  /** POST /swarm/update: `version` is the Version.Index read with the spec. */
+  async swarmUpdate(version: number, spec: SwarmSpec, o: { rotateWorkerToken?: boolean; rotateManagerToken?: boolean; rotateManagerUnlockKey?: boolean } = {}): Promise<void> {
+    // docker sends all three flags, in Go's (sorted) query order.
+    const query: Query = {
+      rotateManagerToken: String(o.rotateManagerToken === true),
+      rotateManagerUnlockKey: String(o.rotateManagerUnlockKey === true),
+      rotateWorkerToken: String(o.rotateWorkerToken === true),
+      version,
+    };
+    await this.json('POST', '/swarm/update', { query, body: spec });
+  }
+
+  async swarmLeave(force: boolean): Promise<void> {
+    await this.json('POST', '/swarm/leave', { query: force ? { force: '1' } : {} });
+  }
+
+  swarmUnlockKey(): Promise<{ UnlockKey: string }> {
+    return this.json('GET', '/swarm/unlockkey');
+  }
+
+  nodeList(filters?: Filters): Promise<SwarmNode[]> {
+    return this.json<SwarmNode[] | null>('GET', '/nodes', { query: { filters: sortFilters(filters) } }).then((l) => l ?? []);
+  }
+
+  /** Raw JSON text of GET /nodes/{id}. */
+  nodeInspectRaw(id: string): Promise<string> {
+    return this.text('GET', `/nodes/${encodeName(swarmID('node', id))}`);
+  }
+
+  async nodeInspect(id: string): Promise<SwarmNode> {
+    return JSON.parse(await this.nodeInspectRaw(id)) as SwarmNode;
+  }
+
+  async nodeUpdate(id: string, version: number, spec: NodeSpec): Promise<void> {
+    await this.json('POST', `/nodes/${encodeName(swarmID('node', id))}/update`, { query: { version }, body: spec });
+  }
+
+  async nodeRemove(id: string, force = false): Promise<void> {
+    await this.json('DELETE', `/nodes/${encodeName(swarmID('node', id))}`, { query: force ? { force: '1' } : {} });
+  }
+
+  serviceCreate(spec: ServiceSpec, o: { registryAuth?: string } = {}): Promise<ServiceCreateResponse> {
+    const ro: RequestOptions = { body: spec };
+    if (o.registryAuth) ro.headers = { 'X-Registry-Auth': o.registryAuth };
+    return this.json('POST', '/services/create', ro);
+  }
+
+  /** GET /services; `status` asks for ServiceStatus (running/desired counts), as `service ls` does. */
+  serviceList(o: { filters?: Filters; status?: boolean } = {}): Promise<SwarmService[]> {
+    const query: Query = { filters: sortFilters(o.filters) };
+    if (o.status) query.status = 'true';
+    return this.json<SwarmService[] | null>('GET', '/services', { query }).then((l) => l ?? []);
+  }
+
+  /** Raw JSON text of GET /services/{id}; insertDefaults fills in the daemon's defaults (inspect does). */
+  serviceInspectRaw(id: string, o: { insertDefaults?: boolean } = {}): Promise<string> {
+    return this.text('GET', `/services/${encodeName(swarmID('service', id))}`, { query: { insertDefaults: String(o.insertDefaults === true) } });
+  }
+
+  async serviceInspect(id: string, o: { insertDefaults?: boolean } = {}): Promise<SwarmService> {
+    return JSON.parse(await this.serviceInspectRaw(id, o)) as SwarmService;
+  }
+
+  /**
+   * POST /services/{id}/update with the spec read at `version`. rollback:
+   * 'previous' asks the daemon to go back to PreviousSpec (the spec sent is then ignored).
+   */
+  serviceUpdate(id: string, version: number, spec: ServiceSpec, o: { rollback?: 'previous'; registryAuthFrom?: 'spec' | 'previous-spec'; registryAuth?: string } = {}): Promise<ServiceUpdateResponse> {
+    const query: Query = { registryAuthFrom: o.registryAuthFrom, rollback: o.rollback, version };
+    const ro: RequestOptions = { query, body: spec };
+    if (o.registryAuth) ro.headers = { 'X-Registry-Auth': o.registryAuth };
+    return this.json<ServiceUpdateResponse | undefined>('POST', `/services/${encodeName(swarmID('service', id))}/update`, ro).then((r) => r ?? {});
+  }
+
+  async serviceRemove(id: string): Promise<void> {
+    await this.json('DELETE', `/services/${encodeName(swarmID('service', id))}`);
+  }
+
+  /** GET /services/{id}/logs (or /tasks/{id}/logs): a multiplexed stream unless the service has a TTY. */
+  serviceLogs(id: string, o: { follow?: boolean; timestamps?: boolean; details?: boolean; tail?: string; since?: string; task?: boolean; signal?: AbortSignal }): Promise<HttpResponse> {
+    // Go's url.Values.Encode order (sorted keys), as docker sends them.
+    const query: Query = {};
+    if (o.details) query.details = '1';
+    if (o.follow) query.follow = '1';
+    if (o.since) query.since = o.since;
+    query.stderr = '1';
+    query.stdout = '1';
+    query.tail = o.tail ?? 'all';
+    if (o.timestamps) query.timestamps = '1';
+    const ro: RequestOptions = { query };
+    if (o.signal) ro.signal = o.signal;
+    return this.request('GET', `/${o.task ? 'tasks' : 'services'}/${encodeName(swarmID(o.task ? 'task' : 'service', id))}/logs`, ro);
+  }
+
+  taskList(filters?: Filters): Promise<SwarmTask[]> {
+    return this.json<SwarmTask[] | null>('GET', '/tasks', { query: { filters: sortFilters(filters) } }).then((l) => l ?? []);
+  }
+
+  /** Raw JSON text of GET /tasks/{id}. */
+  taskInspectRaw(id: string): Promise<string> {
+    return this.text('GET', `/tasks/${encodeName(swarmID('task', id))}`);
+  }
+
+  async taskInspect(id: string): Promise<SwarmTask> {
+    return JSON.parse(await this.taskInspectRaw(id)) as SwarmTask;
+  }
 }
 
 /** A container name or ID in a path: as docker sends it, '/' kept (a legacy link name is "web/db"). */
@@ -663,6 +836,12 @@ function trimID(kind: 'network' | 'container', id: string): string {
 }
 
 const npath = (id: string) => `/networks/${encodeName(trimID('network', id))}`;
+
+/** An empty swarm object ID is refused before any request, as docker's client does. */
+function swarmID(kind: 'node' | 'service' | 'task', id: string): string {
+  if (id.trim() === '') throw new Error(`Error: No such ${kind}: ${id}`);
+  return id;
+}
 
 /** docker's trimID for volumes: surrounding spaces dropped, an empty name refused before any request. */
 function trimVolume(name: string): string {
@@ -798,4 +977,44 @@ export async function* jsonMessages(stream: Readable): AsyncGenerator<JSONMessag
   }
   const rest = split.rest();
   if (rest !== '') throw new Error('unexpected EOF');
+}
+
+/**
+ * What went wrong in a TLS handshake, in Go's words as docker prints them; undefined
+ * for errors that are not about TLS (those keep their usual messages).
+ */
+export function tlsFailure(err: NodeJS.ErrnoException): string | undefined {
+  const code = err.code ?? '';
+  const verify = (why: string) => `tls: failed to verify certificate: x509: ${why}`;
+  switch (code) {
+    case 'UNABLE_TO_VERIFY_LEAF_SIGNATURE':
+    case 'UNABLE_TO_GET_ISSUER_CERT':
+    case 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY':
+    case 'SELF_SIGNED_CERT_IN_CHAIN':
+    case 'DEPTH_ZERO_SELF_SIGNED_CERT':
+    case 'CERT_SIGNATURE_FAILURE':
+      return verify('certificate signed by unknown authority');
+    case 'CERT_HAS_EXPIRED':
+    case 'CERT_NOT_YET_VALID':
+      return verify('certificate has expired or is not yet valid');
+    case 'ERR_TLS_CERT_ALTNAME_INVALID':
+      return verify(`${(err as { reason?: string }).reason ?? err.message} (make a server certificate for this name or address, or connect by a name it has)`);
+    case 'ECONNRESET':
+    case 'EPIPE':
+      return 'connection reset by the daemon during the TLS handshake (does it require a client certificate? give one with --tlscert/--tlskey)';
+    case 'ERR_SSL_WRONG_VERSION_NUMBER':
+    case 'ERR_SSL_PACKET_LENGTH_TOO_LONG':
+      return 'tls: first record does not look like a TLS handshake (the daemon does not speak TLS on this port: drop --tls/--tlsverify)';
+  }
+  if (code.startsWith('ERR_SSL_') || code.startsWith('ERR_OSSL_')) {
+    // ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED → "remote error: tls: certificate required"
+    const alert = /_ALERT_(.+)$/.exec(code)?.[1];
+    if (alert) {
+      const words = alert.toLowerCase().replace(/_/g, ' ');
+      const go: Record<string, string> = { 'certificate expired': 'expired certificate', 'unknown ca': 'unknown certificate authority' };
+      return `remote error: tls: ${go[words] ?? words}`;
+    }
+    return `tls: ${err.message}`;
+  }
+  return undefined;
 }

@@ -642,3 +642,224 @@ export interface NetworkConnectRequest {
 export interface NetworksPruneReport {
   NetworksDeleted: string[] | null;
 }
+
+// --- swarm ------------------------------------------------------------------------
+// Swarm-mode objects as the Engine API shows them (/swarm, /nodes, /services, /tasks),
+// for the CLI. Durations are nanoseconds. Objects the CLI reads and writes back
+// (a service's spec on update, a node's spec) are kept whole, fields it does not
+// know included, so an update sends back what the daemon gave.
+
+export interface SwarmMeta {
+  ID: string;
+  Version: { Index: number };
+  CreatedAt?: string;
+  UpdatedAt?: string;
+}
+
+export interface SwarmMount {
+  Type: string;
+  Source?: string;
+  Target: string;
+  ReadOnly?: boolean;
+  [k: string]: unknown;
+}
+
+export interface SwarmHealthConfig {
+  Test?: string[];
+  Interval?: number;
+  Timeout?: number;
+  StartPeriod?: number;
+  StartInterval?: number;
+  Retries?: number;
+}
+
+export interface SwarmContainerSpec {
+  Image: string;
+  Labels?: Record<string, string>;
+  Command?: string[];
+  Args?: string[];
+  Hostname?: string;
+  Env?: string[];
+  Dir?: string;
+  User?: string;
+  Groups?: string[];
+  Init?: boolean | null;
+  StopSignal?: string;
+  TTY?: boolean;
+  OpenStdin?: boolean;
+  ReadOnly?: boolean;
+  Mounts?: SwarmMount[];
+  StopGracePeriod?: number;
+  Healthcheck?: SwarmHealthConfig;
+  Hosts?: string[];
+  DNSConfig?: { Nameservers?: string[]; Search?: string[]; Options?: string[] };
+  Isolation?: string;
+  Sysctls?: Record<string, string>;
+  CapabilityAdd?: string[];
+  CapabilityDrop?: string[];
+  Ulimits?: { Name: string; Soft: number; Hard: number }[];
+  OomScoreAdj?: number;
+  [k: string]: unknown;
+}
+
+export interface SwarmResources {
+  Limits?: { NanoCPUs?: number; MemoryBytes?: number; Pids?: number };
+  Reservations?: { NanoCPUs?: number; MemoryBytes?: number };
+}
+
+export interface SwarmRestartPolicy {
+  Condition?: string;
+  Delay?: number;
+  MaxAttempts?: number;
+  Window?: number;
+}
+
+export interface SwarmNetworkAttachment {
+  Target: string;
+  Aliases?: string[];
+  DriverOpts?: Record<string, string>;
+}
+
+export interface SwarmTaskSpec {
+  ContainerSpec?: SwarmContainerSpec;
+  Resources?: SwarmResources;
+  RestartPolicy?: SwarmRestartPolicy;
+  Placement?: { Constraints?: string[]; Preferences?: { Spread?: { SpreadDescriptor: string } }[]; MaxReplicas?: number; [k: string]: unknown };
+  Networks?: SwarmNetworkAttachment[];
+  LogDriver?: { Name: string; Options?: Record<string, string> };
+  ForceUpdate?: number;
+  Runtime?: string;
+  [k: string]: unknown;
+}
+
+export interface SwarmUpdateConfig {
+  Parallelism?: number;
+  Delay?: number;
+  FailureAction?: string;
+  Monitor?: number;
+  MaxFailureRatio?: number;
+  Order?: string;
+}
+
+export interface SwarmPortConfig {
+  Name?: string;
+  Protocol?: string;
+  TargetPort?: number;
+  PublishedPort?: number;
+  PublishMode?: string;
+}
+
+export interface SwarmEndpointSpec {
+  Mode?: string;
+  Ports?: SwarmPortConfig[];
+}
+
+export interface ServiceSpec {
+  Name?: string;
+  Labels?: Record<string, string> | null;
+  TaskTemplate: SwarmTaskSpec;
+  Mode?: {
+    Replicated?: { Replicas?: number };
+    Global?: Record<string, never>;
+    ReplicatedJob?: { MaxConcurrent?: number; TotalCompletions?: number };
+    GlobalJob?: Record<string, never>;
+  };
+  UpdateConfig?: SwarmUpdateConfig;
+  RollbackConfig?: SwarmUpdateConfig;
+  Networks?: SwarmNetworkAttachment[];
+  EndpointSpec?: SwarmEndpointSpec;
+  [k: string]: unknown;
+}
+
+export interface SwarmService extends SwarmMeta {
+  Spec: ServiceSpec;
+  PreviousSpec?: ServiceSpec;
+  Endpoint?: { Spec?: SwarmEndpointSpec; Ports?: SwarmPortConfig[]; VirtualIPs?: { NetworkID: string; Addr: string }[] };
+  UpdateStatus?: { State?: string; StartedAt?: string; CompletedAt?: string; Message?: string };
+  ServiceStatus?: { RunningTasks: number; DesiredTasks: number; CompletedTasks: number };
+  JobStatus?: unknown;
+  [k: string]: unknown;
+}
+
+export interface ServiceCreateResponse {
+  ID: string;
+  Warnings?: string[] | null;
+}
+
+export interface ServiceUpdateResponse {
+  Warnings?: string[] | null;
+}
+
+export interface SwarmTask extends SwarmMeta {
+  Name?: string;
+  Labels?: Record<string, string>;
+  Spec: SwarmTaskSpec;
+  ServiceID: string;
+  Slot?: number;
+  NodeID?: string;
+  Status: {
+    Timestamp?: string;
+    State: string;
+    Message?: string;
+    Err?: string;
+    ContainerStatus?: { ContainerID?: string; PID?: number; ExitCode?: number };
+    PortStatus?: { Ports?: SwarmPortConfig[] };
+  };
+  DesiredState: string;
+  [k: string]: unknown;
+}
+
+export interface NodeSpec {
+  Name?: string;
+  Labels?: Record<string, string> | null;
+  Role?: string;
+  Availability?: string;
+  [k: string]: unknown;
+}
+
+export interface SwarmNode extends SwarmMeta {
+  Spec: NodeSpec;
+  Description?: {
+    Hostname?: string;
+    Platform?: { Architecture?: string; OS?: string };
+    Resources?: { NanoCPUs?: number; MemoryBytes?: number };
+    Engine?: { EngineVersion?: string; Labels?: Record<string, string>; Plugins?: { Type: string; Name: string }[] };
+    TLSInfo?: { TrustRoot?: string; CertIssuerSubject?: string; CertIssuerPublicKey?: string };
+  };
+  Status?: { State?: string; Message?: string; Addr?: string };
+  ManagerStatus?: { Leader?: boolean; Reachability?: string; Addr?: string };
+  [k: string]: unknown;
+}
+
+export interface SwarmSpec {
+  Name?: string;
+  Labels?: Record<string, string> | null;
+  Orchestration?: { TaskHistoryRetentionLimit?: number };
+  Raft?: { SnapshotInterval?: number; KeepOldSnapshots?: number; LogEntriesForSlowFollowers?: number; ElectionTick?: number; HeartbeatTick?: number };
+  Dispatcher?: { HeartbeatPeriod?: number };
+  CAConfig?: { NodeCertExpiry?: number; ExternalCAs?: unknown[]; [k: string]: unknown };
+  TaskDefaults?: { LogDriver?: { Name: string; Options?: Record<string, string> } };
+  EncryptionConfig?: { AutoLockManagers?: boolean };
+  [k: string]: unknown;
+}
+
+/** GET /swarm. */
+export interface SwarmInfo extends SwarmMeta {
+  Spec: SwarmSpec;
+  JoinTokens: { Worker: string; Manager: string };
+  [k: string]: unknown;
+}
+
+/** The body of POST /swarm/init. */
+export interface SwarmInitRequest {
+  ListenAddr: string;
+  AdvertiseAddr: string;
+  DataPathAddr: string;
+  DataPathPort: number;
+  ForceNewCluster: boolean;
+  Spec: SwarmSpec;
+  AutoLockManagers: boolean;
+  Availability: string;
+  DefaultAddrPool: string[];
+  SubnetSize: number;
+}

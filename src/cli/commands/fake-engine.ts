@@ -181,3 +181,176 @@ export async function pier(host: string, args: string[], o: { stdin?: string | B
 
 /** pier's messages say "pier" where docker's say "docker". */
 export const dockerize = (s: string) => s.replaceAll('pier', 'docker');
+
+// --- a fake swarm (service, node and swarm commands) ----------------------------------------------
+
+/**
+ * IDs and objects of a one-node swarm with a "web" service (2 replicas, one failed task in slot 1's
+ * history). Task ages sit well inside units.HumanDuration's buckets (20 minutes, about a minute, 3 hours)
+ * so that two runs a moment apart print the same.
+ */
+export class FakeSwarm {
+  static readonly NODE = 'node1aaaaaaaaaaaaaaaaaaaa';
+  static readonly SERVICE = 'svc1bbbbbbbbbbbbbbbbbbbbb';
+  services = new Map<string, Record<string, unknown> & { ID: string; Version: { Index: number }; Spec: Record<string, unknown> }>();
+  tasks: Record<string, unknown>[] = [];
+  nodeVersion = 9;
+  nodeSpec: Record<string, unknown> = { Labels: {}, Role: 'manager', Availability: 'active' };
+  swarmVersion = 10;
+  swarmSpec: Record<string, unknown> = {
+    Name: 'default', Labels: {}, Orchestration: { TaskHistoryRetentionLimit: 5 }, Raft: { SnapshotInterval: 10000, LogEntriesForSlowFollowers: 500, ElectionTick: 10, HeartbeatTick: 1 },
+    Dispatcher: { HeartbeatPeriod: 5e9 }, CAConfig: { NodeCertExpiry: 7776000e9 }, TaskDefaults: {}, EncryptionConfig: { AutoLockManagers: false },
+  };
+  private seq = 0;
+
+  /** "Now" for the objects' times, shared by two swarms whose outputs are compared. */
+  constructor(readonly now = Date.now()) {
+    this.init();
+  }
+
+  private init(): void {
+    const spec = {
+      Name: 'web', Labels: {}, TaskTemplate: { ContainerSpec: { Image: 'busybox:latest@sha256:' + 'a'.repeat(64), Args: ['sleep', '1000'] }, ForceUpdate: 0 },
+      Mode: { Replicated: { Replicas: 2 } }, UpdateConfig: { Parallelism: 1, FailureAction: 'pause', Monitor: 1e6, MaxFailureRatio: 0, Order: 'stop-first' },
+      EndpointSpec: { Mode: 'vip', Ports: [{ Protocol: 'tcp', TargetPort: 80, PublishedPort: 8080, PublishMode: 'ingress' }] },
+    };
+    this.addService(FakeSwarm.SERVICE, spec, 11);
+    this.tasks.push(this.task('task1ccccccccccccccccccccc', FakeSwarm.SERVICE, 1, 'running', 'running', 1200));
+    this.tasks.push(this.task('task2ddddddddddddddddddddd', FakeSwarm.SERVICE, 2, 'running', 'running', 70));
+    this.tasks.push(this.task('task3eeeeeeeeeeeeeeeeeeeee', FakeSwarm.SERVICE, 1, 'failed', 'shutdown', 10800, 'task: non-zero exit (1)'));
+  }
+
+  private ago(s: number): string {
+    return new Date(this.now - s * 1000).toISOString();
+  }
+
+  private addService(id: string, spec: Record<string, unknown>, version: number): void {
+    // As a daemon's defaults would, but with a 1 ms monitor period so that progress ends at once.
+    spec['UpdateConfig'] ??= { Parallelism: 1, FailureAction: 'pause', Monitor: 1e6, MaxFailureRatio: 0, Order: 'stop-first' };
+    const ep = (spec['EndpointSpec'] ?? {}) as { Ports?: unknown[] };
+    const mode = spec['Mode'] as { Replicated?: { Replicas?: number } } | undefined;
+    const n = mode?.Replicated?.Replicas ?? 1;
+    this.services.set(id, {
+      ID: id, Version: { Index: version }, CreatedAt: this.ago(100), UpdatedAt: this.ago(50), Spec: spec,
+      Endpoint: { Spec: ep, Ports: ep.Ports ?? [] }, ServiceStatus: { RunningTasks: n, DesiredTasks: n, CompletedTasks: 0 },
+    });
+  }
+
+  task(id: string, service: string, slot: number, state: string, desired: string, age: number, err?: string): Record<string, unknown> {
+    const spec = (this.services.get(service)?.Spec['TaskTemplate'] ?? {}) as Record<string, unknown>;
+    return {
+      ID: id, Version: { Index: 1 }, CreatedAt: this.ago(age), UpdatedAt: this.ago(age), Labels: {}, Spec: spec, ServiceID: service, Slot: slot, NodeID: FakeSwarm.NODE,
+      Status: { Timestamp: this.ago(age), State: state, Message: state, ...(err ? { Err: err } : {}), PortStatus: {} }, DesiredState: desired,
+    };
+  }
+
+  node(): Record<string, unknown> {
+    return {
+      ID: FakeSwarm.NODE, Version: { Index: this.nodeVersion }, CreatedAt: '2024-01-01T12:00:00.5Z', UpdatedAt: this.ago(10), Spec: this.nodeSpec,
+      Description: { Hostname: 'host1', Platform: { Architecture: 'x86_64', OS: 'linux' }, Resources: { NanoCPUs: 4e9, MemoryBytes: 8e9 }, Engine: { EngineVersion: '28.2.2' } },
+      Status: { State: 'ready', Addr: '127.0.0.1' }, ManagerStatus: { Leader: true, Reachability: 'reachable', Addr: '127.0.0.1:2377' },
+    };
+  }
+
+  private find(ref: string) {
+    return this.services.get(ref) ?? [...this.services.values()].find((s) => s.Spec['Name'] === ref) ?? [...this.services.values()].find((s) => s.ID.startsWith(ref));
+  }
+
+  /** Log lines with docker's details framing, one frame each. */
+  logs(r: Recorded): Reply {
+    const ts = r.query.get('timestamps') ? '2024-01-01T00:00:00.000000001Z ' : '';
+    const det = (t: string) => (r.query.get('details') ? `com.docker.swarm.node.id=${FakeSwarm.NODE},com.docker.swarm.service.id=${FakeSwarm.SERVICE},com.docker.swarm.task.id=${t},env=a%20b ` : '');
+    return {
+      text: Buffer.concat([frame(1, `${ts}${det('task1ccccccccccccccccccccc')}hello\n`), frame(2, `${ts}${det('task2ddddddddddddddddddddd')}oops\n`), frame(1, `${ts}${det('task1ccccccccccccccccccccc')}again\n`)]),
+      headers: { 'Content-Type': 'application/vnd.docker.multiplexed-stream' },
+    };
+  }
+
+  readonly handler: Handler = (r) => {
+    const p = r.path;
+    const body = () => JSON.parse(r.body.toString() || 'null') as Record<string, unknown>;
+    const missing = (what: string, ref: string): Reply => ({ status: 404, json: { message: `${what} ${ref} not found` } });
+    if (p === '/info') return { json: { Name: 'host1', Swarm: { NodeID: FakeSwarm.NODE, LocalNodeState: 'active', ControlAvailable: true, NodeAddr: '127.0.0.1' } } };
+    if (p === '/swarm/init') return { json: FakeSwarm.NODE };
+    if (p === '/swarm') return { json: { ID: 'swarm1', Version: { Index: this.swarmVersion }, Spec: this.swarmSpec, JoinTokens: { Worker: 'SWMTKN-1-worker', Manager: 'SWMTKN-1-manager' } } };
+    if (p === '/swarm/update') {
+      if (Number(r.query.get('version')) !== this.swarmVersion) return { status: 500, json: { message: 'update out of sequence' } };
+      this.swarmSpec = body();
+      this.swarmVersion++;
+      return { status: 200 };
+    }
+    if (p === '/swarm/leave') return { status: 200 };
+    if (p === '/swarm/unlockkey') return { json: { UnlockKey: (this.swarmSpec['EncryptionConfig'] as { AutoLockManagers?: boolean })?.AutoLockManagers ? 'SWMKEY-1-abc' : '' } };
+    if (p === '/nodes') return { json: [this.node()] };
+    const n = /^\/nodes\/([^/]+)(\/update)?$/.exec(p);
+    if (n) {
+      if (n[1] !== FakeSwarm.NODE && n[1] !== 'host1') return missing('node', n[1]!);
+      if (r.method === 'DELETE') return { status: 200 };
+      if (n[2]) {
+        if (Number(r.query.get('version')) !== this.nodeVersion) return { status: 500, json: { message: 'update out of sequence' } };
+        this.nodeSpec = body();
+        this.nodeVersion++;
+        return { status: 200 };
+      }
+      return { json: this.node() };
+    }
+    if (p === '/services/create') {
+      const id = `svc${++this.seq}`.padEnd(25, 'x');
+      this.addService(id, body(), 1);
+      const mode = (body()['Mode'] ?? {}) as { Replicated?: { Replicas?: number } };
+      for (let slot = 1; slot <= (mode.Replicated?.Replicas ?? 1); slot++) this.tasks.push(this.task(`${id}t${slot}`, id, slot, 'running', 'running', 1));
+      return { status: 201, json: { ID: id } };
+    }
+    if (p === '/services') {
+      const f = JSON.parse(r.query.get('filters') ?? '{}') as Record<string, Record<string, boolean>>;
+      let list = [...this.services.values()];
+      if (f['id']) list = list.filter((s) => Object.keys(f['id']!).some((x) => s.ID.startsWith(x)));
+      if (f['name']) list = list.filter((s) => Object.keys(f['name']!).some((x) => String(s.Spec['Name']).startsWith(x)));
+      return { json: list.map((s) => (r.query.get('status') ? s : { ...s, ServiceStatus: undefined })) };
+    }
+    const s = /^\/(services|tasks)\/([^/]+)(\/update|\/logs)?$/.exec(p);
+    if (s && s[1] === 'services') {
+      const svc = this.find(s[2]!);
+      if (!svc) return missing('service', s[2]!);
+      if (s[3] === '/logs') return this.logs(r);
+      if (r.method === 'DELETE') {
+        this.services.delete(svc.ID);
+        return { status: 200 };
+      }
+      if (s[3] === '/update') {
+        if (Number(r.query.get('version')) !== svc.Version.Index) return { status: 500, json: { message: 'update out of sequence' } };
+        svc.PreviousSpec = svc.Spec;
+        svc.Spec = body();
+        svc.Version = { Index: svc.Version.Index + 1 };
+        // Converge at once: one running task per slot, surplus slots shut down.
+        const want = (svc.Spec['Mode'] as { Replicated?: { Replicas?: number } } | undefined)?.Replicated?.Replicas;
+        if (want !== undefined) {
+          for (const t of this.tasks) if (t['ServiceID'] === svc.ID && (t['Slot'] as number) > want) t['DesiredState'] = 'shutdown';
+          for (let slot = 1; slot <= want; slot++) {
+            if (!this.tasks.some((t) => t['ServiceID'] === svc.ID && t['Slot'] === slot && t['DesiredState'] === 'running')) {
+              this.tasks.push(this.task(`${svc.ID.slice(0, 10)}s${slot}v${svc.Version.Index}`, svc.ID, slot, 'running', 'running', 1));
+            }
+          }
+        }
+        return { json: { Warnings: null } };
+      }
+      return { json: svc };
+    }
+    if (p === '/tasks') {
+      const f = JSON.parse(r.query.get('filters') ?? '{}') as Record<string, Record<string, boolean>>;
+      let list = this.tasks;
+      if (f['service']) list = list.filter((t) => f['service']![t['ServiceID'] as string]);
+      if (f['node']) list = list.filter((t) => f['node']![t['NodeID'] as string] || f['node']!['host1']);
+      if (f['desired-state']) list = list.filter((t) => f['desired-state']![t['DesiredState'] as string]);
+      return { json: list };
+    }
+    if (s && s[1] === 'tasks') {
+      const t = this.tasks.find((x) => x['ID'] === s[2]);
+      if (t && s[3] === '/logs') return this.logs(r);
+      return t ? { json: t } : missing('task', s[2]!);
+    }
+    const net = /^\/networks\/([^/]+)$/.exec(p);
+    if (net) return net[1] === 'nonet' ? missing('network', net[1]) : { json: { Name: net[1], Id: `${net[1]}`.padEnd(64, '0') } };
+    return undefined;
+  };
+}
