@@ -633,14 +633,15 @@ export class NetworkService implements BalancerNetworks {
     return this.firewall.enabled;
   }
 
-  networkInfo(ref: string): { id: string; name: string; internal: boolean } | undefined {
+  networkInfo(ref: string): { id: string; name: string; internal: boolean; prefix?: number } | undefined {
     let n: NetworkRecord;
     try {
       n = this.store.find(ref);
     } catch {
       return undefined;
     }
-    return { id: n.id, name: n.name, internal: n.internal };
+    const v4 = n.ipam.Config.find((c) => c.Subnet && !c.Subnet.includes(':'));
+    return { id: n.id, name: n.name, internal: n.internal, prefix: v4 ? Number(v4.Subnet!.split('/')[1]) : undefined };
   }
 
   async bindHostPort(proto: 'tcp' | 'udp', range: [number, number], owner: string): Promise<number> {

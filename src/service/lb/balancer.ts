@@ -83,7 +83,7 @@ export interface BalancerNetworks {
   /** false with dockerd's --iptables=false: no rules are written, only names resolve. */
   readonly iptables: boolean;
   /** A network by ID or name; undefined when there is none. */
-  networkInfo(ref: string): { id: string; name: string; internal: boolean } | undefined;
+  networkInfo(ref: string): { id: string; name: string; internal: boolean; /** of its IPv4 subnet */ prefix?: number } | undefined;
   /** Holds a host port (any address) like a published container port: the first free one of [lo, hi]; conflict error when none is. */
   bindHostPort(proto: 'tcp' | 'udp', range: [number, number], owner: string): Promise<number>;
   releaseHostPort(proto: 'tcp' | 'udp', port: number): void;

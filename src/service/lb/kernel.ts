@@ -206,7 +206,8 @@ export class KernelBalancer implements LoadBalancer {
       await this.schedule().catch((e: unknown) => this.log.warn({ service: serviceId, err: e }, 'removing a service\'s VIP rules'));
       for (const n of dropped) this.net.releaseAddress(n, serviceId);
     }
-    return Object.fromEntries(next);
+    // As swarm shows them (Endpoint.VirtualIPs): with the network's prefix length.
+    return Object.fromEntries([...next].map(([id, ip]) => [id, `${ip}/${this.net.networkInfo(id)?.prefix ?? 32}`]));
   }
 
   async releaseVips(serviceId: string): Promise<void> {
