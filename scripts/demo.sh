@@ -3,8 +3,9 @@
 # the pier CLI and the real docker CLI (when installed), run containers from it (run,
 # exec, logs, stats, stop, commit, rm), serve a page from a named volume on a user
 # network through a published port (container DNS, the page fetched by name and from
-# the host), build an image from a Dockerfile (again from the cache), save the image, and
-# send it through a `pier registry` of its own and back.
+# the host), run a service of three replicas balanced behind one published port, build an
+# image from a Dockerfile (again from the cache), save the image, send it through a
+# `pier registry` of its own and back, and reach pierd over TCP with mutual TLS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=${PIER_DEMO_ROOT:-/tmp/pier-demo}
@@ -12,11 +13,17 @@ port=${PIER_DEMO_REGISTRY_PORT:-5055}
 sock=$root/pier.sock
 mkdir -p "$root"
 web_port=${PIER_DEMO_WEB_PORT:-18088}
-./bin/pierd --data-root "$root/data" --exec-root "$root/exec" -H "unix://$sock" --pidfile "$root/pierd.pid" --log-format text --bridge pierdemo0 >"$root/pierd.log" 2>&1 &
+svc_port=${PIER_DEMO_SERVICE_PORT:-18089}
+tls_port=${PIER_DEMO_TLS_PORT:-12376}
+# Certificates for the TLS listener: a CA, the daemon's and a client's (openssl underneath).
+./bin/pier tls generate --force --out "$root/certs" --host 127.0.0.1,localhost >/dev/null
+./bin/pierd --data-root "$root/data" --exec-root "$root/exec" -H "unix://$sock" \
+  -H "tcp://127.0.0.1:$tls_port" --tlsverify --tlscacert "$root/certs/ca.pem" --tlscert "$root/certs/server-cert.pem" --tlskey "$root/certs/server-key.pem" \
+  --pidfile "$root/pierd.pid" --log-format text --bridge pierdemo0 >"$root/pierd.log" 2>&1 &
 ./bin/pier registry serve --addr "127.0.0.1:$port" --root "$root/registry" >"$root/registry.log" 2>&1 &
 registry_pid=$!
 # Containers outlive pierd (live restore): remove the demo's before stopping it.
-trap './bin/pier -H "unix://$sock" rm -f -v demo-web demo-site >/dev/null 2>&1 || true; ./bin/pier -H "unix://$sock" network rm demo-net >/dev/null 2>&1 || true; ./bin/pier -H "unix://$sock" volume rm demo-pages >/dev/null 2>&1 || true; kill $(cat "$root/pierd.pid" 2>/dev/null) $registry_pid 2>/dev/null || true' EXIT
+trap './bin/pier -H "unix://$sock" swarm leave --force >/dev/null 2>&1 || true; ./bin/pier -H "unix://$sock" rm -f -v demo-web demo-site >/dev/null 2>&1 || true; ./bin/pier -H "unix://$sock" network rm demo-net >/dev/null 2>&1 || true; ./bin/pier -H "unix://$sock" volume rm demo-pages >/dev/null 2>&1 || true; kill $(cat "$root/pierd.pid" 2>/dev/null) $registry_pid 2>/dev/null || true' EXIT
 for _ in $(seq 50); do [ -S "$sock" ] && break; sleep 0.1; done
 export PIER_HOST=unix://$sock
 set -x
@@ -45,6 +52,14 @@ for _ in $(seq 20); do curl -fsS "http://127.0.0.1:$web_port/" && break; sleep 0
 ./bin/pier rm -f demo-site
 ./bin/pier network rm demo-net
 ./bin/pier volume rm demo-pages
+./bin/pier swarm init
+./bin/pier service create --name demo-svc --replicas 3 --stop-grace-period 1s -p "$svc_port:80" busybox sh -c 'mkdir /w; hostname > /w/index.html; httpd -f -p 80 -h /w'
+./bin/pier service ls
+for _ in 1 2 3 4 5 6; do curl -fsS "http://127.0.0.1:$svc_port/"; done
+./bin/pier service scale demo-svc=1
+./bin/pier service ps demo-svc
+./bin/pier service rm demo-svc
+./bin/pier swarm leave --force
 mkdir -p "$root/ctx" && printf 'hello from a build\n' > "$root/ctx/greeting.txt"
 printf 'FROM busybox\nCOPY greeting.txt /greeting.txt\nRUN wc -c /greeting.txt\nCMD ["cat", "/greeting.txt"]\n' > "$root/ctx/Dockerfile"
 ./bin/pier build -t demo/built:1 "$root/ctx"
@@ -58,5 +73,6 @@ if command -v docker >/dev/null; then DOCKER_HOST=unix://$sock docker image insp
 ./bin/pier rmi "127.0.0.1:$port/demo/busybox:latest"
 ./bin/pier pull "127.0.0.1:$port/demo/busybox:latest"
 ./bin/pier images
+./bin/pier -H "tcp://127.0.0.1:$tls_port" --tlsverify --tlscacert "$root/certs/ca.pem" --tlscert "$root/certs/cert.pem" --tlskey "$root/certs/key.pem" ps -a
 { set +x; } 2>/dev/null
 echo "logs: $root/pierd.log $root/registry.log"
