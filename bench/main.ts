@@ -27,12 +27,15 @@ import { netPlumbingBench } from './netplumbing.js';
 import { imagesBench } from './images.js';
 import { loadSaveBench } from './loadsave.js';
 import { registryBench } from './registry.js';
+import { remoteBench } from './remote.js';
+import { imageCopyBench } from './image-copy.js';
 import { HEADER, renderTable, type AreaResult, type Bench } from './report.js';
 import { rssBench } from './rss.js';
+import { servicesBench } from './services.js';
 import { hrnow, secondsSince } from './stats.js';
 import { startSubjects, type Subjects } from './subjects.js';
 
-const BENCHES: readonly Bench<Subjects>[] = [rssBench, cliBench, imagesBench, loadSaveBench, registryBench, monitorBench, runBench, execBench, psBench, logsBench, networksBench, netPlumbingBench, buildBench];
+const BENCHES: readonly Bench<Subjects>[] = [rssBench, cliBench, imagesBench, loadSaveBench, registryBench, monitorBench, runBench, execBench, psBench, logsBench, networksBench, netPlumbingBench, servicesBench, remoteBench, imageCopyBench, buildBench];
 
 const USAGE = `usage: npm run bench -- [--only ${BENCHES.map((b) => b.area).join(',')}] [--out FILE] [--quick]`;
 
