@@ -90,7 +90,7 @@ describe('NetworkService for the load balancer', () => {
     assert.equal(svc.reserveAddress(front, 's1'), '10.250.7.254');
     assert.equal(svc.reserveAddress('front', 's2', '10.250.7.249/24'), '10.250.7.249');
     assert.equal(svc.reserveAddress(front, 's3', '10.250.7.254'), '10.250.7.253', 'a preferred address another holds: the next free from the top');
-    assert.deepEqual(svc.networkInfo('front'), { id: front, name: 'front', internal: false });
+    assert.deepEqual(svc.networkInfo('front'), { id: front, name: 'front', internal: false, prefix: 24 });
     assert.equal(svc.networkInfo('nope'), undefined);
   });
 

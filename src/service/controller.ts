@@ -1072,7 +1072,7 @@ export class Controller {
         name: s.Spec.Name,
         mode: s.Spec.EndpointSpec?.Mode === 'dnsrr' ? 'dnsrr' : 'vip',
         ports: (s.Endpoint.Ports ?? []).filter((p) => (p.PublishMode ?? 'ingress') === 'ingress' && p.PublishedPort),
-        vips: Object.fromEntries((s.Endpoint.VirtualIPs ?? []).map((v) => [v.NetworkID, v.Addr.split('/')[0]!])),
+        vips: Object.fromEntries((s.Endpoint.VirtualIPs ?? []).map((v) => [v.NetworkID, v.Addr])),
         networks: networksOf(s.Spec).map((n) => n.Target),
         backends,
       });

@@ -32,7 +32,7 @@ export interface BalancedService {
   mode: 'vip' | 'dnsrr';
   /** Ingress-mode published ports. */
   ports: PortConfig[];
-  /** network ID → the service's virtual IP there (vip mode). */
+  /** network ID → the service's virtual IP there (vip mode), with or without its prefix length (as allocateVips gives it). */
   vips: Record<string, string>;
   /** IDs of the networks the service is on: its name (and swarm's `tasks.<name>`, every backend) resolves on each. */
   networks: string[];
@@ -49,7 +49,7 @@ export interface LoadBalancer {
   reservePorts(serviceId: string, ports: PortConfig[], previous?: PortConfig[]): Promise<PortConfig[]>;
   releasePorts(serviceId: string): Promise<void>;
   /**
-   * A virtual IP on each network (network ID → address), kept for the service's life; networks no
+   * A virtual IP on each network (network ID → "address/prefix", as Endpoint.VirtualIPs shows it), kept for the service's life; networks no
    * longer listed give theirs back. `previous` (the service's Endpoint.VirtualIPs: network ID →
    * address, with or without a prefix) is taken again when still free: how a VIP survives a
    * daemon restart.

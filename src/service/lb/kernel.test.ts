@@ -24,7 +24,7 @@ class FakeNetworks implements BalancerNetworks {
   names: ServiceNames = new Map();
 
   networkInfo(ref: string) {
-    return ['n1', 'n2', 'internal'].includes(ref) ? { id: ref, name: `net-${ref}`, internal: ref === 'internal' } : undefined;
+    return ['n1', 'n2', 'internal'].includes(ref) ? { id: ref, name: `net-${ref}`, internal: ref === 'internal', prefix: 24 } : undefined;
   }
   async bindHostPort(proto: 'tcp' | 'udp', [lo, hi]: [number, number]): Promise<number> {
     for (let p = lo; p <= hi; p++) {
@@ -152,9 +152,9 @@ describe('KernelBalancer VIPs', () => {
   it('keeps a VIP per network for the service\'s life, gives back dropped networks, and reuses `previous`', async () => {
     const { net, lb } = setup();
     const v = await lb.allocateVips('s1', ['n1', 'n2']);
-    assert.deepEqual(v, { n1: '10.0.0.254', n2: '10.0.0.253' });
+    assert.deepEqual(v, { n1: '10.0.0.254/24', n2: '10.0.0.253/24' });
     assert.deepEqual(await lb.allocateVips('s1', ['n1', 'n2']), v);
-    assert.deepEqual(await lb.allocateVips('s1', ['n1']), { n1: '10.0.0.254' });
+    assert.deepEqual(await lb.allocateVips('s1', ['n1']), { n1: '10.0.0.254/24' });
     assert.equal(net.addrs.get('n2')?.get('s1'), undefined);
     await assert.rejects(lb.allocateVips('s1', ['nope']), kind('not-found', /network nope not found/));
     await lb.releaseVips('s1');

@@ -34,7 +34,7 @@ export function vipsFor(networks: readonly string[], services: readonly Balanced
   for (const s of services) {
     if (s.mode !== 'vip') continue;
     for (const net of networks) {
-      const vip = s.vips[net];
+      const vip = s.vips[net]?.split('/')[0];
       if (!vip) continue;
       const backends = [...new Set(s.backends.map((b) => b.ips[net]).filter((ip): ip is string => !!ip))].sort(byAddress);
       out.push({ vip, backends });
@@ -95,7 +95,7 @@ export function serviceNames(services: readonly BalancedService[]): ServiceNames
   for (const s of services) {
     for (const net of new Set([...s.networks, ...Object.keys(s.vips)])) {
       const tasks = [...new Set(s.backends.map((b) => b.ips[net]).filter((ip): ip is string => !!ip))].sort(byAddress);
-      const vip = s.mode === 'vip' ? s.vips[net] : undefined;
+      const vip = s.mode === 'vip' ? s.vips[net]?.split('/')[0] : undefined;
       const names = out.get(net) ?? new Map<string, string[]>();
       names.set(s.name.toLowerCase(), vip ? [vip] : tasks);
       names.set(`tasks.${s.name.toLowerCase()}`, tasks);

@@ -247,7 +247,7 @@ describe('kernel load balancer (namespaces, no daemon)', { skip }, () => {
     nets.seeded = names.map((n) => ({ containerId: `c-${n}`, netns: `/run/netns/${NS(n)}`, networks: [NET_ID] }));
     await nets.watch!({ containerId: 'c-cl', netns: `/run/netns/${NS('cl')}`, networks: [NET_ID], fresh: true });
     published = (await lb.reservePorts('svc1', [{ TargetPort: PORT }]))[0]!.PublishedPort!;
-    vip = (await lb.allocateVips('svc1', [NET_ID]))[NET_ID]!;
+    vip = (await lb.allocateVips('svc1', [NET_ID]))[NET_ID]!.split('/')[0]!;
     await lb.apply([service()]);
   });
 
