@@ -5,14 +5,12 @@
  * the store without a put. Revisions come from one store-wide counter, as in
  * etcd, so an object deleted and created again never reuses an old revision.
  */
-import type { ClusterStore, Kind, Kinds, Op, PutOptions, StoreEvent } from './cluster-store.js';
-import { applyOps, Watchers } from './store-common.js';
+import type { Kind, Kinds, Op } from './cluster-store.js';
+import { applyOps, DocumentStore } from './store-common.js';
 
-export class MemoryClusterStore implements ClusterStore {
+export class MemoryClusterStore extends DocumentStore {
   private readonly objs = new Map<Kind, Map<string, Kinds[Kind]>>();
   private revision = 0;
-  private readonly watchers = new Watchers();
-  private closed = false;
 
   private table(kind: Kind): Map<string, Kinds[Kind]> {
     let t = this.objs.get(kind);
@@ -29,31 +27,8 @@ export class MemoryClusterStore implements ClusterStore {
     return [...this.table(kind).values()].map((o) => structuredClone(o) as Kinds[K]);
   }
 
-  async put<K extends Kind>(kind: K, obj: Kinds[K], o: PutOptions = {}): Promise<Kinds[K]> {
-    const [stored] = this.commit([{ op: 'put', kind, obj, ...(o.expect !== undefined ? { expect: o.expect } : {}) }]);
-    return structuredClone(stored) as Kinds[K];
-  }
-
-  async delete(kind: Kind, id: string, o: PutOptions = {}): Promise<void> {
-    this.commit([{ op: 'delete', kind, id, ...(o.expect !== undefined ? { expect: o.expect } : {}) }]);
-  }
-
-  async txn(ops: Op[]): Promise<void> {
-    this.commit(ops);
-  }
-
-  watch(fn: (e: StoreEvent) => void): () => void {
-    return this.watchers.add(fn);
-  }
-
-  async close(): Promise<void> {
-    this.closed = true;
-    this.watchers.clear();
-  }
-
-  /** Checks every op, then applies them all; returns the stored objects of the puts, in order. */
-  private commit(ops: Op[]): Kinds[Kind][] {
-    if (this.closed) throw new Error('cluster store is closed');
+  protected commit(ops: Op[]): Kinds[Kind][] {
+    this.checkOpen();
     const { events, stored, revision } = applyOps(ops, this.revision, (kind, id) => this.table(kind).get(id));
     this.revision = revision;
     for (const e of events) {

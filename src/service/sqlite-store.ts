@@ -11,8 +11,8 @@
  *   const store = new SqliteClusterStore(db);   // db from base/db.ts openDb
  */
 import type { Db } from '../base/db.js';
-import type { ClusterStore, Kind, Kinds, Op, PutOptions, StoreEvent } from './cluster-store.js';
-import { applyOps, Watchers } from './store-common.js';
+import type { Kind, Kinds, Op } from './cluster-store.js';
+import { applyOps, DocumentStore } from './store-common.js';
 
 export const CLUSTER_MIGRATIONS = [
   `CREATE TABLE IF NOT EXISTS cluster_objects (
@@ -29,9 +29,7 @@ export const CLUSTER_MIGRATIONS = [
    INSERT OR IGNORE INTO cluster_revision (one, revision) VALUES (1, 0);`,
 ];
 
-export class SqliteClusterStore implements ClusterStore {
-  private readonly watchers = new Watchers();
-  private closed = false;
+export class SqliteClusterStore extends DocumentStore {
   private readonly getStmt;
   private readonly listStmt;
   private readonly putStmt;
@@ -41,6 +39,7 @@ export class SqliteClusterStore implements ClusterStore {
 
   /** The database stays the caller's: close() does not close it. */
   constructor(private readonly db: Db) {
+    super();
     for (const m of CLUSTER_MIGRATIONS) db.exec(m);
     this.getStmt = db.prepare('SELECT doc FROM cluster_objects WHERE kind = ? AND id = ?');
     this.listStmt = db.prepare('SELECT doc FROM cluster_objects WHERE kind = ? ORDER BY revision');
@@ -58,43 +57,17 @@ export class SqliteClusterStore implements ClusterStore {
   }
 
   async get<K extends Kind>(kind: K, id: string): Promise<Kinds[K] | undefined> {
-    this.open();
+    this.checkOpen();
     return this.read(kind, id) as Kinds[K] | undefined;
   }
 
   async list<K extends Kind>(kind: K): Promise<Kinds[K][]> {
-    this.open();
+    this.checkOpen();
     return (this.listStmt.all(kind) as { doc: string }[]).map((r) => JSON.parse(r.doc) as Kinds[K]);
   }
 
-  async put<K extends Kind>(kind: K, obj: Kinds[K], o: PutOptions = {}): Promise<Kinds[K]> {
-    const [stored] = this.commit([{ op: 'put', kind, obj, ...(o.expect !== undefined ? { expect: o.expect } : {}) }]);
-    return structuredClone(stored) as Kinds[K];
-  }
-
-  async delete(kind: Kind, id: string, o: PutOptions = {}): Promise<void> {
-    this.commit([{ op: 'delete', kind, id, ...(o.expect !== undefined ? { expect: o.expect } : {}) }]);
-  }
-
-  async txn(ops: Op[]): Promise<void> {
-    this.commit(ops);
-  }
-
-  watch(fn: (e: StoreEvent) => void): () => void {
-    return this.watchers.add(fn);
-  }
-
-  async close(): Promise<void> {
-    this.closed = true;
-    this.watchers.clear();
-  }
-
-  private open(): void {
-    if (this.closed) throw new Error('cluster store is closed');
-  }
-
-  private commit(ops: Op[]): Kinds[Kind][] {
-    this.open();
+  protected commit(ops: Op[]): Kinds[Kind][] {
+    this.checkOpen();
     // better-sqlite3 is synchronous: nothing else runs between the checks and the writes.
     const result = this.db.transaction(() => {
       const rev = (this.revStmt.get() as { revision: number }).revision;

@@ -4,7 +4,7 @@
  * watch delivery in commit order.
  */
 import { conflict, invalid } from '../base/errdefs.js';
-import type { Kind, Kinds, Op, StoreEvent } from './cluster-store.js';
+import type { ClusterStore, Kind, Kinds, Op, PutOptions, StoreEvent } from './cluster-store.js';
 
 /** The message swarm gives for a stale Version.Index, which the docker CLI shows as is. */
 export const OUT_OF_SEQUENCE = 'update out of sequence';
@@ -94,5 +94,47 @@ export class Watchers {
     } finally {
       this.delivering = false;
     }
+  }
+}
+
+/**
+ * The part of a ClusterStore that is the same whatever holds the documents:
+ * put, delete and txn are batches for `commit`, watch and close. A store
+ * supplies get, list and commit (check with applyOps, write all or nothing,
+ * then `watchers.emit`).
+ */
+export abstract class DocumentStore implements ClusterStore {
+  protected readonly watchers = new Watchers();
+  protected closed = false;
+
+  abstract get<K extends Kind>(kind: K, id: string): Promise<Kinds[K] | undefined>;
+  abstract list<K extends Kind>(kind: K): Promise<Kinds[K][]>;
+  /** Checks every op, then applies them all; returns the stored objects of the puts, in order. */
+  protected abstract commit(ops: Op[]): Kinds[Kind][];
+
+  async put<K extends Kind>(kind: K, obj: Kinds[K], o: PutOptions = {}): Promise<Kinds[K]> {
+    const [stored] = this.commit([{ op: 'put', kind, obj, ...(o.expect !== undefined ? { expect: o.expect } : {}) }]);
+    return structuredClone(stored) as Kinds[K];
+  }
+
+  async delete(kind: Kind, id: string, o: PutOptions = {}): Promise<void> {
+    this.commit([{ op: 'delete', kind, id, ...(o.expect !== undefined ? { expect: o.expect } : {}) }]);
+  }
+
+  async txn(ops: Op[]): Promise<void> {
+    this.commit(ops);
+  }
+
+  watch(fn: (e: StoreEvent) => void): () => void {
+    return this.watchers.add(fn);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.watchers.clear();
+  }
+
+  protected checkOpen(): void {
+    if (this.closed) throw new Error('cluster store is closed');
   }
 }
