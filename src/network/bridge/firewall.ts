@@ -28,6 +28,7 @@
  * took 15.5 ms against 113 ms for the CNI portmap plugin's sequence of
  * iptables calls (`npm run bench -- --only netplumbing`).
  */
+import { Coalesced } from '../../base/coalesce.js';
 import type { Host } from '../../base/host.js';
 import type { PortMapping } from '../types.js';
 
@@ -145,8 +146,7 @@ export function renderTeardown(c: Chains, present: [string, string, string][]): 
 export class Firewall {
   readonly chains: Chains;
   private jumpsKnown = false;
-  private running?: Promise<void>;
-  private queued?: Promise<void>;
+  private readonly restores = new Coalesced(() => this.applyNow());
 
   constructor(
     private readonly host: Host,
@@ -160,19 +160,7 @@ export class Firewall {
   /** Brings the kernel's rules to the current state; resolves once a restore that started after this call is done. */
   sync(): Promise<void> {
     if (!this.enabled) return Promise.resolve();
-    if (this.queued) return this.queued;
-    const prev = this.running ?? Promise.resolve();
-    const next = prev.catch(() => undefined).then(async () => {
-      this.queued = undefined;
-      this.running = next;
-      try {
-        await this.applyNow();
-      } finally {
-        if (this.running === next) this.running = undefined;
-      }
-    });
-    this.queued = next;
-    return next;
+    return this.restores.request();
   }
 
   private async applyNow(): Promise<void> {
@@ -197,7 +185,7 @@ export class Firewall {
   /** Removes our jumps and chains (daemon shutdown with nothing left running). */
   async teardown(): Promise<void> {
     if (!this.enabled) return;
-    await this.running?.catch(() => undefined);
+    await this.restores.settled();
     const { jumps: present, chains } = await this.present();
     if (!present.length && !Object.values(this.chains).some((c) => chains.has(c))) return;
     const c = this.chains;

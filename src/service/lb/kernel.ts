@@ -30,6 +30,7 @@
  */
 import { existsSync } from 'node:fs';
 import { conflict, EngineError, invalid, isKind, messageOf, notFound } from '../../base/errdefs.js';
+import { Coalesced } from '../../base/coalesce.js';
 import type { Host } from '../../base/host.js';
 import type { Logger } from '../../base/log.js';
 import type { PortConfig } from '../types.js';
@@ -69,8 +70,7 @@ export class KernelBalancer implements LoadBalancer {
   private seeded = false;
   /** Per namespace: the write in progress, so that two never overlap. */
   private readonly locks = new Map<string, Promise<void>>();
-  private running?: Promise<void>;
-  private queued?: Promise<void>;
+  private readonly passes = new Coalesced(() => this.pass());
   private closed = false;
   private warnedNoIptables = false;
 
@@ -228,19 +228,7 @@ export class KernelBalancer implements LoadBalancer {
   /** Resolves once a pass that started after this call is done; calls meanwhile share the next pass. */
   private schedule(): Promise<void> {
     if (this.closed) return Promise.resolve();
-    if (this.queued) return this.queued;
-    const prev = this.running ?? Promise.resolve();
-    const next = prev.catch(() => undefined).then(async () => {
-      this.queued = undefined;
-      this.running = next;
-      try {
-        await this.pass();
-      } finally {
-        if (this.running === next) this.running = undefined;
-      }
-    });
-    this.queued = next;
-    return next;
+    return this.passes.request();
   }
 
   /**
@@ -357,8 +345,7 @@ export class KernelBalancer implements LoadBalancer {
 
   async close(): Promise<void> {
     this.closed = true;
-    await this.queued?.catch(() => undefined);
-    await this.running?.catch(() => undefined);
+    await this.passes.settled();
     await Promise.all([...this.locks.values()]);
   }
 }
