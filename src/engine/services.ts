@@ -25,7 +25,7 @@ import type { Logger } from '../base/log.js';
 import { streamLog, rfc3339Nano } from '../runtime/logfile.js';
 import type { ClusterStore, Op, StoreEvent } from '../service/cluster-store.js';
 import { Controller } from '../service/controller.js';
-import { taskSpecsDiffer } from '../service/spec.js';
+import { checkLabels, taskSpecsDiffer } from '../service/spec.js';
 import type { LoadBalancer } from '../service/lb/balancer.js';
 import type { NetworkAttachmentConfig, Node, Service, ServiceSpec, Swarm, SwarmSpec, Task, UpdateConfig } from '../service/types.js';
 import type { DistributionService } from '../distribution/service.js';
@@ -562,7 +562,6 @@ export class SwarmService {
   private prepare(spec: ServiceSpec | undefined): ServiceSpec {
     if (!spec || typeof spec !== 'object' || Array.isArray(spec)) throw invalid('the request body must be a service spec');
     if (!spec.TaskTemplate || typeof spec.TaskTemplate !== 'object') throw invalid('TaskTemplate: a service needs a task template with a ContainerSpec');
-    checkContainerSpec(spec.TaskTemplate.ContainerSpec);
     if (spec.TaskTemplate.Runtime && spec.TaskTemplate.Runtime !== 'container')
       throw notImplemented(`service runtime "${spec.TaskTemplate.Runtime}" is not supported: Pier runs container tasks only`);
     for (const [what, v] of [['TaskTemplate.Networks', spec.TaskTemplate.Networks], ['Networks', spec.Networks]] as const)
@@ -748,30 +747,6 @@ function checkSwarmSpec(spec: unknown): void {
       if (!['ExternalCAs', 'LogDriver', 'AutoLockManagers', 'SigningCACert', 'SigningCAKey', 'ForceRotate'].includes(f) && x !== null && typeof x !== 'number')
         throw invalid(`Spec.${k}.${f} must be a number`);
   }
-}
-
-/** The fields of a ContainerSpec the executor maps, checked for their JSON types (the controller checks their values). */
-function checkContainerSpec(cs: unknown): void {
-  if (!cs || typeof cs !== 'object' || Array.isArray(cs)) throw invalid('TaskTemplate: ContainerSpec must be provided');
-  const c = cs as Record<string, unknown>;
-  const strList = (k: string) => {
-    const v = c[k];
-    if (v !== undefined && v !== null && (!Array.isArray(v) || v.some((x) => typeof x !== 'string'))) throw invalid(`ContainerSpec.${k} must be a list of strings`);
-  };
-  for (const k of ['Command', 'Args', 'Env', 'Groups', 'Hosts', 'CapabilityAdd', 'CapabilityDrop']) strList(k);
-  for (const k of ['Image', 'Hostname', 'Dir', 'User', 'StopSignal'])
-    if (c[k] !== undefined && c[k] !== null && typeof c[k] !== 'string') throw invalid(`ContainerSpec.${k} must be a string`);
-  checkLabels('ContainerSpec.Labels', c.Labels);
-  checkLabels('ContainerSpec.Sysctls', c.Sysctls);
-  for (const k of ['Mounts', 'Ulimits'])
-    if (c[k] !== undefined && c[k] !== null && (!Array.isArray(c[k]) || (c[k] as unknown[]).some((x) => !x || typeof x !== 'object'))) throw invalid(`ContainerSpec.${k} must be a list of objects`);
-  for (const k of ['DNSConfig', 'Healthcheck'])
-    if (c[k] !== undefined && c[k] !== null && (typeof c[k] !== 'object' || Array.isArray(c[k]))) throw invalid(`ContainerSpec.${k} must be a JSON object`);
-}
-
-function checkLabels(what: string, l: unknown): void {
-  if (l === undefined || l === null) return;
-  if (typeof l !== 'object' || Array.isArray(l) || Object.values(l).some((v) => typeof v !== 'string')) throw invalid(`${what} must be an object of string values`);
 }
 
 function labelMatch(labels: Record<string, string>, want: string): boolean {

@@ -123,7 +123,9 @@ export function validateSpec(spec: ServiceSpec): void {
   if (!spec || typeof spec !== 'object') throw invalid('service spec must be an object');
   validateName(spec.Name);
   const t = spec.TaskTemplate;
-  if (!t || typeof t !== 'object' || !t.ContainerSpec) throw invalid('TaskTemplate: ContainerSpec must be provided');
+  if (!t || typeof t !== 'object') throw invalid('TaskTemplate: ContainerSpec must be provided');
+  checkContainerSpec(t.ContainerSpec);
+  checkLabels('service labels', spec.Labels);
   const c = t.ContainerSpec;
   if (typeof c.Image !== 'string' || c.Image.trim() === '') throw invalid('ContainerSpec: image reference must be provided');
   checkDuration('ContainerSpec: stop grace period', c.StopGracePeriod);
@@ -207,4 +209,29 @@ function canonical(v: unknown): unknown {
 /** True when a task made from `a` must be replaced to match `b` (ForceUpdate counts too). */
 export function taskSpecsDiffer(a: TaskSpec | undefined, b: TaskSpec | undefined): boolean {
   return JSON.stringify(canonical(a) ?? null) !== JSON.stringify(canonical(b) ?? null);
+}
+
+/** The fields of a ContainerSpec the executor maps, checked for their JSON types (the controller checks their values). */
+export function checkContainerSpec(cs: unknown): void {
+  if (!cs || typeof cs !== 'object' || Array.isArray(cs)) throw invalid('TaskTemplate: ContainerSpec must be provided');
+  const c = cs as Record<string, unknown>;
+  const strList = (k: string) => {
+    const v = c[k];
+    if (v !== undefined && v !== null && (!Array.isArray(v) || v.some((x) => typeof x !== 'string'))) throw invalid(`ContainerSpec.${k} must be a list of strings`);
+  };
+  for (const k of ['Command', 'Args', 'Env', 'Groups', 'Hosts', 'CapabilityAdd', 'CapabilityDrop']) strList(k);
+  for (const k of ['Image', 'Hostname', 'Dir', 'User', 'StopSignal'])
+    if (c[k] !== undefined && c[k] !== null && typeof c[k] !== 'string') throw invalid(`ContainerSpec.${k} must be a string`);
+  checkLabels('ContainerSpec.Labels', c.Labels);
+  checkLabels('ContainerSpec.Sysctls', c.Sysctls);
+  for (const k of ['Mounts', 'Ulimits'])
+    if (c[k] !== undefined && c[k] !== null && (!Array.isArray(c[k]) || (c[k] as unknown[]).some((x) => !x || typeof x !== 'object'))) throw invalid(`ContainerSpec.${k} must be a list of objects`);
+  for (const k of ['DNSConfig', 'Healthcheck'])
+    if (c[k] !== undefined && c[k] !== null && (typeof c[k] !== 'object' || Array.isArray(c[k]))) throw invalid(`ContainerSpec.${k} must be a JSON object`);
+}
+
+/** Labels (or sysctls): a JSON object of strings. */
+export function checkLabels(what: string, l: unknown): void {
+  if (l === undefined || l === null) return;
+  if (typeof l !== 'object' || Array.isArray(l) || Object.values(l).some((v) => typeof v !== 'string')) throw invalid(`${what} must be an object of string values`);
 }
