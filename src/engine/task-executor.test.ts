@@ -142,6 +142,15 @@ describe('observation', () => {
     assert.deepEqual(observation(c), { containerId: 'c1', running: true, pid: 42, health: 'healthy', addresses: { netid: '10.1.0.5/24' } });
   });
 
+  it('reports the host-mode ports a running task container published', () => {
+    const c = record({
+      state: { ...initialState(), Status: 'running', Running: true, Pid: 7 },
+      hasBeenStarted: true,
+      ports: [{ proto: 'udp', containerPort: 53, hostIp: '', hostPort: 5353 }],
+    });
+    assert.deepEqual(observation(c).ports, [{ Protocol: 'udp', TargetPort: 53, PublishedPort: 5353, PublishMode: 'host' }]);
+  });
+
   it('reports an exit code and the error once the container ended', () => {
     const c = record({ hasBeenStarted: true, state: { ...initialState(), Status: 'exited', ExitCode: 137, OOMKilled: true } });
     const o = observation(c);

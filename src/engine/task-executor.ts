@@ -146,6 +146,9 @@ export function observation(c: ContainerRecord): Observation {
   if (ended) o.exitCode = c.state.ExitCode;
   const error = c.state.OOMKilled ? 'OOM killed' : c.state.Error;
   if (error) o.error = error;
+  // A task container publishes only its host-mode ports (ingress ones are the balancer's).
+  if (running && c.ports?.length)
+    o.ports = c.ports.map((m) => ({ Protocol: m.proto, TargetPort: m.containerPort, PublishedPort: m.hostPort, PublishMode: 'host' }));
   return o;
 }
 

@@ -933,7 +933,10 @@ export class Controller {
     if (!this.runningSince_.has(t.ID)) this.runningSince_.set(t.ID, Date.now());
     // As swarm's agent does, a task with a healthcheck stays "starting" until it is healthy.
     if (t.Status.State !== 'running' && obs.health !== 'starting' && obs.health !== 'unhealthy') {
-      await this.advance(t.ID, 'running', 'started', { ContainerStatus: { ContainerID: obs.containerId, PID: obs.pid, ExitCode: 0 } }, attachmentsOf(obs));
+      await this.advance(t.ID, 'running', 'started', {
+        ContainerStatus: { ContainerID: obs.containerId, PID: obs.pid, ExitCode: 0 },
+        ...(obs.ports?.length ? { PortStatus: { Ports: obs.ports } } : {}),
+      }, attachmentsOf(obs));
     }
     if (obs.health === 'unhealthy') {
       // Swarm replaces an unhealthy task rather than keep it out of the balancer for good.

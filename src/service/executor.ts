@@ -7,7 +7,7 @@
  * com.docker.swarm.{service.id,service.name,task.id,task.name,node.id}, as
  * swarm does, so `docker ps` shows them as swarm's do.
  */
-import type { Service, Task } from './types.js';
+import type { PortConfig, Service, Task } from './types.js';
 
 export interface Observation {
   containerId: string;
@@ -21,6 +21,8 @@ export interface Observation {
   addresses: Record<string, string>;
   /** What went wrong (runc's message, OOM), when it ended badly. */
   error?: string;
+  /** Host-mode published ports the container got (`service ps` shows them as the task's PortStatus). */
+  ports?: PortConfig[];
 }
 
 export interface TaskExecutor {

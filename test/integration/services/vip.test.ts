@@ -3,14 +3,16 @@
  * (endpoint mode vip) and `tasks.<name>` to every replica; connections to the
  * VIP are balanced over the replicas, which see the calling container's own
  * address; with `--endpoint-mode dnsrr` the name resolves to the replicas
- * themselves.
+ * themselves. A host-mode port belongs to the task's container, and `service
+ * ps` shows it.
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { api } from '../../harness/daemon.js';
 import { cli, containerSkip, endAll, waitFor } from '../../harness/containers.js';
 import type { NetDaemon } from '../networks/helpers.js';
-import { converged, loggedClients, parseWho, REPLICA_ARGS, startSwarmDaemon, taskContainers, uniqueName, V, WHO } from './helpers.js';
+import { bodyAt } from '../networks/helpers.js';
+import { converged, freePort, loggedClients, parseWho, REPLICA_ARGS, startSwarmDaemon, taskContainers, uniqueName, V, WHO } from './helpers.js';
 
 const skip = containerSkip({ docker: true });
 
@@ -76,5 +78,17 @@ describe('service names and VIPs inside the network', { skip }, () => {
     const want = taskIps(rr);
     await waitFor('the name to resolve to both replicas', () => JSON.stringify(answers(ok('exec', caller, 'nslookup', rr, '127.0.0.11'))) === JSON.stringify(want), 15_000, 100);
     ok('service', 'rm', rr);
+  });
+
+  it('a host-mode port is the task container\'s own, and `service ps` shows it', async () => {
+    const hp = uniqueName('hostport');
+    const port = await freePort();
+    ok('service', 'create', '--detach', '--no-resolve-image', '--name', hp, '--stop-grace-period', '1s', '--publish', `mode=host,target=80,published=${port}`, 'busybox:latest', ...REPLICA_ARGS);
+    const [id] = await converged(d.host, hp, 1);
+    assert.equal(ok('port', id!).trim(), `80/tcp -> 0.0.0.0:${port}`);
+    const body = await waitFor('the host port to answer', () => bodyAt(port, WHO), 15_000, 100);
+    assert.equal(parseWho(body)?.host, ok('inspect', '-f', '{{.Config.Hostname}}', id!).trim());
+    await waitFor('service ps to show the port', () => ok('service', 'ps', '--format', '{{.Ports}}', hp).trim() === `*:${port}->80/tcp`, 10_000, 100);
+    ok('service', 'rm', hp);
   });
 });
