@@ -389,69 +389,26 @@ function splitCommand(line: string, d: DirectiveState): [string, string[], strin
 
 /** Leading `--words` are flags; a bare `--` ends them. Quotes and escapes in them are resolved. */
 function extractBuilderFlags(line: string, d: DirectiveState): [string, string[]] {
-  const chars = [...line];
-  const n = chars.length;
-  const words: string[] = [];
-  let phase: 'spaces' | 'word' | 'quote' = 'spaces';
-  let sb = '';
-  let quote = '';
-  let blankOK = false;
-  for (let pos = 0; pos <= n; pos++) {
-    let ch = chars[pos] ?? '';
-    if (phase === 'spaces') {
-      if (pos === n) break;
-      if (isSpace(ch)) continue;
-      if (ch !== '-' || pos + 1 === n || chars[pos + 1] !== '-') return [chars.slice(pos).join(''), words];
-      phase = 'word';
-    }
-    if (pos === n) {
-      if (sb !== '--' && (blankOK || sb.length > 0)) words.push(sb);
-      break;
-    }
-    if (phase === 'word') {
-      if (isSpace(ch)) {
-        phase = 'spaces';
-        if (sb === '--') return [chars.slice(pos).join(''), words];
-        if (blankOK || sb.length > 0) words.push(sb);
-        sb = '';
-        blankOK = false;
-        continue;
-      }
-      if (ch === "'" || ch === '"') {
-        quote = ch;
-        blankOK = true;
-        phase = 'quote';
-        continue;
-      }
-      if (ch === d.escape) {
-        if (pos + 1 === n) continue;
-        ch = chars[++pos]!;
-      }
-      sb += ch;
-      continue;
-    }
-    // in a quote
-    if (ch === quote) {
-      phase = 'word';
-      continue;
-    }
-    if (ch === d.escape) {
-      if (pos + 1 === n) {
-        phase = 'word';
-        continue;
-      }
-      ch = chars[++pos]!;
-    }
-    sb += ch;
-  }
-  return ['', words];
+  return scanWords(line, d, true);
 }
 
 /** Space-separated words; quotes and escapes are kept for the expander to resolve. */
 function parseWords(rest: string, d: DirectiveState): string[] {
-  const chars = [...rest];
+  return scanWords(rest, d, false)[1];
+}
+
+/**
+ * The words of a line, split at unquoted spaces; returns what is left of the
+ * line and the words. As flags (moby's extractBuilderFlags): only leading
+ * `--words`, stopping at the first other word or a bare `--`, with quotes and
+ * escapes resolved. Else (moby's parseWords): every word, with quotes and
+ * escapes kept, and nothing escaping inside '…'.
+ */
+function scanWords(line: string, d: DirectiveState, flags: boolean): [string, string[]] {
+  const chars = [...line];
   const n = chars.length;
   const words: string[] = [];
+  const keep = !flags;
   let phase: 'spaces' | 'word' | 'quote' = 'spaces';
   let word = '';
   let quote = '';
@@ -461,15 +418,17 @@ function parseWords(rest: string, d: DirectiveState): string[] {
     if (phase === 'spaces') {
       if (pos === n) break;
       if (isSpace(ch)) continue;
+      if (flags && (ch !== '-' || chars[pos + 1] !== '-')) return [chars.slice(pos).join(''), words];
       phase = 'word';
     }
     if (pos === n) {
-      if (blankOK || word.length > 0) words.push(word);
+      if (!(flags && word === '--') && (blankOK || word.length > 0)) words.push(word);
       break;
     }
     if (phase === 'word') {
       if (isSpace(ch)) {
         phase = 'spaces';
+        if (flags && word === '--') return [chars.slice(pos).join(''), words];
         if (blankOK || word.length > 0) words.push(word);
         word = '';
         blankOK = false;
@@ -479,30 +438,36 @@ function parseWords(rest: string, d: DirectiveState): string[] {
         quote = ch;
         blankOK = true;
         phase = 'quote';
+        if (keep) word += ch;
+        continue;
       }
       if (ch === d.escape) {
         if (pos + 1 === n) continue; // an escape at the end of the line is dropped
-        // Outside quotes the escape and what it escapes are both kept, even a quote.
-        word += ch;
+        // Kept, the escape and what it escapes both stay, even a quote.
+        if (keep) word += ch;
         ch = chars[++pos]!;
       }
       word += ch;
       continue;
     }
     // in a quote
-    if (ch === quote) phase = 'word';
-    // Inside '…' nothing escapes.
-    if (ch === d.escape && quote !== "'") {
+    if (ch === quote) {
+      phase = 'word';
+      if (keep) word += ch;
+      continue;
+    }
+    // Inside '…' nothing escapes, except in flags.
+    if (ch === d.escape && (flags || quote !== "'")) {
       if (pos + 1 === n) {
         phase = 'word';
         continue;
       }
-      word += ch;
+      if (keep) word += ch;
       ch = chars[++pos]!;
     }
     word += ch;
   }
-  return words;
+  return ['', words];
 }
 
 function splitAll(rest: string): string[] {
