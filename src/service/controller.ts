@@ -30,6 +30,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { connect } from 'node:net';
+import { Coalesced } from '../base/coalesce.js';
 import { conflict, EngineError, invalid, isKind, messageOf, notFound } from '../base/errdefs.js';
 import { KeyedLock } from '../base/keyed-lock.js';
 import type { Logger } from '../base/log.js';
@@ -177,12 +178,10 @@ export class Controller {
   private resync?: NodeJS.Timeout;
   private started = false;
   private closed = false;
-  // balancer: apply calls serialised, each waiter resolved once an apply that started after its request is done
-  private lbWanted = 0;
-  private lbDone = 0;
-  private lbRunning = false;
+  /** Balancer passes: one at a time, requests made during one share the next. */
+  private readonly lbPasses = new Coalesced(() => this.lbPass());
+  /** The state last given to the balancer, so an unchanged one is not given again. */
   private lbLast = '';
-  private readonly lbWaiters: { want: number; resolve: () => void }[] = [];
 
   constructor(
     private readonly store: ClusterStore,
@@ -271,7 +270,7 @@ export class Controller {
     await Promise.all([...this.updates.values()].map((u) => u.done.catch(() => undefined)));
     this.notify();
     await Promise.all([this.serviceLock.idle(), this.taskLock.idle()]);
-    for (const w of this.lbWaiters.splice(0)) w.resolve();
+    await this.lbPasses.settled();
   }
 
   // ---------------------------------------------------------------- API
@@ -1090,34 +1089,20 @@ export class Controller {
   /** Resolves once the balancer has been given a state computed after this call. */
   private applyLb(): Promise<void> {
     if (this.closed) return Promise.resolve();
-    const want = ++this.lbWanted;
-    const p = new Promise<void>((resolve) => this.lbWaiters.push({ want, resolve }));
-    if (!this.lbRunning) void this.lbLoop();
-    return p;
+    return this.lbPasses.request();
   }
 
-  private async lbLoop(): Promise<void> {
-    this.lbRunning = true;
-    while (this.lbDone < this.lbWanted && !this.closed) {
-      const target = this.lbWanted;
+  private async lbPass(): Promise<void> {
+    if (this.closed) return;
+    try {
       const state = this.balanced();
       const sig = JSON.stringify(state);
-      if (sig !== this.lbLast) {
-        try {
-          await this.lb.apply(state);
-          this.lbLast = sig;
-        } catch (e) {
-          this.log.error({ err: e }, 'could not apply the load balancer state');
-        }
-      }
-      this.lbDone = target;
-      for (let i = this.lbWaiters.length - 1; i >= 0; i--) {
-        if (this.lbWaiters[i]!.want <= target) this.lbWaiters.splice(i, 1)[0]!.resolve();
-      }
+      if (sig === this.lbLast) return;
+      await this.lb.apply(state);
+      this.lbLast = sig;
+    } catch (e) {
+      this.log.error({ err: e }, 'could not apply the load balancer state');
     }
-    // no await between the loop's last check and this: a request made meanwhile starts a new loop
-    this.lbRunning = false;
-    if (this.closed) for (const w of this.lbWaiters.splice(0)) w.resolve();
   }
 
   // ---------------------------------------------------------------- updates
