@@ -27,7 +27,7 @@ import {
 import { StatusError, type CommandDef, type Ctx } from '../command.js';
 import { goQuote, parseBool, type FlagSpec, type FlagType, type ParsedFlags } from '../flags.js';
 import { displayJSONMessages, progressString } from '../jsonmessage.js';
-import { parseUlimit, ramInBytes, validateExtraHost, validateLabel } from './container-opts.js';
+import { kvMap, parseUlimit, ramInBytes, validateExtraHost, validateLabel } from './container-opts.js';
 import { configPath } from './registry.js';
 
 // --- DOCKER_BUILDKIT (cmd/docker/builder.go) ------------------------------------------------
@@ -242,17 +242,6 @@ function argsMap(list: readonly string[], env: Ctx['io']['env']): Record<string,
   return m;
 }
 
-/** opts.ConvertKVStringsToMap. */
-function labelsMap(list: readonly string[]): Record<string, string> {
-  const m: Record<string, string> = {};
-  for (const kv of list) {
-    const i = kv.indexOf('=');
-    if (i === -1) m[kv] = '';
-    else m[kv.slice(0, i)] = kv.slice(i + 1);
-  }
-  return m;
-}
-
 /** os.Remove: a file, or an empty directory; "remove <path>: <why>" otherwise. */
 async function goRemove(path: string): Promise<void> {
   try {
@@ -381,7 +370,7 @@ async function runBuild(ctx: Ctx, f: ParsedFlags): Promise<number> {
         tags: v['tag'] as string[],
         dockerfile: relDockerfile,
         buildArgs: withProxyArgs(config, ctx.host, argsMap(v['build-arg'] as string[], ctx.io.env)),
-        labels: labelsMap(v['label'] as string[]),
+        labels: kvMap(v['label'] as string[]),
         target: v['target'] as string,
         quiet,
         noCache: v['no-cache'] === true,
