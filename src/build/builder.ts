@@ -21,6 +21,7 @@ import type { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { posix } from 'node:path';
 import { EngineError, invalid } from '../base/errdefs.js';
+import { detectArchiveCompression } from '../archive/compression.js';
 import type { ContainerConfig, HealthConfig, HostConfig } from '../runtime/container-config.js';
 import type { BuildBackend } from './backend.js';
 import type { BuildCache, StepKey } from './cache.js';
@@ -413,9 +414,7 @@ async function isArchive(s: Readable): Promise<boolean> {
   }
   s.destroy();
   const b = Buffer.concat(chunks);
-  if (b.length >= 3 && b[0] === 0x1f && b[1] === 0x8b) return true; // gzip
-  if (b.length >= 3 && b.subarray(0, 3).toString() === 'BZh') return true;
-  if (b.length >= 6 && b.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) return true;
+  if (detectArchiveCompression(b) !== 'none') return true;
   return b.length >= 262 && b.subarray(257, 262).toString() === 'ustar';
 }
 
