@@ -3,9 +3,10 @@
  * context as the client sent it (TarFS), and a stage's or an image's root
  * file system for `COPY --from` (DirFS).
  *
- * TarFS never unpacks the context. The upload is written to one file as it
- * arrives (decompressed) while TarIndexer reads its headers and hashes each
- * file's content in the same pass; later steps read content by offset. A fully
+ * TarFS never unpacks the context. The upload is kept as it arrives
+ * (decompressed; in memory, or in one file when large: context.ts) while
+ * TarIndexer reads its headers and hashes each file's content in the same
+ * pass; later steps read content by offset. A fully
  * cached rebuild then costs the upload and nothing more, and nothing of an
  * untrusted tar is ever written to the host's file system under its own names,
  * so a traversal or a symlink in it cannot reach anything (names are cleaned
@@ -19,6 +20,7 @@ import { createReadStream, promises as fs, type Stats } from 'node:fs';
 import { join, posix } from 'node:path';
 import { Readable } from 'node:stream';
 import { invalid } from '../base/errdefs.js';
+import { decodePax } from '../archive/apply.js';
 
 export type FileType = 'file' | 'dir' | 'symlink' | 'other';
 
@@ -216,7 +218,7 @@ export class TarIndexer {
   private finishData(): void {
     if (this.meta) {
       const body = Buffer.concat(this.meta.parts);
-      if (this.meta.kind === 'x') this.pax = { ...this.pax, ...parsePax(body) };
+      if (this.meta.kind === 'x') this.pax = { ...this.pax, ...decodePax(body) };
       else if (this.meta.kind === 'L') this.longName = body.toString('utf8').replace(/\0+$/, '');
       else if (this.meta.kind === 'K') this.longLink = body.toString('utf8').replace(/\0+$/, '');
       this.meta = undefined;
@@ -256,13 +258,6 @@ export class TarFS implements ContextFS {
         }
       } else this.add(name, { ...base, type: 'other', size: 0 });
     }
-  }
-
-  /** Indexes a tar file already on disk (reads it once). */
-  static async open(path: string): Promise<TarFS> {
-    const ix = new TarIndexer();
-    for await (const c of createReadStream(path)) ix.push(c as Buffer);
-    return new TarFS({ file: path }, ix.entries);
   }
 
   private add(name: string, e: TarEntry): void {
@@ -336,21 +331,4 @@ function checksumOk(h: Buffer): boolean {
   let sum = 0;
   for (let i = 0; i < 512; i++) sum += i >= 148 && i < 156 ? 32 : h[i]!;
   return sum === stored;
-}
-
-/** PAX extended header records: "%d key=value\n". */
-function parsePax(b: Buffer): Record<string, string> {
-  const out: Record<string, string> = {};
-  let i = 0;
-  while (i < b.length) {
-    const sp = b.indexOf(0x20, i);
-    if (sp < 0) break;
-    const len = parseInt(b.subarray(i, sp).toString(), 10);
-    if (!len) break;
-    const rec = b.subarray(sp + 1, i + len - 1).toString('utf8');
-    const eq = rec.indexOf('=');
-    if (eq > 0) out[rec.slice(0, eq)] = rec.slice(eq + 1);
-    i += len;
-  }
-  return out;
 }
