@@ -115,7 +115,7 @@ export class EngineBuildBackend implements BuildBackend {
     };
     delete next.container;
     delete next.container_config;
-    return this.images.commitImage(next, manifest.layers, manifest.mediaType ?? 'application/vnd.docker.distribution.manifest.v2+json', parent);
+    return this.images.commitImage(next, manifest.layers, manifest.mediaType ?? MediaType.DockerManifest, parent);
   }
 
   async remove(container: string): Promise<void> {
