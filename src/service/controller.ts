@@ -159,7 +159,6 @@ export class Controller {
   private readonly probe: (ip: string, port: number) => Promise<boolean>;
   private readonly services = new Map<string, Service>();
   private readonly tasks = new Map<string, Task>();
-  private readonly byContainer = new Map<string, string>();
   private readonly serviceLock = new KeyedLock();
   private readonly taskLock = new KeyedLock();
   private readonly createLock = new KeyedLock();
@@ -209,7 +208,6 @@ export class Controller {
     const existing = this.exec.existing();
     for (const t of [...this.tasks.values()]) {
       const cid = existing.get(t.ID) ?? t.Status.ContainerStatus?.ContainerID;
-      if (cid) this.byContainer.set(cid, t.ID);
       if (isEnded(t.Status.State) || !this.services.has(t.ServiceID)) continue;
       if (cid && !t.Status.ContainerStatus?.ContainerID) {
         // Died between creating the container and recording it: record it now.
@@ -503,10 +501,6 @@ export class Controller {
     const have = map.get(obj.ID);
     if (have && have.Version.Index > obj.Version.Index) return;
     map.set(obj.ID, obj);
-    if (kind === 'task') {
-      const cid = (obj as Task).Status.ContainerStatus?.ContainerID;
-      if (cid) this.byContainer.set(cid, obj.ID);
-    }
   }
 
   private onStoreEvent(e: StoreEvent): void {
@@ -532,15 +526,13 @@ export class Controller {
 
   private onContainer(cid: string): void {
     if (this.closed) return;
-    const id = this.byContainer.get(cid);
-    if (id) this.scheduleSync(id);
+    // A container not on its task yet is the one runTask is recording: it observes the container itself after.
+    for (const t of this.tasks.values()) if (t.Status.ContainerStatus?.ContainerID === cid) this.scheduleSync(t.ID);
     this.requestLb();
     this.notify();
   }
 
   private forgetTask(t: Task): void {
-    const cid = t.Status.ContainerStatus?.ContainerID;
-    if (cid && this.byContainer.get(cid) === t.ID) this.byContainer.delete(cid);
     this.ready.delete(t.ID);
     this.runningSince_.delete(t.ID);
     const timer = this.delayTimers.get(t.ID);
@@ -976,7 +968,6 @@ export class Controller {
       log.warn({ err: msg }, rejected ? 'task rejected' : 'task failed to start');
       const left = this.exec.existing().get(t.ID);
       if (left) {
-        this.byContainer.set(left, t.ID);
         await this.mutateTask(t.ID, (x) => ({ ...x, Status: { ...x.Status, ContainerStatus: { ContainerID: left, PID: 0, ExitCode: 0 } } }));
       }
       await this.endTask(t.ID, rejected ? 'rejected' : 'failed', { err: msg });
@@ -984,7 +975,6 @@ export class Controller {
     } finally {
       this.runs.delete(t.ID);
     }
-    this.byContainer.set(obs.containerId, t.ID);
     const withContainer = await this.mutateTask(t.ID, (x) => ({
       ...x,
       Status: { ...x.Status, ContainerStatus: { ContainerID: obs.containerId, PID: obs.pid, ExitCode: 0 } },
