@@ -2,43 +2,9 @@
 // failures that leave nothing behind, and contexts that try to reach outside.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import tar from 'tar-stream';
 import { api, startDaemon, type TestDaemon } from '../../harness/daemon.js';
 import { busyboxImage, containerSkip } from '../../harness/containers.js';
-
-type Entry = { name: string; content?: string; type?: 'file' | 'symlink' | 'directory'; linkname?: string; mode?: number };
-
-async function contextTar(entries: Entry[]): Promise<Buffer> {
-  const p = tar.pack();
-  for (const e of entries) {
-    if (e.type === 'symlink') p.entry({ name: e.name, type: 'symlink', linkname: e.linkname! });
-    else if (e.type === 'directory') p.entry({ name: e.name, type: 'directory', mode: e.mode ?? 0o755 });
-    else p.entry({ name: e.name, mode: e.mode ?? 0o644 }, e.content ?? '');
-  }
-  p.finalize();
-  const chunks: Buffer[] = [];
-  for await (const c of p as unknown as AsyncIterable<Buffer>) chunks.push(c);
-  return Buffer.concat(chunks);
-}
-
-interface BuildResult {
-  status: number;
-  text: string;
-  id?: string;
-  error?: string;
-}
-
-async function build(d: TestDaemon, entries: Entry[], query = ''): Promise<BuildResult> {
-  const r = await api(d.sock, 'POST', `/build?${query}`, await contextTar(entries), { 'Content-Type': 'application/x-tar' });
-  if (r.status !== 200) return { status: r.status, text: r.text(), error: r.text() };
-  const msgs = r.messages<{ stream?: string; aux?: { ID: string }; error?: string }>();
-  return {
-    status: r.status,
-    text: msgs.map((m) => m.stream ?? '').join(''),
-    id: msgs.find((m) => m.aux)?.aux?.ID,
-    error: msgs.find((m) => m.error)?.error,
-  };
-}
+import { build, type Entry } from './helpers.js';
 
 const skip = containerSkip();
 

@@ -14,6 +14,7 @@ const skip = containerSkip();
 
 /** Every step after FROM said " ---> Using cache" and nothing ran. */
 function allCached(text: string): void {
+  assert.ok(count(text, /\n ---> Using cache\n/) > 0, `no step from the cache:\n${text}`);
   for (const s of steps(text).slice(1)) if (!/^Step \d+\/\d+ : (FROM|ARG) /.test(s)) assert.match(s, /\n ---> Using cache\n/, `not from the cache:\n${s}\n--- whole output ---\n${text}`);
   assert.doesNotMatch(text, /Running in/);
 }
