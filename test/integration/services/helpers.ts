@@ -13,8 +13,8 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { api, type TestDaemon } from '../../harness/daemon.js';
-import { busyboxImage, docker, waitFor } from '../../harness/containers.js';
-import { startNetDaemon, type NetDaemon } from '../networks/helpers.js';
+import { busyboxImage, cli, docker, waitFor } from '../../harness/containers.js';
+import { run, startNetDaemon, type NetDaemon } from '../networks/helpers.js';
 
 export { freePort, holdPort } from '../networks/helpers.js';
 
@@ -67,6 +67,11 @@ export const REPLICA_ARGS = [
     ' || exit 1; httpd -f -p 80 -h /w & trap "kill $!; exit 0" TERM; wait',
 ];
 export const WHO = '/cgi-bin/who';
+
+/** `docker service create --detach` of the replica program: n replicas, port → 80, --restart-delay 0s. The service ID. */
+export function createReplicas(host: string, name: string, port: number, n: number): string {
+  return cli(() => host).ok('service', 'create', '--detach', '--no-resolve-image', '--name', name, '--replicas', String(n), '--restart-delay', '0s', '-p', `${port}:80`, 'busybox:latest', ...REPLICA_ARGS).trim();
+}
 
 /**
  * The client addresses a replica logged, in order. busybox httpd listens on
@@ -126,7 +131,7 @@ export function clientNetns(): Client {
   };
   const c: Client = {
     netns, hostIp, clientIp,
-    exec: (cmd, args, timeoutMs = 30_000) => run('ip', ['netns', 'exec', netns, cmd, ...args], timeoutMs),
+    exec: (cmd, args, timeoutMs = 30_000) => run('ip', ['netns', 'exec', netns, cmd, ...args], {}, timeoutMs),
     async get(port, path = WHO, host = hostIp) {
       const r = await c.exec('/bin/busybox', ['wget', '-qO-', `http://${host}:${port}${path}`], 10_000);
       return r.code === 0 ? r.stdout : undefined;
@@ -180,25 +185,6 @@ function freeSlash30(): number {
     return block + Math.floor(Math.random() * 1024) * 4; // a /30 in it
   }
   throw new Error('no free /20 in 10.200.0.0/13 for a client namespace');
-}
-
-/** Runs a command and waits (spawn, not spawnSync, so the daemon's log pipes keep draining). */
-export function run(cmd: string, args: string[], timeoutMs = 60_000): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((res) => {
-    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    p.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const t = setTimeout(() => {
-      stderr += `\n[${cmd} ${args.join(' ')} timed out]`;
-      p.kill('SIGKILL');
-    }, timeoutMs);
-    p.on('close', (code) => {
-      clearTimeout(t);
-      res({ code: code ?? -1, stdout, stderr });
-    });
-  });
 }
 
 /** n requests from the client, one after the other: the parsed answers (undefined for a failed one). */

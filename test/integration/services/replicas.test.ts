@@ -12,7 +12,7 @@ import { api } from '../../harness/daemon.js';
 import { cli, containerSkip, docker, endAll, waitFor } from '../../harness/containers.js';
 import type { NetDaemon } from '../networks/helpers.js';
 import {
-  clientNetns, converged, freePort, hostnameOf, loggedClients, removeClients, replicasColumn, REPLICA_ARGS, requests, servicePs, startSwarmDaemon, taskContainers, uniqueName, V, type Client,
+  clientNetns, converged, createReplicas, freePort, hostnameOf, loggedClients, removeClients, replicasColumn, REPLICA_ARGS, requests, servicePs, startSwarmDaemon, taskContainers, uniqueName, V, type Client,
 } from './helpers.js';
 
 const skip = containerSkip({ docker: true });
@@ -24,10 +24,6 @@ describe('replicated services', { skip }, () => {
   const fmt = (f: string, ref: string) => ok('inspect', '-f', f, ref).trim();
   /** The CLI for commands that wait for the service to converge (then 5 s more to see it stable). */
   const waiting = (...args: string[]) => docker(d.host, args, { timeoutMs: 120_000 });
-
-  /** `docker service create` of the replica program with n replicas publishing port → 80. */
-  const create = (name: string, port: number, n: number, extra: string[] = []) =>
-    ok('service', 'create', '--detach', '--no-resolve-image', '--name', name, '--replicas', String(n), '--restart-delay', '0s', '-p', `${port}:80`, ...extra, 'busybox:latest', ...REPLICA_ARGS).trim();
 
   before(async () => {
     d = await startSwarmDaemon();
@@ -81,7 +77,7 @@ describe('replicated services', { skip }, () => {
   it('a replica killed with SIGKILL is replaced in its slot; `service ps` shows the failed task and the running one', async () => {
     const web = uniqueName('web');
     const port = await freePort();
-    create(web, port, 3);
+    createReplicas(d.host, web, port, 3);
     const ids = await converged(d.host, web, 3);
     const victim = ids[1]!;
     const pid = Number(fmt('{{.State.Pid}}', victim));
@@ -116,7 +112,7 @@ describe('replicated services', { skip }, () => {
   it('`service scale` 3 → 5 → 1: `service ls` and the running task containers follow', async () => {
     const web = uniqueName('web');
     const port = await freePort();
-    create(web, port, 3);
+    createReplicas(d.host, web, port, 3);
     await converged(d.host, web, 3);
 
     // Waits for convergence itself (no --detach).

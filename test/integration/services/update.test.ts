@@ -11,7 +11,7 @@ import { api } from '../../harness/daemon.js';
 import { cli, containerSkip, endAll, waitFor } from '../../harness/containers.js';
 import { dockerAsync, type NetDaemon } from '../networks/helpers.js';
 import {
-  clientNetns, converged, freePort, removeClients, REPLICA_ARGS, requestLoop, requests, servicePs, startSwarmDaemon, uniqueName, V, type Client,
+  clientNetns, converged, createReplicas, freePort, removeClients, requestLoop, requests, servicePs, startSwarmDaemon, uniqueName, V, type Client,
 } from './helpers.js';
 
 const skip = containerSkip({ docker: true });
@@ -26,8 +26,6 @@ describe('service updates', { skip }, () => {
     assert.equal(r.status, 200, r.text());
     return r.json();
   };
-  const create = (name: string, port: number, n: number) =>
-    ok('service', 'create', '--detach', '--no-resolve-image', '--name', name, '--replicas', String(n), '--restart-delay', '0s', '-p', `${port}:80`, 'busybox:latest', ...REPLICA_ARGS).trim();
   /** The versions the replicas answer with, over n requests. */
   const versions = async (port: number, n: number) => (await requests(client, port, n)).map((a) => a?.version ?? 'no answer');
 
@@ -44,7 +42,7 @@ describe('service updates', { skip }, () => {
   it('a start-first rolling update under a steady stream of requests fails none of them; every task then runs the new spec', async () => {
     const web = uniqueName('web');
     const port = await freePort();
-    create(web, port, 3);
+    createReplicas(d.host, web, port, 3);
     const old = await converged(d.host, web, 3);
     await waitFor('the published port', async () => (await client.get(port)) !== undefined, 15_000, 250);
 
@@ -85,7 +83,7 @@ describe('service updates', { skip }, () => {
     ok('rm', 'bad-src');
     const web = uniqueName('web');
     const port = await freePort();
-    create(web, port, 2);
+    createReplicas(d.host, web, port, 2);
     await converged(d.host, web, 2);
     const before = (await inspectSvc(web)).Spec;
 
@@ -117,7 +115,7 @@ describe('service updates', { skip }, () => {
   it('`docker service rollback` after a successful update returns to the previous spec', async () => {
     const web = uniqueName('web');
     const port = await freePort();
-    create(web, port, 2);
+    createReplicas(d.host, web, port, 2);
     await converged(d.host, web, 2);
     const first = (await inspectSvc(web)).Spec;
 
