@@ -70,6 +70,18 @@ describe('TarFS: the build context read in place', () => {
     assert.equal(await read(t.open('Dockerfile')), 'FROM x\n');
   });
 
+  it('takes names from PAX records, and refuses a malformed one', async () => {
+    const name = `${'p'.repeat(200)}/${'q'.repeat(120)}.txt`; // too long for ustar's name and prefix: a PAX path
+    const t = await tarOf([{ name, content: 'pax' }]);
+    const fs = await receiveContext(Readable.from([t]), '/nonexistent/p.tar');
+    assert.equal(await read(fs.open(name)), 'pax');
+    const i = t.indexOf(' path=');
+    assert.ok(i > 0, 'tar-stream wrote a PAX path record');
+    const bad = Buffer.from(t);
+    bad.write('X', i); // the record's space after its length: no longer "<len> <key>=<value>"
+    await assert.rejects(receiveContext(Readable.from([bad]), '/nonexistent/q.tar'), /malformed PAX/);
+  });
+
   it('refuses what is not a tar, and hides files on request', async () => {
     await assert.rejects(receiveContext(Readable.from([Buffer.alloc(1024, 65)]), '/nonexistent/z.tar'), /not a valid tar archive/);
     const ix = new TarIndexer();
