@@ -192,7 +192,8 @@ export class ImageArchives {
     o: { quiet?: boolean; signal?: AbortSignal; partial?: boolean },
   ): Promise<string[]> {
     if (!e || typeof e.Config !== 'string' || !Array.isArray(e.Layers)) throw invalid('invalid archive: manifest.json entry needs Config and Layers');
-    const local = o.partial ? await this.localLayers() : undefined;
+    // Partial (image copy): the layers here, looked up once, and only when the archive leaves one out.
+    let local: Map<string, Descriptor> | undefined;
     const config = await json<ImageConfig>(e.Config);
     validateConfig(config);
     if (config.rootfs.diff_ids.length !== e.Layers.length)
@@ -206,8 +207,9 @@ export class ImageArchives {
         const path = e.Layers[i]!;
         const blob = this.lookup(staged, path);
         const diffId = config.rootfs.diff_ids[i]!;
-        if (!blob && local) {
+        if (!blob && o.partial) {
           // A partial archive leaves out the layers the sender was told we have: take ours.
+          local ??= await this.localLayers();
           const have = local.get(chainIdOf(parent, diffId));
           if (!have) throw invalid(`incomplete image: layer ${hexOf(diffId).slice(0, 12)} (${path}) is neither in the archive nor on this daemon; copy the image again (it may have been removed here meanwhile)`);
           if (!o.quiet) progress({ status: 'Already exists', id: hexOf(diffId).slice(0, 12) });
