@@ -391,17 +391,17 @@ export class VolumeService {
    * A local volume whose data Pier holds (no driver options: a tmpfs, bind or nfs
    * volume's data lives elsewhere), for reading or writing it whole.
    */
-  private async dataOf(name: string): Promise<Volume> {
+  private async dataOf(name: string): Promise<{ v: Volume; d: VolumeDriver }> {
     const f = await this.find(name);
     if (!f) throw notFound(`get ${name}: no such volume`);
     if (f.v.options && Object.keys(f.v.options).length)
       throw invalid(`volume ${name} has driver options (${Object.keys(f.v.options).join(', ')}): its data is not kept by Pier, so it cannot be read or written whole`);
-    return f.v;
+    return f;
   }
 
   /** A tar of the volume's data (its root directory's owner and mode included). */
   async archive(name: string, o: { signal?: AbortSignal } = {}): Promise<Readable> {
-    const v = await this.dataOf(name);
+    const { v } = await this.dataOf(name);
     return (await archiveFromRoot(v.mountpoint, '/', { signal: o.signal, what: `volume ${name}` })).stream;
   }
 
@@ -411,17 +411,17 @@ export class VolumeService {
    * while a running container has the volume mounted.
    */
   async putArchive(name: string, tar: Readable, o: { signal?: AbortSignal } = {}): Promise<void> {
-    const v = await this.dataOf(name);
-    const refs = (await this.find(name))?.d.refs(name) ?? [];
+    const { v, d } = await this.dataOf(name);
+    const refs = d.refs(name);
     if (refs.length) throw conflict(`volume ${name} is mounted by running container ${refs[0]!.slice(0, 12)}: stop it before writing the volume's data`);
     await extractToRoot(v.mountpoint, '/', tar, { signal: o.signal, what: `volume ${name}` });
   }
 
   /** Whether the volume's data directory has no entries (false for volumes whose data Pier does not hold). */
   async isEmpty(name: string): Promise<boolean> {
-    const v = await this.dataOf(name).catch(() => undefined);
-    if (!v) return false;
-    return (await fs.readdir(v.mountpoint).catch(() => [])).length === 0;
+    const f = await this.dataOf(name).catch(() => undefined);
+    if (!f) return false;
+    return (await fs.readdir(f.v.mountpoint).catch(() => [])).length === 0;
   }
 
   async close(): Promise<void> {
