@@ -17,7 +17,7 @@
  * compressed on the way, which on a LAN or loopback beats the CPU it would
  * cost (a registry push compresses, then the pull decompresses).
  */
-import { Transform } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
 import { hexOf } from '../base/digest.js';
 import { EngineError, invalid, messageOf, unavailable } from '../base/errdefs.js';
 import type { Logger } from '../base/log.js';
@@ -25,8 +25,7 @@ import { Client, jsonMessages, readAll, type TlsOptions } from '../client/client
 import { ApiError } from '../client/errors.js';
 import type { ImageArchives } from './archives.js';
 import type { ImageService } from './images.js';
-import type { Progress } from './progress.js';
-import { progressBar } from './progress.js';
+import { progressBar, throttled, type Progress } from './progress.js';
 
 /** The target of a copy or move as the API carries it (the CLI resolves a context to this). */
 export interface RemoteTarget {
@@ -88,13 +87,19 @@ export class ByteCounter extends Transform {
 /** No byte sent and no message received for this long: the target is gone without a word (a cut link sends no reset). */
 const STALL_MS = 60_000;
 
+export interface SendOptions {
+  query?: Record<string, string | boolean>;
+  onMessage?: (m: { status?: string; id?: string }) => void;
+  stallMs?: number;
+}
+
 /**
  * Sends `body` to the target and reads the JSON message stream it answers with to
  * its end; an `error` message throws, and so does a transfer where nothing moves
  * either way for STALL_MS. `body` is destroyed whatever happens, so a dead target
  * never leaves a blob open here.
  */
-export async function sendStream(target: Client, method: string, path: string, body: ByteCounter, o: { query?: Record<string, string | boolean>; onMessage?: (m: { status?: string; id?: string }) => void; stallMs?: number } = {}): Promise<void> {
+export async function sendStream(target: Client, method: string, path: string, body: ByteCounter, o: SendOptions = {}): Promise<void> {
   const stallMs = o.stallMs ?? STALL_MS;
   const ac = new AbortController();
   let lastMessage = Date.now();
@@ -117,6 +122,27 @@ export async function sendStream(target: Client, method: string, path: string, b
     clearInterval(watchdog);
     body.destroy();
   }
+}
+
+/**
+ * Streams `tar` to the target through a ByteCounter (`onBytes` sees the running
+ * count) and returns the bytes sent; a failure destroys `tar` and is worded as
+ * `what` failing there.
+ */
+export async function sendTar(
+  target: Client, what: string, tar: Readable, method: string, path: string, onBytes: (n: number) => void,
+  o: SendOptions = {},
+): Promise<number> {
+  const counter = new ByteCounter(onBytes);
+  tar.once('error', (e) => counter.destroy(e));
+  tar.pipe(counter);
+  try {
+    await sendStream(target, method, path, counter, o);
+  } catch (e) {
+    tar.destroy();
+    throw remoteError(target.host, what, e);
+  }
+  return counter.bytes;
 }
 
 export interface CopyResult {
@@ -158,29 +184,15 @@ export async function copyImage(
   });
   for (const i of diffIds.keys()) if (!need.has(i)) progress({ status: 'Layer already exists', id: hexOf(diffIds[i]!).slice(0, 12) });
   o.log?.info({ image: rec.id, target: target.host, layers: diffIds.length, missing: missing.length, bytes: total }, 'image copy: sending');
-  let last = 0;
-  const counter = new ByteCounter((n) => {
-    const now = Date.now();
-    if (now - last < 200) return;
-    last = now;
-    progress({ status: 'Sending', id: short, progressDetail: { current: n, total }, progress: progressBar(n, total) });
-  });
   const tar = await archives.save([name], { omit });
-  tar.once('error', (e) => counter.destroy(e));
-  tar.pipe(counter);
-  try {
-    await sendStream(target, 'POST', '/images/load', counter, {
-      query: partial ? { quiet: false, 'pier-partial': true } : { quiet: false },
-      onMessage: (m) => {
-        // The target's own lines ("Loaded image: …") are worth passing on; its per-layer progress is not.
-        if ((m as { stream?: string }).stream) progress({ status: `target: ${(m as { stream: string }).stream.trim()}` });
-      },
-    });
-  } catch (e) {
-    tar.destroy();
-    throw remoteError(target.host, `copying image ${name}`, e);
-  }
-  progress({ status: 'Sent', id: short, progressDetail: { current: counter.bytes, total }, progress: progressBar(counter.bytes, total) });
-  o.log?.info({ image: rec.id, target: target.host, bytes: counter.bytes }, 'image copy: done');
-  return { id: rec.id, bytes: counter.bytes, layersSent: missing.length, layersTotal: diffIds.length, partial };
+  const bytes = await sendTar(target, `copying image ${name}`, tar, 'POST', '/images/load', throttled(progress, 'Sending', short, total, 200), {
+    query: partial ? { quiet: false, 'pier-partial': true } : { quiet: false },
+    onMessage: (m) => {
+      // The target's own lines ("Loaded image: …") are worth passing on; its per-layer progress is not.
+      if ((m as { stream?: string }).stream) progress({ status: `target: ${(m as { stream: string }).stream.trim()}` });
+    },
+  });
+  progress({ status: 'Sent', id: short, progressDetail: { current: bytes, total }, progress: progressBar(bytes, total) });
+  o.log?.info({ image: rec.id, target: target.host, bytes }, 'image copy: done');
+  return { id: rec.id, bytes, layersSent: missing.length, layersTotal: diffIds.length, partial };
 }

@@ -41,7 +41,7 @@ import type { ContainerService } from './containers/service.js';
 import type { ContainerRecord } from './containers/record.js';
 import { skipOf, withDiff, withRootfs } from './containers/filesystem.js';
 import type { ImageArchives } from './archives.js';
-import { ByteCounter, connectTarget, copyImage, remoteError, sendStream, type RemoteTarget } from './image-copy.js';
+import { connectTarget, copyImage, remoteError, sendTar, type RemoteTarget } from './image-copy.js';
 import { progressBar, type Progress } from './progress.js';
 
 const PREDEFINED_NETWORKS = new Set(['bridge', 'host', 'none', 'default']);
@@ -277,24 +277,17 @@ export class ContainerMover {
   private async send(target: Client, what: string, tar: Readable, method: string, path: string, progress: Progress, log: Logger): Promise<number> {
     let last = 0;
     const id = what.slice(0, 40);
-    const counter = new ByteCounter((n) => {
+    log.info({ what }, 'move: sending');
+    // The size is not known beforehand, so throttled()'s final-message rule (current ≥ total) cannot apply.
+    const bytes = await sendTar(target, `sending ${what}`, tar, method, path, (n) => {
       const now = Date.now();
       if (now - last < 200) return;
       last = now;
       progress({ status: 'Sending', id, progressDetail: { current: n, total: 0 }, progress: progressBar(n, 0) });
     });
-    tar.once('error', (e) => counter.destroy(e));
-    tar.pipe(counter);
-    log.info({ what }, 'move: sending');
-    try {
-      await sendStream(target, method, path, counter);
-    } catch (e) {
-      tar.destroy();
-      throw remoteError(target.host, `sending ${what}`, e);
-    }
-    progress({ status: `Sent ${what}: ${counter.bytes} bytes` });
-    log.info({ what, bytes: counter.bytes }, 'move: sent');
-    return counter.bytes;
+    progress({ status: `Sent ${what}: ${bytes} bytes` });
+    log.info({ what, bytes }, 'move: sent');
+    return bytes;
   }
 
   /**
