@@ -21,6 +21,7 @@ import { metric, type Bench, type Metric } from './report.js';
 import { hrnow, median, rotation, secondsSince, sleep } from './stats.js';
 import { apiOk, ensureBusybox, IMAGE, runCmd } from './containers.js';
 import { cliEnv, dockerOk, dockerRun, type Subject, type Subjects } from './subjects.js';
+import { waitFor } from '../test/harness/containers.js';
 import { dockerCli, startDockerd, type Dockerd } from '../test/harness/dockerd.js';
 import { clientNetns, freePort, type Client } from '../test/integration/services/helpers.js';
 
@@ -44,16 +45,6 @@ const tasksOf = async (s: Subject, svc: string, desired = 'running'): Promise<Ta
 
 const runningTasks = async (s: Subject, svc: string) => (await tasksOf(s, svc)).filter((t) => t.Status.State === 'running');
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs: number, everyMs = 20): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
-
 /** Sets a service's replica count through the API (as `docker service scale --detach` does). */
 async function scale(s: Subject, svc: string, n: number): Promise<void> {
   const cur = (await apiOk(s, 'GET', `/services/${svc}`)).json<{ ID: string; Version: { Index: number }; Spec: { Mode: { Replicated: { Replicas: number } } } }>();
@@ -65,15 +56,15 @@ async function scale(s: Subject, svc: string, n: number): Promise<void> {
 async function timeScale(s: Subject, n: number): Promise<number> {
   const t0 = hrnow();
   await scale(s, SCALE_SVC, n);
-  await until(`${n} running tasks on ${s.name}`, async () => (await runningTasks(s, SCALE_SVC)).length === n, 120_000);
+  await waitFor(`${n} running tasks on ${s.name}`, async () => (await runningTasks(s, SCALE_SVC)).length === n, 120_000, 20);
   return secondsSince(t0) * 1000;
 }
 
 /** Back to one replica, and the others' containers gone, so the next round starts alike. */
 async function scaleDown(s: Subject): Promise<void> {
   await scale(s, SCALE_SVC, 1);
-  await until(`1 running task on ${s.name}`, async () => (await runningTasks(s, SCALE_SVC)).length === 1 && (await tasksOf(s, SCALE_SVC, 'running')).length === 1, 120_000, 100);
-  await until(`the scaled-down containers on ${s.name} to go`, async () => {
+  await waitFor(`1 running task on ${s.name}`, async () => (await runningTasks(s, SCALE_SVC)).length === 1 && (await tasksOf(s, SCALE_SVC, 'running')).length === 1, 120_000, 100);
+  await waitFor(`the scaled-down containers on ${s.name} to go`, async () => {
     const r = await dockerRun(s, ['ps', '-q', '--filter', `label=com.docker.swarm.service.name=${SCALE_SVC}`]);
     return r.stdout.trim().split('\n').filter(Boolean).length === 1;
   }, 120_000, 200);
@@ -110,7 +101,7 @@ async function latencies(c: Client, urls: [string, string], n: number): Promise<
 
 /** ms from SIGKILL of one replica's main process until its slot's new task container runs. */
 async function replacement(s: Subject): Promise<number> {
-  const tasks = await until(`${REPLICAS} running tasks`, async () => {
+  const tasks = await waitFor(`${REPLICAS} running tasks`, async () => {
     const ts = await runningTasks(s, SVC);
     return ts.length === REPLICAS && ts.every((t) => t.Status.ContainerStatus?.ContainerID) ? ts : undefined;
   }, 60_000, 100);
@@ -118,12 +109,12 @@ async function replacement(s: Subject): Promise<number> {
   const c = (await apiOk(s, 'GET', `/containers/${victim.Status.ContainerStatus!.ContainerID}/json`)).json<{ State: { Pid: number } }>();
   const t0 = hrnow();
   process.kill(c.State.Pid, 'SIGKILL');
-  await until('the replacement to run', async () => {
+  await waitFor('the replacement to run', async () => {
     const next = (await tasksOf(s, SVC)).find((t) => t.Slot === victim.Slot && t.ID !== victim.ID && t.Status.State === 'running');
     const id = next?.Status.ContainerStatus?.ContainerID;
     if (!id) return false;
     return (await apiOk(s, 'GET', `/containers/${id}/json`)).json<{ State: { Running: boolean } }>().State.Running;
-  }, 30_000);
+  }, 30_000, 20);
   return secondsSince(t0) * 1000;
 }
 
@@ -178,7 +169,7 @@ export const servicesBench: Bench<Subjects> = {
         'service', 'create', '--detach', '--no-resolve-image', '--name', SVC, '--replicas', String(REPLICAS), '--restart-delay', '0s', '-p', `${port}:80`, IMAGE, 'sh', '-c',
         `mkdir -p /w && dd if=/dev/zero of=/w/big bs=1M count=${FILE_MIB} 2>/dev/null && echo ok > /w/small && exec httpd -f -p 80 -h /w`,
       ]);
-      const tasks = await until(`${REPLICAS} running tasks`, async () => {
+      const tasks = await waitFor(`${REPLICAS} running tasks`, async () => {
         const ts = await runningTasks(pier, SVC);
         return ts.length === REPLICAS ? ts : undefined;
       }, 120_000, 200);
@@ -190,9 +181,9 @@ export const servicesBench: Bench<Subjects> = {
       for (const t of tasks) {
         const c = (await apiOk(pier, 'GET', `/containers/${t.Status.ContainerStatus!.ContainerID}/json`)).json<{ NetworkSettings: { Networks: Record<string, { IPAddress: string }> } }>();
         const ip = Object.values(c.NetworkSettings.Networks).map((n) => n.IPAddress).find(Boolean);
-        await until(`replica ${ip}`, async () => (await runCmd('nsenter', [`--net=/var/run/netns/${client.netns}`, 'curl', '-sf', `http://${ip}:80/small`])).code === 0, 60_000, 200);
+        await waitFor(`replica ${ip}`, async () => (await runCmd('nsenter', [`--net=/var/run/netns/${client.netns}`, 'curl', '-sf', `http://${ip}:80/small`])).code === 0, 60_000, 200);
       }
-      await until('the published port', async () => (await runCmd('nsenter', [`--net=/var/run/netns/${client.netns}`, 'curl', '-sf', `${via.published}/small`])).code === 0, 30_000, 200);
+      await waitFor('the published port', async () => (await runCmd('nsenter', [`--net=/var/run/netns/${client.netns}`, 'curl', '-sf', `${via.published}/small`])).code === 0, 30_000, 200);
 
       // (a) throughput
       const sides = [
@@ -229,7 +220,7 @@ export const servicesBench: Bench<Subjects> = {
       if ('why' in docker) notes.push(`dockerd's swarm could not run here (${docker.why}): Pier's scaling figure alone`);
       for (const s of scaleSides) {
         await dockerOk(s, ['service', 'create', '--detach', '--no-resolve-image', '--name', SCALE_SVC, '--replicas', '1', IMAGE, 'sleep', '3600']);
-        await until(`1 running task on ${s.name}`, async () => (await runningTasks(s, SCALE_SVC)).length === 1, 60_000, 100);
+        await waitFor(`1 running task on ${s.name}`, async () => (await runningTasks(s, SCALE_SVC)).length === 1, 60_000, 100);
       }
       const scaleRounds = o.quick ? 1 : 3;
       for (let round = 0; round < scaleRounds; round++)
