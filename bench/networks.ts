@@ -25,7 +25,7 @@ const CONNS = 4;
 
 type Side = { s: Subject; label: 'pier' | 'dockerd'; netns?: string };
 
-/** A free TCP port on the host (and, for dockerd, in its namespace: probed there). */
+/** A random port in 20000–39999, not probed: a taken one fails the `docker run -p` loudly. */
 function freePort(): number {
   return 20000 + Math.floor(Math.random() * 20000);
 }
