@@ -25,7 +25,7 @@ import { detectArchiveCompression } from '../archive/compression.js';
 import type { ContainerConfig, HealthConfig, HostConfig } from '../runtime/container-config.js';
 import type { BuildBackend } from './backend.js';
 import type { BuildCache, StepKey } from './cache.js';
-import { checksum, copyTar, findSources } from './context.js';
+import { checksum, copyTar, findSources, packDirs } from './context.js';
 import { DirFS, type ContextFS } from './contextfs.js';
 import type { Instruction, InstructionOf, Stage } from './dockerfile/instructions.js';
 import { applyEnv, checkStageName, copyFromStage, expand, fromStage, parseTrigger, targetStage } from './dockerfile/instructions.js';
@@ -427,7 +427,7 @@ function parentsOf(path: string): string[] {
 /** A tar of just these directories (absolute paths), 0755 and owned as given. */
 function dirTar(dirs: string[], owner: { uid: number; gid: number }): Readable {
   const p = tar.pack();
-  for (const d of [...dirs].sort((a, b) => a.length - b.length)) p.entry({ name: d.replace(/^\/+/, ''), type: 'directory', mode: 0o755, uid: owner.uid, gid: owner.gid });
+  packDirs(p, dirs, owner);
   p.finalize();
   return p as unknown as Readable;
 }
@@ -435,7 +435,7 @@ function dirTar(dirs: string[], owner: { uid: number; gid: number }): Readable {
 /** `COPY <<EOF /dest`: each heredoc a file (named after its delimiter when the destination is a directory). */
 function heredocTar(docs: { name: string; content: string }[], dest: string, destIsDir: boolean, owner: { uid: number; gid: number }, mode: number | undefined, missing: Set<string>): Readable {
   const p = tar.pack();
-  for (const dir of [...missing].sort((a, b) => a.length - b.length)) p.entry({ name: dir, type: 'directory', mode: 0o755, uid: owner.uid, gid: owner.gid });
+  packDirs(p, missing, owner);
   for (const d of docs) {
     const name = (destIsDir ? posix.join(dest, d.name) : dest).replace(/^\/+/, '');
     const content = Buffer.from(d.content);

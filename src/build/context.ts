@@ -297,6 +297,11 @@ export interface CopyOptions {
   missing?: Set<string>;
 }
 
+/** Directory entries, parents first (paths relative to / or absolute), 0755 and owned as given. */
+export function packDirs(pack: tar.Pack, dirs: Iterable<string>, owner: { uid: number; gid: number }): void {
+  for (const d of [...dirs].sort((x, y) => x.length - y.length)) pack.entry({ name: d.replace(/^\/+/, ''), type: 'directory', mode: 0o755, uid: owner.uid, gid: owner.gid });
+}
+
 /** The tar that puts the sources at the destination (extracted at / of the container). */
 export function copyTar(cfs: ContextFS, sources: Source[], o: CopyOptions): Readable {
   const pack = tar.pack();
@@ -304,7 +309,7 @@ export function copyTar(cfs: ContextFS, sources: Source[], o: CopyOptions): Read
     try {
       const list = await entries(cfs, sources, o.dest, o.destIsDir);
       // Missing directories on the way (0755, owned like the files); existing ones are left as they are.
-      for (const dir of [...(o.missing ?? [])].sort((x, y) => x.length - y.length)) pack.entry({ name: dir, type: 'directory', mode: 0o755, uid: o.uid, gid: o.gid });
+      packDirs(pack, o.missing ?? [], o);
       for (const e of list) {
         const mode = o.mode ?? e.info.mode;
         const common = { name: e.name, mode, uid: o.uid, gid: o.gid, mtime: e.info.mtime };
