@@ -45,7 +45,7 @@ import { listContainers } from '../engine/containers/views.js';
 import { parseFilters } from '../engine/filters.js';
 import { effectiveLogOpts, type DaemonConfig, type StorageDriver } from './config.js';
 import { EngineMetrics, MetricsListener } from './metrics.js';
-import { diffConfig, KEY_OF, reloadAttributes, reloadedValues } from './reload.js';
+import { diffConfig, keyOf, reloadAttributes, reloadedValues } from './reload.js';
 import type { SystemDeps } from '../engine/system.js';
 import type { DistributionConfig } from '../distribution/service.js';
 import { hostname } from 'node:os';
@@ -361,7 +361,7 @@ export class Daemon {
    */
   async reload(next: DaemonConfig): Promise<{ applied: string[]; restartNeeded: string[] }> {
     const { reloadable, restartNeeded } = diffConfig(this.cfg, next);
-    const names = (ks: readonly (keyof DaemonConfig)[]) => ks.map((k) => KEY_OF[k] ?? k);
+    const names = (ks: readonly (keyof DaemonConfig)[]) => ks.map(keyOf);
     if (restartNeeded.length) this.log.warn({ keys: names(restartNeeded) }, 'configuration changes not reloadable, restart pierd to apply them');
     const wasMetrics = this.cfg.metricsAddr;
     const wasTls = { tlsCaCert: this.cfg.tlsCaCert, tlsCert: this.cfg.tlsCert, tlsKey: this.cfg.tlsKey };

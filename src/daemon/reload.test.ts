@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { DEFAULTS, type DaemonConfig } from './config.js';
-import { diffConfig, reloadAttributes, reloadedValues } from './reload.js';
+import { DEFAULTS, parseDaemonArgs, type DaemonConfig } from './config.js';
+import { diffConfig, keyOf, reloadAttributes, reloadedValues } from './reload.js';
 
 const base = (): DaemonConfig => structuredClone(DEFAULTS);
 
@@ -30,5 +30,25 @@ describe('config reload', () => {
     assert.equal(attrs['metrics-addr'], '127.0.0.1:9323');
     assert.equal(attrs['name'], 'host1');
     assert.equal(attrs['log-driver'], 'json-file');
+    assert.deepEqual(attrs, {
+      name: 'host1', debug: 'false', 'log-level': 'info', labels: '["a=1"]', 'insecure-registries': '[]', 'registry-mirrors': '[]',
+      'max-concurrent-downloads': '3', 'max-concurrent-uploads': '5', 'live-restore': 'true', 'log-driver': 'json-file', 'log-opts': '{}',
+      'metrics-addr': '127.0.0.1:9323',
+    });
+    assert.equal(reloadAttributes(base(), 'host1')['metrics-addr'], '');
+  });
+
+  it('names every config field by the daemon.json key the parser takes', () => {
+    const all: DaemonConfig = { ...base(), pidfile: '/p', group: 'g', bip: '10.1.0.1/16', tls: false, tlsCaCert: '/c', tlsCert: '/c', tlsKey: '/k', metricsAddr: '127.0.0.1:1', configFile: 'x' };
+    assert.deepEqual(['maxConcurrentDownloads', 'tlsVerify', 'tlsCaCert', 'dataRoot'].map((k) => keyOf(k as keyof DaemonConfig)), ['max-concurrent-downloads', 'tlsverify', 'tlscacert', 'data-root']);
+    for (const k of Object.keys(all) as (keyof DaemonConfig)[]) {
+      if (k === 'configFile') continue;
+      const file = JSON.stringify({ [keyOf(k)]: all[k] });
+      try {
+        parseDaemonArgs(['--config-file', 'daemon.json'], () => file, { HOME: '/nonexistent' });
+      } catch (e) {
+        assert.doesNotMatch((e as Error).message, /don't match any configuration option/, `${k} → ${keyOf(k)}`);
+      }
+    }
   });
 });

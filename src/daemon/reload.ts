@@ -12,20 +12,21 @@
  */
 import type { DaemonConfig } from './config.js';
 
-/** DaemonConfig fields by their daemon.json names. */
-export const KEY_OF: Partial<Record<keyof DaemonConfig, string>> = {
-  dataRoot: 'data-root', execRoot: 'exec-root', hosts: 'hosts', pidfile: 'pidfile', debug: 'debug', logLevel: 'log-level',
-  logFormat: 'log-format', storageDriver: 'storage-driver', runtimes: 'runtimes', defaultRuntime: 'default-runtime',
-  liveRestore: 'live-restore', cgroupParent: 'cgroup-parent', initPath: 'init-path', labels: 'labels', group: 'group',
-  maxLayerSize: 'max-layer-size', insecureRegistries: 'insecure-registries', registryMirrors: 'registry-mirrors',
-  maxConcurrentDownloads: 'max-concurrent-downloads', maxConcurrentUploads: 'max-concurrent-uploads', bridge: 'bridge',
-  bip: 'bip', defaultAddressPools: 'default-address-pools', iptables: 'iptables', dns: 'dns', logDriver: 'log-driver',
-  logOpts: 'log-opts', metricsAddr: 'metrics-addr', tls: 'tls', tlsVerify: 'tlsverify', tlsCaCert: 'tlscacert', tlsCert: 'tlscert', tlsKey: 'tlskey',
-};
+/**
+ * A DaemonConfig field's daemon.json name, as dockerd spells them: kebab-case
+ * (maxConcurrentDownloads → max-concurrent-downloads), the TLS keys in one word
+ * (tlsVerify → tlsverify, tlsCaCert → tlscacert).
+ */
+export const keyOf = (k: keyof DaemonConfig): string => (k.startsWith('tls') ? k.toLowerCase() : k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`));
 
-export const RELOADABLE: ReadonlySet<keyof DaemonConfig> = new Set<keyof DaemonConfig>([
+/** dockerd's reloadable settings, in the order its `reload` event lists them. */
+const RELOADED_SETTINGS = [
   'debug', 'logLevel', 'labels', 'insecureRegistries', 'registryMirrors', 'maxConcurrentDownloads', 'maxConcurrentUploads',
   'liveRestore', 'logDriver', 'logOpts', 'metricsAddr',
+] as const satisfies readonly (keyof DaemonConfig)[];
+
+export const RELOADABLE: ReadonlySet<keyof DaemonConfig> = new Set<keyof DaemonConfig>([
+  ...RELOADED_SETTINGS,
   // New certificate files (or the same paths rewritten) serve new TLS connections; open ones keep theirs.
   'tlsCaCert', 'tlsCert', 'tlsKey',
 ]);
@@ -61,18 +62,10 @@ export function reloadedValues(next: DaemonConfig, keys: readonly (keyof DaemonC
  * force, under their daemon.json names, as dockerd lists them.
  */
 export function reloadAttributes(cfg: DaemonConfig, name: string): Record<string, string> {
-  return {
-    name,
-    debug: String(cfg.debug),
-    'log-level': cfg.logLevel,
-    labels: JSON.stringify(cfg.labels),
-    'insecure-registries': JSON.stringify(cfg.insecureRegistries),
-    'registry-mirrors': JSON.stringify(cfg.registryMirrors),
-    'max-concurrent-downloads': String(cfg.maxConcurrentDownloads),
-    'max-concurrent-uploads': String(cfg.maxConcurrentUploads),
-    'live-restore': String(cfg.liveRestore),
-    'log-driver': cfg.logDriver,
-    'log-opts': JSON.stringify(cfg.logOpts),
-    'metrics-addr': cfg.metricsAddr ?? '',
-  };
+  const out: Record<string, string> = { name };
+  for (const k of RELOADED_SETTINGS) {
+    const v = cfg[k];
+    out[keyOf(k)] = typeof v === 'object' ? JSON.stringify(v) : String(v ?? '');
+  }
+  return out;
 }
