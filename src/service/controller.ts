@@ -34,7 +34,7 @@ import { Coalesced } from '../base/coalesce.js';
 import { conflict, EngineError, invalid, isKind, messageOf, notFound } from '../base/errdefs.js';
 import { KeyedLock } from '../base/keyed-lock.js';
 import type { Logger } from '../base/log.js';
-import type { ClusterStore, Op, StoreEvent } from './cluster-store.js';
+import type { ClusterStore, Kinds, Op, StoreEvent } from './cluster-store.js';
 import type { Observation, TaskExecutor } from './executor.js';
 import type { BalancedService, Backend, LoadBalancer } from './lb/balancer.js';
 import {
@@ -42,7 +42,7 @@ import {
 } from './spec.js';
 import { OUT_OF_SEQUENCE } from './store-common.js';
 import { TASK_STATES, type PortConfig, type Service, type ServiceSpec, type Task, type TaskState } from './types.js';
-import { isEnded, isLiveDesired, Updater, type UpdaterHost } from './updater.js';
+import { holdsSlot, isEnded, isLiveDesired, Updater, type UpdaterHost } from './updater.js';
 
 export interface ControllerOptions {
   nodeId: string;
@@ -373,7 +373,7 @@ export class Controller {
       // Any live task that does not match the new template (also left over from a paused update) makes it a rolling update.
       const dirty =
         taskSpecsDiffer(svc.Spec.TaskTemplate, spec.TaskTemplate) ||
-        this.tasksOf(svc.ID).some((t) => (isLiveDesired(t.DesiredState) || t.DesiredState === 'complete') && taskSpecsDiffer(t.Spec, spec.TaskTemplate));
+        this.tasksOf(svc.ID).some((t) => holdsSlot(t) && taskSpecsDiffer(t.Spec, spec.TaskTemplate));
       const next: Service = {
         ...svc,
         Spec: spec,
@@ -423,7 +423,7 @@ export class Controller {
           const ops: Op[] = [];
           if (current) ops.push({ op: 'delete', kind: 'service', id, expect: current.Version.Index });
           for (const t of tasks) {
-            if (isLiveDesired(t.DesiredState) || t.DesiredState === 'complete') {
+            if (holdsSlot(t)) {
               ops.push({ op: 'put', kind: 'task', obj: { ...t, DesiredState: 'shutdown' }, expect: t.Version.Index });
             }
           }
@@ -561,39 +561,37 @@ export class Controller {
 
   // ---------------------------------------------------------------- store writes
 
-  /** Read-modify-write with compare-and-swap, retried on conflict; fn returning undefined writes nothing. */
-  private async mutateTask(id: string, fn: (t: Task) => Task | undefined): Promise<Task | undefined> {
-    let cur = this.tasks.get(id) ?? (await this.store.get('task', id));
+  /**
+   * Read-modify-write with compare-and-swap, retried on conflict; fn returning undefined writes nothing.
+   * `written` is false then (and when the object is gone, or the retries ran out); `obj` is the object last read or stored.
+   */
+  private async mutate<K extends 'service' | 'task'>(kind: K, id: string, fn: (x: Kinds[K]) => Kinds[K] | undefined): Promise<{ obj?: Kinds[K]; written: boolean }> {
+    const cached = (kind === 'service' ? this.services : this.tasks) as Map<string, Kinds[K]>;
+    let cur = cached.get(id) ?? (await this.store.get(kind, id));
     for (let attempt = 0; attempt < 50 && cur; attempt++) {
       const next = fn(structuredClone(cur));
-      if (!next) return cur;
+      if (!next) return { obj: cur, written: false };
       try {
-        const stored = await this.store.put('task', next, { expect: cur.Version.Index });
-        this.cache('task', stored);
-        return stored;
+        const stored = await this.store.put(kind, next, { expect: cur.Version.Index });
+        this.cache(kind, stored);
+        return { obj: stored, written: true };
       } catch (e) {
         if (!isKind(e, 'conflict')) throw e;
-        cur = await this.store.get('task', id);
+        cur = await this.store.get(kind, id);
       }
     }
-    return cur;
+    return { obj: cur, written: false };
   }
 
+  /** The task as stored after fn (or as it is, when fn declines); undefined when it is gone. */
+  private async mutateTask(id: string, fn: (t: Task) => Task | undefined): Promise<Task | undefined> {
+    return (await this.mutate('task', id, fn)).obj;
+  }
+
+  /** The service as stored after fn; undefined when nothing was written. */
   private async mutateService(id: string, fn: (s: Service) => Service | undefined): Promise<Service | undefined> {
-    let cur = this.services.get(id) ?? (await this.store.get('service', id));
-    for (let attempt = 0; attempt < 50 && cur; attempt++) {
-      const next = fn(structuredClone(cur));
-      if (!next) return undefined;
-      try {
-        const stored = await this.store.put('service', next, { expect: cur.Version.Index });
-        this.cache('service', stored);
-        return stored;
-      } catch (e) {
-        if (!isKind(e, 'conflict')) throw e;
-        cur = await this.store.get('service', id);
-      }
-    }
-    return undefined;
+    const r = await this.mutate('service', id, fn);
+    return r.written ? r.obj : undefined;
   }
 
   /** Moves the task's observed state forward (never back), with message and extras. */
@@ -715,14 +713,14 @@ export class Controller {
       // 2. scale down: the slot is gone; its task drains and stops (agentSync)
       if (!inRange(slot)) {
         for (const t of ts) {
-          if (isLiveDesired(t.DesiredState) || t.DesiredState === 'complete') {
+          if (holdsSlot(t)) {
             t.DesiredState = 'shutdown';
             changed.add(t);
           }
         }
       } else {
         // 3. fill an empty slot (once a task being stopped there is gone: stop-first)
-        const occupied = ts.some((t) => isLiveDesired(t.DesiredState) || t.DesiredState === 'complete' || live(t));
+        const occupied = ts.some((t) => holdsSlot(t) || live(t));
         if (!occupied) {
           const fresh = this.newTask(svc, slot, 'running');
           ts.push(fresh);
@@ -801,7 +799,7 @@ export class Controller {
   private async trimHistory(svc: Service): Promise<void> {
     const bySlot = new Map<number, Task[]>();
     for (const t of this.tasksOf(svc.ID)) {
-      if (!isEnded(t.Status.State) || isLiveDesired(t.DesiredState) || t.DesiredState === 'complete') continue;
+      if (!isEnded(t.Status.State) || holdsSlot(t)) continue;
       bySlot.set(t.Slot, [...(bySlot.get(t.Slot) ?? []), t]);
     }
     const old: Task[] = [];
