@@ -29,6 +29,8 @@ const IDX = (s: TaskState) => TASK_STATES.indexOf(s);
 export const isEnded = (s: TaskState): boolean => IDX(s) > IDX('running');
 /** Desired states of a task that holds its slot: starting, running, or waiting out a restart delay. */
 export const isLiveDesired = (s: TaskState): boolean => s === 'running' || s === 'ready';
+/** A task that keeps its slot from being filled again: live, or done for good (a completed task of restart policy none/on-failure). */
+export const holdsSlot = (t: Task): boolean => isLiveDesired(t.DesiredState) || t.DesiredState === 'complete';
 
 /** What the updater needs of the controller. */
 export interface UpdaterHost {
@@ -66,7 +68,7 @@ export type UpdateOutcome = 'completed' | 'paused' | 'rollback' | 'cancelled' | 
 const sameTemplate = (a: Service, b: Service) => !taskSpecsDiffer(a.Spec.TaskTemplate, b.Spec.TaskTemplate);
 
 export class Updater {
-  private readonly failed = new Map<string, true>();
+  private readonly failed = new Set<string>();
   private readonly monitored = new Set<string>();
   private firstFailure?: string;
 
@@ -134,14 +136,14 @@ export class Updater {
   private dirtySlots(svc: Service): number[] {
     const slots = new Set<number>();
     for (const t of this.host.tasksOf(svc.ID)) {
-      if (!(isLiveDesired(t.DesiredState) || t.DesiredState === 'complete')) continue;
+      if (!holdsSlot(t)) continue;
       if (taskSpecsDiffer(t.Spec, svc.Spec.TaskTemplate)) slots.add(t.Slot);
     }
     return [...slots].sort((a, b) => a - b);
   }
 
   private occupants(slot: number): Task[] {
-    return this.host.tasksOf(this.serviceId).filter((t) => t.Slot === slot && (isLiveDesired(t.DesiredState) || t.DesiredState === 'complete'));
+    return this.host.tasksOf(this.serviceId).filter((t) => t.Slot === slot && holdsSlot(t));
   }
 
   private async updateSlot(svc: Service, slot: number, order: 'stop-first' | 'start-first', signal: AbortSignal): Promise<void> {
@@ -150,50 +152,48 @@ export class Updater {
     const old = this.occupants(slot).filter((t) => taskSpecsDiffer(t.Spec, target));
     if (!old.length) return; // restarted since with the new spec, or scaled away
     const serving = old.some((t) => this.host.isBackend(t));
-    let fresh: Task | undefined;
     if (order === 'start-first' && serving) {
-      fresh = await this.host.locked(svc.ID, async () => {
+      const fresh = await this.host.locked(svc.ID, async () => {
         const s = this.host.service(svc.ID);
         if (!s || !sameTemplate(s, svc)) return undefined;
         return this.host.createTask(s, slot);
       });
       if (!fresh) return;
-      this.monitored.add(fresh.ID);
-      const id = fresh.ID;
       // Wait until the new task takes connections before the old one stops taking them.
-      const r = await this.host.waitFor(() => {
-        const t = this.host.task(id);
-        if (!t || isEnded(t.Status.State) || !isLiveDesired(t.DesiredState)) return 'ended' as const;
-        return this.host.isBackend(t) ? ('serving' as const) : undefined;
-      }, signal, SERVING_WAIT_MS);
+      const r = await this.serving(fresh.ID, signal);
       if (r === 'ended') return; // counted by checkFailures; the old task goes on serving
       if (!r) {
-        const t = this.host.task(id);
-        if (t?.Status.State !== 'running') return;
-        this.host.log.warn({ task: id, slot }, 'new task runs but does not accept connections on its ports: replacing the old one anyway, as swarm would');
+        if (this.host.task(fresh.ID)?.Status.State !== 'running') return;
+        this.host.log.warn({ task: fresh.ID, slot }, 'new task runs but does not accept connections on its ports: replacing the old one anyway, as swarm would');
       }
-      await this.host.locked(svc.ID, async () => {
-        for (const t of old) await this.host.setDesired(t.ID, 'shutdown');
-      });
+      await this.shutDown(svc.ID, old);
       return;
     }
     // stop-first (or nothing to keep serving): drain and stop the old task; the reconcile
     // starts the new one in the slot once the old one is gone.
-    await this.host.locked(svc.ID, async () => {
-      for (const t of old) await this.host.setDesired(t.ID, 'shutdown');
-    });
+    await this.shutDown(svc.ID, old);
     const oldIds = new Set(old.map((t) => t.ID));
-    fresh = await this.host.waitFor(
+    const fresh = await this.host.waitFor(
       () => this.host.tasksOf(svc.ID).find((t) => t.Slot === slot && !oldIds.has(t.ID) && isLiveDesired(t.DesiredState) && !taskSpecsDiffer(t.Spec, target)),
       signal,
     );
-    if (!fresh) return;
-    this.monitored.add(fresh.ID);
-    const id = fresh.ID;
-    await this.host.waitFor(() => {
+    if (fresh) await this.serving(fresh.ID, signal);
+  }
+
+  /** Sets the tasks' DesiredState to shutdown, with no reconcile of the service at the same time. */
+  private shutDown(serviceId: string, tasks: Task[]): Promise<void> {
+    return this.host.locked(serviceId, async () => {
+      for (const t of tasks) await this.host.setDesired(t.ID, 'shutdown');
+    });
+  }
+
+  /** Monitors a new task and waits (at most SERVING_WAIT_MS) until it takes connections; 'ended' when it ended or is no longer wanted, undefined on timeout. */
+  private serving(id: string, signal: AbortSignal): Promise<'serving' | 'ended' | undefined> {
+    this.monitored.add(id);
+    return this.host.waitFor(() => {
       const t = this.host.task(id);
-      if (!t || isEnded(t.Status.State) || !isLiveDesired(t.DesiredState)) return true;
-      return this.host.isBackend(t) || undefined;
+      if (!t || isEnded(t.Status.State) || !isLiveDesired(t.DesiredState)) return 'ended' as const;
+      return this.host.isBackend(t) ? ('serving' as const) : undefined;
     }, signal, SERVING_WAIT_MS);
   }
 
@@ -210,7 +210,7 @@ export class Updater {
       const since = this.host.runningSince(id);
       const endedAt = Date.parse(t.Status.Timestamp);
       if (since === undefined || endedAt - since <= monitorNs / 1e6) {
-        this.failed.set(id, true);
+        this.failed.add(id);
         this.firstFailure ??= id;
         this.host.log.warn({ task: id, state: t.Status.State, err: t.Status.Err }, 'updated task failed');
       }
