@@ -31,6 +31,7 @@
 import { existsSync } from 'node:fs';
 import { conflict, EngineError, invalid, isKind, messageOf, notFound } from '../../base/errdefs.js';
 import { Coalesced } from '../../base/coalesce.js';
+import { KeyedLock } from '../../base/keyed-lock.js';
 import type { Host } from '../../base/host.js';
 import type { Logger } from '../../base/log.js';
 import type { PortConfig } from '../types.js';
@@ -68,8 +69,8 @@ export class KernelBalancer implements LoadBalancer {
   /** netns path → member. */
   private readonly members = new Map<string, Member>();
   private seeded = false;
-  /** Per namespace: the write in progress, so that two never overlap. */
-  private readonly locks = new Map<string, Promise<void>>();
+  /** Per namespace path: writes one at a time, so that two never overlap. */
+  private readonly locks = new KeyedLock();
   private readonly passes = new Coalesced(() => this.pass());
   private closed = false;
   private warnedNoIptables = false;
@@ -295,8 +296,7 @@ export class KernelBalancer implements LoadBalancer {
 
   /** Brings one namespace's rules to the current state; true when it wrote. */
   private writeNetns(path: string): Promise<boolean> {
-    const prev = this.locks.get(path) ?? Promise.resolve();
-    const run = prev.catch(() => undefined).then(async () => {
+    return this.locks.run(path, async () => {
       const m = this.members.get(path);
       if (!m) return false;
       const vips = vipsFor(m.networks, this.effective());
@@ -319,12 +319,6 @@ export class KernelBalancer implements LoadBalancer {
       m.written = text;
       return true;
     });
-    const tail = run.then(() => undefined, () => undefined);
-    this.locks.set(path, tail);
-    void tail.then(() => {
-      if (this.locks.get(path) === tail) this.locks.delete(path);
-    });
-    return run;
   }
 
   /** Which of our OUTPUT jumps a namespace has; undefined when it is gone. */
@@ -346,7 +340,7 @@ export class KernelBalancer implements LoadBalancer {
   async close(): Promise<void> {
     this.closed = true;
     await this.passes.settled();
-    await Promise.all([...this.locks.values()]);
+    await this.locks.idle();
   }
 }
 
