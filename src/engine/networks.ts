@@ -419,15 +419,12 @@ export class NetworkService implements BalancerNetworks {
     await createNetns(netns);
     c.netns = netns;
     try {
-      for (const [i, [name, cn]] of entries.entries()) await this.join(c, name, cn, i);
+      // Each join takes its addresses before its first await, so the interfaces (a CNI exec each, made concurrently
+      // as go-cni does) and the published ports (they need only the primary address) go at once; all settle before an undo.
       const primary = entries[0]![1];
-      const primaryNet = this.store.find(primary.networkId);
-      const requests = portRequests(c.hostConfig.PortBindings as PortMap | undefined, c.config.ExposedPorts, !!c.hostConfig.PublishAllPorts);
-      if (requests.length && !primaryNet.internal) {
-        c.ports = [];
-        for (const r of requests) c.ports.push(await this.ports.reserve(r, bindingIp(primaryNet), `${c.name} (${primary.endpoint!.endpointId})`));
-        await this.firewall.sync();
-      }
+      const settled = await Promise.allSettled([...entries.map(([name, cn], i) => this.join(c, name, cn, i)), this.publish(c, primary)]);
+      const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
       const embeddedDns = entries.some(([, cn]) => !this.store.find(cn.networkId).predefined);
       if (embeddedDns) await this.dns.attach(c.id, netns, this.scopeFor(c.id));
       // Services' virtual IPs work from the process's first instruction.
@@ -440,26 +437,40 @@ export class NetworkService implements BalancerNetworks {
     }
   }
 
+  /** The container's published ports, bound on the host and DNATed to its primary address (none on an internal network). */
+  private async publish(c: ContainerRecord, primary: ContainerNetwork): Promise<void> {
+    const n = this.store.get(primary.networkId);
+    const requests = portRequests(c.hostConfig.PortBindings as PortMap | undefined, c.config.ExposedPorts, !!c.hostConfig.PublishAllPorts);
+    if (!n || !primary.endpoint || !requests.length || n.internal) return; // no endpoint: its join failed, and says why
+    c.ports = [];
+    for (const r of requests) c.ports.push(await this.ports.reserve(r, bindingIp(n), `${c.name} (${primary.endpoint.endpointId})`));
+    await this.firewall.sync();
+  }
+
   /** After the container's exit (or a failed start): everything setUp made, gone; addresses and ports released. */
   async tearDown(c: ContainerRecord): Promise<void> {
     this.dns.detach(c.id);
     if (c.netns) void this.memberWatch?.({ containerId: c.id, netns: c.netns, networks: [] }).catch(() => undefined);
-    if (c.ports?.length) {
-      for (const m of c.ports) this.ports.release(m);
-      delete c.ports;
-      await this.firewall.sync().catch((e: unknown) => this.log.warn({ id: c.id, err: e }, 'updating firewall rules'));
-    }
-    await Promise.all(
-      Object.values(c.networks ?? {}).map(async (cn) => {
+    const unpublished = c.ports?.length ? this.unpublish(c) : undefined;
+    await Promise.all([
+      unpublished,
+      ...Object.values(c.networks ?? {}).map(async (cn) => {
         if (!cn.endpoint) return;
         const n = this.store.get(cn.networkId);
         if (n && c.netns) await this.driver.leave(this.driverNet(n), this.joinRequest(c, cn.endpoint, [], false)).catch((e: unknown) => this.log.warn({ id: c.id, err: e }, 'leaving a network'));
         delete cn.endpoint;
       }),
-    );
+    ]);
     if (c.netns) await removeNetns(c.netns).catch(() => undefined);
     delete c.netns;
     this.containers.save(c);
+  }
+
+  /** Releases the container's host ports and drops their DNAT rules (while its interfaces go). */
+  private async unpublish(c: ContainerRecord): Promise<void> {
+    for (const m of c.ports ?? []) this.ports.release(m);
+    delete c.ports;
+    await this.firewall.sync().catch((e: unknown) => this.log.warn({ id: c.id, err: e }, 'updating firewall rules'));
   }
 
   /** A running container adopted after a daemon restart: its DNS and its host ports again. */
