@@ -243,6 +243,8 @@ describe('ShellLex: pattern removal and replacement', () => {
     refuses(() => word('${a=x}'), 'failed to process "${a=x}": unsupported modifier (=) in substitution');
     refuses(() => word('${}'), 'failed to process "${}": syntax error: bad substitution');
     refuses(() => word('${a:-b'), `failed to process "\${a:-b": syntax error: missing '}'`);
+    refuses(() => word('${a/b'), `failed to process "\${a/b": syntax error: missing '/' in \${}`);
+    refuses(() => word('${a/b/c'), `failed to process "\${a/b/c": syntax error: missing '}'`);
     refuses(() => word('${a#\\x}', { a: 'v' }), 'failed to process "${a#\\\\x}": invalid pattern (\\x) in substitution: invalid escape \'\\x\'');
   });
 });

@@ -311,14 +311,8 @@ class ShellWord {
     }
     const trims = ch === '#' || ch === '%';
     if (nullIsUnset && trims) throw new LexError(`unsupported modifier (${chs}) in substitution`);
-    let word: string;
-    try {
-      // Patterns keep their escapes: the pattern syntax reads them.
-      [word] = this.processStopOn('}', trims);
-    } catch (e) {
-      if (e instanceof LexError && this.peek() === EOF) throw new LexError("syntax error: missing '}'");
-      throw e;
-    }
+    // Patterns keep their escapes: the pattern syntax reads them.
+    const word = this.wordUntil('}', trims, "syntax error: missing '}'");
     const [value, set] = this.getEnv(name);
     if (this.o.skipUnsetEnv && !set) return `\${${name}${chs}${word}}`;
     switch (ch) {
@@ -346,23 +340,21 @@ class ShellWord {
     }
   }
 
+  /** processStopOn's text, failing with `missing` when the input ends before `stop`. */
+  private wordUntil(stop: string, rawEscapes: boolean, missing: string): string {
+    try {
+      return this.processStopOn(stop, rawEscapes)[0];
+    } catch (e) {
+      if (e instanceof LexError && this.peek() === EOF) throw new LexError(missing);
+      throw e;
+    }
+  }
+
   private processReplace(name: string): string {
     const all = this.peek() === '/';
     if (all) this.next();
-    let pattern: string;
-    let replacement: string;
-    try {
-      [pattern] = this.processStopOn('/', true);
-    } catch (e) {
-      if (e instanceof LexError && this.peek() === EOF) throw new LexError("syntax error: missing '/' in ${}");
-      throw e;
-    }
-    try {
-      [replacement] = this.processStopOn('}', true);
-    } catch (e) {
-      if (e instanceof LexError && this.peek() === EOF) throw new LexError("syntax error: missing '}'");
-      throw e;
-    }
+    const pattern = this.wordUntil('/', true, "syntax error: missing '/' in ${}");
+    const replacement = this.wordUntil('}', true, "syntax error: missing '}'");
     const [value, set] = this.getEnv(name);
     if (this.o.skipUnsetEnv && !set) return `\${${name}/${pattern}/${replacement}}`;
     const re = compilePattern(pattern, true, false);
