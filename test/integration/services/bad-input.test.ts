@@ -61,6 +61,8 @@ describe('services: bad input', { skip }, () => {
       const rows = await waitFor('a rejected task', () => servicePs(d.host, name).find((t) => (t.current === 'Rejected' || t.current === 'Failed') && /nope/.test(t.error)), 30_000, 250);
       assert.match(rows.error, /No such image|not found|pull|connection refused|manifest unknown/i, rows.error);
       assert.equal(replicasColumn(d.host, name), '0/1');
+      // Checked before the removal, which would take any task container with it.
+      assert.deepEqual(taskContainers(d.host, name, true), [], 'no task container was made for a task whose image is missing');
       ok('service', 'rm', name);
     }
     assert.deepEqual(taskContainers(d.host, name), [], 'no task container runs');
