@@ -89,9 +89,6 @@ export class Daemon {
   private networks?: NetworkService;
   private volumes?: VolumeService;
   private swarm?: SwarmService;
-  /** Objects the services read their settings from: a reload changes them in place. */
-  private sysDeps?: SystemDeps;
-  private distCfg?: DistributionConfig;
   private metricsListener?: MetricsListener;
   private id = '';
   events = new EventBus();
@@ -116,10 +113,16 @@ export class Daemon {
     const layers = new Layers(this.snapshotter, this.host, meta, log.child({ component: 'layers' }), { maxBytes: cfg.maxLayerSize });
     const images = new ImageService(content, meta, layers, this.events, log.child({ component: 'images' }));
     const archives = new ImageArchives(images, cfg.dataRoot, log.child({ component: 'archives' }));
-    this.distCfg = { insecureRegistries: cfg.insecureRegistries, mirrors: cfg.registryMirrors, maxConcurrentDownloads: cfg.maxConcurrentDownloads, maxConcurrentUploads: cfg.maxConcurrentUploads };
+    // Settings a reload changes are read from `cfg` at each use (reload() assigns them onto it).
+    const distCfg: DistributionConfig = {
+      get insecureRegistries() { return cfg.insecureRegistries; },
+      get mirrors() { return cfg.registryMirrors; },
+      get maxConcurrentDownloads() { return cfg.maxConcurrentDownloads; },
+      get maxConcurrentUploads() { return cfg.maxConcurrentUploads; },
+    };
     const distribution = new DistributionService(
       images,
-      this.distCfg,
+      distCfg,
       cfg.dataRoot,
       log.child({ component: 'distribution' }),
     );
@@ -165,16 +168,16 @@ export class Daemon {
     await swarm.open();
     this.id = await this.engineId();
     const build = new BuildService(containers, distribution, this.db!, cfg.dataRoot);
-    this.sysDeps = {
+    const sysDeps: SystemDeps = {
       id: this.id,
       dataRoot: cfg.dataRoot,
       snapshotter: this.snapshotter,
       images,
       runtimes: cfg.runtimes,
       defaultRuntime: cfg.defaultRuntime,
-      debug: cfg.debug,
-      liveRestore: cfg.liveRestore,
-      labels: cfg.labels,
+      get debug() { return cfg.debug; },
+      get liveRestore() { return cfg.liveRestore; },
+      get labels() { return cfg.labels; },
       apiVersion: API_VERSION,
       minApiVersion: MIN_API_VERSION,
       runtimeVersion: await this.runtimeVersion(),
@@ -187,18 +190,18 @@ export class Daemon {
       containerList: () => listContainers(containers, { all: true, size: true, filters: parseFilters('') }),
       volumeList: () => volumes.usage(),
       cgroupns: containers.o.cgroupMode === 'v2',
-      insecureRegistries: cfg.insecureRegistries,
-      registryMirrors: cfg.registryMirrors,
+      get insecureRegistries() { return cfg.insecureRegistries; },
+      get registryMirrors() { return cfg.registryMirrors; },
       logging: () => ({ driver: this.cfg.logDriver, opts: effectiveLogOpts(this.cfg) }),
       metricsAddr: () => this.metricsListener?.address ?? '',
       buildCacheList: async () => buildCacheRecords(build, images),
       swarm,
     };
-    const system = new SystemService(this.sysDeps);
+    const system = new SystemService(sysDeps);
     const metrics = new EngineMetrics(
       {
         id: this.id, version: PIER_VERSION, commit: GIT_COMMIT, graphdriver: this.snapshotter.driver,
-        containerCounts: () => this.sysDeps!.containerCounts!(),
+        containerCounts: () => sysDeps.containerCounts!(),
         imageCount: () => images.meta.list().length,
       },
       this.events,
@@ -376,8 +379,6 @@ export class Daemon {
     const c = this.cfg;
     this.log.setLevel(c.logLevel);
     if (this.containers) this.containers.o.liveRestore = c.liveRestore;
-    if (this.distCfg) Object.assign(this.distCfg, { insecureRegistries: c.insecureRegistries, mirrors: c.registryMirrors, maxConcurrentDownloads: c.maxConcurrentDownloads, maxConcurrentUploads: c.maxConcurrentUploads });
-    if (this.sysDeps) Object.assign(this.sysDeps, { debug: c.debug, liveRestore: c.liveRestore, labels: c.labels, insecureRegistries: c.insecureRegistries, registryMirrors: c.registryMirrors });
     if (c.metricsAddr !== wasMetrics && this.metricsListener) {
       await this.metricsListener.stop();
       if (c.metricsAddr) {
