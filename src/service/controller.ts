@@ -227,16 +227,14 @@ export class Controller {
     }
     // The balancer starts empty: take the services' ports and VIPs again.
     for (const s of [...this.services.values()]) {
-      const ingress = (s.Endpoint.Ports ?? []).filter((p) => (p.PublishMode ?? 'ingress') === 'ingress');
+      const ingress = (s.Endpoint.Ports ?? []).filter(isIngress);
       if (ingress.length) {
         await this.lb.reservePorts(s.ID, ingress).catch((e) => this.log.error({ service: s.Spec.Name, err: e }, 'could not take the service ports again'));
       }
       const nets = networksOf(s.Spec).map((n) => n.Target);
       if ((s.Spec.EndpointSpec?.Mode ?? 'vip') === 'vip' && nets.length) {
         try {
-          const previous = Object.fromEntries((s.Endpoint.VirtualIPs ?? []).map((v) => [v.NetworkID, v.Addr]));
-          const vips = await this.lb.allocateVips(s.ID, nets, previous);
-          const list = Object.entries(vips).map(([NetworkID, Addr]) => ({ NetworkID, Addr }));
+          const list = vipList(await this.lb.allocateVips(s.ID, nets, vipMap(s.Endpoint.VirtualIPs)));
           if (JSON.stringify(list) !== JSON.stringify(s.Endpoint.VirtualIPs ?? [])) {
             await this.mutateService(s.ID, (x) => ({ ...x, Endpoint: { ...x.Endpoint, VirtualIPs: list } }));
           }
@@ -300,7 +298,7 @@ export class Controller {
           Endpoint: {
             Spec: spec.EndpointSpec ?? { Mode: 'vip' },
             ...(ports.length ? { Ports: ports } : {}),
-            ...(Object.keys(vips).length ? { VirtualIPs: Object.entries(vips).map(([NetworkID, Addr]) => ({ NetworkID, Addr })) } : {}),
+            ...(Object.keys(vips).length ? { VirtualIPs: vipList(vips) } : {}),
           },
         };
         const stored = await this.store.put('service', svc, { expect: 0 });
@@ -345,10 +343,10 @@ export class Controller {
     const held = svc.Endpoint.Ports ?? [];
     for (const p of ingress) {
       if (p.PublishedPort) continue;
-      const same = held.find((h) => h.TargetPort === p.TargetPort && (h.Protocol ?? 'tcp') === (p.Protocol ?? 'tcp') && (h.PublishMode ?? 'ingress') === 'ingress');
+      const same = held.find((h) => h.TargetPort === p.TargetPort && (h.Protocol ?? 'tcp') === (p.Protocol ?? 'tcp') && isIngress(h));
       if (same?.PublishedPort) p.PublishedPort = same.PublishedPort;
     }
-    const oldIngress = held.filter((p) => (p.PublishMode ?? 'ingress') === 'ingress');
+    const oldIngress = held.filter(isIngress);
     const portsChanged = portKeys(oldIngress) !== portKeys(ingress);
     let ports = held;
     if (portsChanged) ports = [...(ingress.length ? await this.lb.reservePorts(svc.ID, ingress) : []), ...host];
@@ -363,8 +361,7 @@ export class Controller {
       const vipMode = spec.EndpointSpec?.Mode !== 'dnsrr';
       if (JSON.stringify(nets) !== JSON.stringify(oldNets) || vipMode !== (svc.Spec.EndpointSpec?.Mode !== 'dnsrr')) {
         if (vipMode && nets.length) {
-          const previous = Object.fromEntries(vips.map((v) => [v.NetworkID, v.Addr]));
-          vips = Object.entries(await this.lb.allocateVips(svc.ID, nets, previous)).map(([NetworkID, Addr]) => ({ NetworkID, Addr }));
+          vips = vipList(await this.lb.allocateVips(svc.ID, nets, vipMap(vips)));
         } else {
           await this.lb.releaseVips(svc.ID);
           vips = [];
@@ -1061,8 +1058,8 @@ export class Controller {
         id: s.ID,
         name: s.Spec.Name,
         mode: s.Spec.EndpointSpec?.Mode === 'dnsrr' ? 'dnsrr' : 'vip',
-        ports: (s.Endpoint.Ports ?? []).filter((p) => (p.PublishMode ?? 'ingress') === 'ingress' && p.PublishedPort),
-        vips: Object.fromEntries((s.Endpoint.VirtualIPs ?? []).map((v) => [v.NetworkID, v.Addr])),
+        ports: (s.Endpoint.Ports ?? []).filter((p) => isIngress(p) && p.PublishedPort),
+        vips: vipMap(s.Endpoint.VirtualIPs),
         networks: networksOf(s.Spec).map((n) => n.Target),
         backends,
       });
@@ -1178,6 +1175,12 @@ export class Controller {
     await u.done.catch(() => undefined);
   }
 }
+
+const isIngress = (p: PortConfig) => (p.PublishMode ?? 'ingress') === 'ingress';
+
+/** Endpoint.VirtualIPs ↔ the balancer's network ID → address. */
+const vipList = (vips: Record<string, string>) => Object.entries(vips).map(([NetworkID, Addr]) => ({ NetworkID, Addr }));
+const vipMap = (list: { NetworkID: string; Addr: string }[] = []): Record<string, string> => Object.fromEntries(list.map((v) => [v.NetworkID, v.Addr]));
 
 function splitPorts(ports: PortConfig[]): { ingress: PortConfig[]; host: PortConfig[] } {
   const all = ports.map((p) => ({ ...p, Protocol: p.Protocol ?? 'tcp', PublishMode: p.PublishMode ?? 'ingress' }));
