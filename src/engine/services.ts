@@ -470,12 +470,16 @@ export class SwarmService {
     if (!o.stdout && !o.stderr) throw invalid('Bad parameters: you must choose at least one stream');
     let service: Service;
     let only: string | undefined;
+    let tty: boolean;
     if (kind === 'task') {
       const t = await ctl.getTask(ref);
       only = t.ID;
+      tty = !!t.Spec.ContainerSpec.TTY;
       service = await ctl.getService(t.ServiceID);
-    } else service = await ctl.getService(ref);
-    const tty = kind === 'task' ? !!(await ctl.getTask(only!)).Spec.ContainerSpec.TTY : !!service.Spec.TaskTemplate.ContainerSpec.TTY;
+    } else {
+      service = await ctl.getService(ref);
+      tty = !!service.Spec.TaskTemplate.ContainerSpec.TTY;
+    }
     const taskContainers = async (): Promise<{ task: Task; containerId: string }[]> => {
       const existing = this.exec.existing();
       const tasks = (await ctl.listTasks()).filter((t) => t.ServiceID === service.ID && (!only || t.ID === only));
@@ -492,7 +496,10 @@ export class SwarmService {
       if (!o.follow) {
         // Every task's lines, merged in time order.
         const lines: LogLine[] = [];
-        for (const tc of first) await readLines(this.d.containers, tc.containerId, o, false, signal, (l) => lines.push({ ...l, ctx: contextOf(tc.task) }));
+        for (const tc of first) {
+          const ctx = contextOf(tc.task);
+          await readLines(this.d.containers, tc.containerId, o, false, signal, (l) => lines.push({ ...l, ctx }));
+        }
         lines.sort((a, b) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : 0));
         for (const l of lines) {
           if (signal.aborted) return;
@@ -517,14 +524,16 @@ export class SwarmService {
         await sleep(500, signal);
         if (signal.aborted) break;
         if (!this.controller) break;
+        let current: { task: Task; containerId: string }[];
         try {
           if (!only) await this.controller.getService(service.ID);
-          for (const tc of await taskContainers()) if (!following.has(tc.containerId)) follow(tc, true);
+          current = await taskContainers();
         } catch (e) {
           if (isKind(e, 'not-found')) break; // the service (or task) is gone: so is its log
           throw e;
         }
-        if (only && following.size && !(await taskContainers()).length) break;
+        for (const tc of current) if (!following.has(tc.containerId)) follow(tc, true);
+        if (only && following.size && !current.length) break;
       }
       await Promise.race([Promise.all(running), sleep(1000)]);
     };
