@@ -2,20 +2,17 @@
 // cli/command/node does them. "self" names the node of the daemon we talk to
 // (GET /info's Swarm.NodeID).
 
-import { ApiError } from '../../client/errors.js';
 import type { Client } from '../../client/client.js';
 import type { SwarmNode } from '../../client/types.js';
 import { formatHelp, StatusError, type CommandDef, type Ctx } from '../command.js';
 import { toFilters, validateFilter, type ParsedFlags } from '../flags.js';
-import { formatRows, parseTemplate, writeInspect } from '../formatter.js';
+import { formatRows } from '../formatter.js';
 import { bytesSize } from '../units.js';
 import { validateLabel, kvMap } from './container-opts.js';
-import { naturalLess } from './containers.js';
 import { goTimeString } from './networks.js';
-import { configFormat, prettyPrint, printTasks, psFlags } from './services.js';
+import { configFormat, errText, natural, prettyPrint, printTasks, psFlags, runSwarmInspect } from './services.js';
+import { check } from './services-opts.js';
 import { selfNodeID } from './swarm.js';
-
-const errText = (e: unknown) => (e instanceof ApiError ? e.toString() : (e as Error).message);
 
 /** node.Reference: "self" → this daemon's node ID. */
 async function reference(client: Client, ref: string): Promise<string> {
@@ -50,11 +47,7 @@ const sameTLS = (a: ClusterTLS, b: ClusterTLS) =>
 
 /** docker's nodeContext rows, sorted by hostname. */
 export function nodeRows(nodes: readonly SwarmNode[], self: string, clusterTLS?: ClusterTLS): NodeRow[] {
-  const sorted = [...nodes].sort((a, b) => {
-    const x = a.Description?.Hostname ?? '';
-    const y = b.Description?.Hostname ?? '';
-    return naturalLess(x, y) ? -1 : naturalLess(y, x) ? 1 : 0;
-  });
+  const sorted = [...nodes].sort((a, b) => natural(a.Description?.Hostname ?? '', b.Description?.Hostname ?? ''));
   return sorted.map((n) => {
     const ms = n.ManagerStatus;
     const tls = n.Description?.TLSInfo;
@@ -132,29 +125,16 @@ export function prettyNode(n: SwarmNode): string {
   return o;
 }
 
-async function runInspect(ctx: Ctx, f: ParsedFlags): Promise<number> {
-  const pretty = f.values['pretty'] === true;
-  let format = f.values['format'] as string;
-  if (pretty && format) throw new StatusError(1, '--format is incompatible with human friendly format');
-  const client = ctx.client();
-  const raws: string[] = [];
-  const errs: string[] = [];
-  for (const ref of f.args) {
-    try {
-      raws.push((await client.nodeInspectRaw(await reference(client, ref))).trim());
-    } catch (e) {
-      if (!(e instanceof Error)) throw e;
-      if (pretty) throw e;
-      errs.push(e instanceof StatusError ? e.message : errText(e));
-    }
-  }
-  if (pretty) {
-    ctx.out(raws.map((r) => prettyNode(JSON.parse(r) as SwarmNode) + '\n').join('\n'));
-    return 0;
-  }
-  if (format === 'json') format = '';
-  writeInspect(ctx.out, format ? parseTemplate(format) : undefined, raws, errs);
-  return 0;
+function runInspect(ctx: Ctx, f: ParsedFlags): Promise<number> {
+  return runSwarmInspect(
+    ctx, f,
+    async (ref) => {
+      const client = ctx.client();
+      return client.nodeInspectRaw(await reference(client, ref));
+    },
+    (_ref, e) => errText(e),
+    (raws) => raws.map((r) => prettyNode(JSON.parse(r) as SwarmNode) + '\n').join('\n'),
+  );
 }
 
 // --- update, rm, ps -----------------------------------------------------------------------------
@@ -230,7 +210,7 @@ async function runPs(ctx: Ctx, f: ParsedFlags): Promise<number> {
       filters['node'] = { ...(filters['node'] ?? {}), [node.ID]: true };
       tasks.push(...(await client.taskList(filters)));
     } catch (e) {
-      errs.push(e instanceof StatusError ? e.message : errText(e));
+      errs.push(errText(e));
     }
   }
   if (tasks.length || !errs.length) await printTasks(ctx, f, tasks);
@@ -239,15 +219,6 @@ async function runPs(ctx: Ctx, f: ParsedFlags): Promise<number> {
 }
 
 // --- definitions --------------------------------------------------------------------------------
-
-const check = (fn: (v: string) => unknown) => (v: string): string | undefined => {
-  try {
-    fn(v);
-    return undefined;
-  } catch (e) {
-    return (e as Error).message;
-  }
-};
 
 export const commands: Record<string, CommandDef> = {
   ls: {

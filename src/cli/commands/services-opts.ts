@@ -21,7 +21,8 @@ export class SpecError extends Error {}
 
 // --- value parsers --------------------------------------------------------------------------------
 
-const check = (fn: (v: string) => unknown) => (v: string): string | undefined => {
+/** A flag validator from a parser: its error message, or undefined when the value parses. */
+export const check = (fn: (v: string) => unknown) => (v: string): string | undefined => {
   try {
     fn(v);
     return undefined;

@@ -17,13 +17,15 @@ import { getTimestamp } from './events.js';
 import { configPath } from './registry.js';
 import { applyUpdate, createFlags, createSpec, networkAttachment, parseUint, SpecError, taggedImage, updateFlags } from './services-opts.js';
 import { waitOnService } from './services-progress.js';
+import { selfNodeID } from './swarm.js';
 
 // --- shared helpers -----------------------------------------------------------------------------
 
 /** command.PrettyPrint: "running" → "Running". */
 export const prettyPrint = (s: string | undefined) => (s ? s[0]!.toUpperCase() + s.slice(1).toLowerCase() : s ?? '');
 
-const natural = (a: string, b: string) => (naturalLess(a, b) ? -1 : naturalLess(b, a) ? 1 : 0);
+/** A sort comparator in naturalLess order ("host9" before "host10"). */
+export const natural = (a: string, b: string) => (naturalLess(a, b) ? -1 : naturalLess(b, a) ? 1 : 0);
 
 /** docker's idresolver: IDs to names (node: Spec.Name or hostname; service: its name), cached; the ID itself on error. */
 export class IDResolver {
@@ -79,7 +81,8 @@ export function displayImage(image: string): string {
   }
 }
 
-const errText = (e: unknown) => (e instanceof ApiError ? e.toString() : (e as Error).message);
+/** An error as the CLI prints it: a daemon's as "Error response from daemon: …", any other its message. */
+export const errText = (e: unknown) => (e instanceof ApiError ? e.toString() : (e as Error).message);
 
 /** The Warnings of a create/update response go to stderr, one a line. */
 function printWarnings(ctx: Ctx, w: readonly string[] | null | undefined): void {
@@ -308,8 +311,7 @@ export async function resolveNodeFilter(client: Client, filters: Record<string, 
   const out: Record<string, boolean> = {};
   for (const v of Object.keys(nodes)) {
     if (v === 'self') {
-      const info = await client.info();
-      const id = (info as { Swarm?: { NodeID?: string } }).Swarm?.NodeID;
+      const id = await selfNodeID(client);
       if (!id) throw new Error('node ID not found in /info');
       out[id] = true;
     } else {
@@ -467,42 +469,62 @@ export function prettyService(s: SwarmService, networkNames: Record<string, stri
   return o +'\n\n';
 }
 
-async function runInspect(ctx: Ctx, f: ParsedFlags): Promise<number> {
-  const pretty = f.values['pretty'] === true;
+/**
+ * inspect for swarm objects (services, nodes): each ref's raw JSON, then the
+ * --pretty text of them all or docker's inspect output. With --pretty the first
+ * failure ends the command; otherwise failures follow the rest (exit 1).
+ */
+export async function runSwarmInspect(
+  ctx: Ctx, f: ParsedFlags, get: (ref: string) => Promise<string>, failure: (ref: string, e: Error) => string, pretty: (raws: string[]) => Promise<string> | string,
+): Promise<number> {
+  const isPretty = f.values['pretty'] === true;
   let format = f.values['format'] as string;
-  if (pretty && format) throw new StatusError(1, '--format is incompatible with human friendly format');
-  const client = ctx.client();
+  if (isPretty && format) throw new StatusError(1, '--format is incompatible with human friendly format');
   const raws: string[] = [];
   const errs: string[] = [];
   for (const ref of f.args) {
     try {
-      raws.push((await client.serviceInspectRaw(ref, { insertDefaults: true })).trim());
+      raws.push((await get(ref)).trim());
     } catch (e) {
       if (!(e instanceof Error)) throw e;
-      const msg = isNotFound(e) ? `Error: no such service: ${ref}` : errText(e);
-      if (pretty) throw new StatusError(1, msg);
+      const msg = failure(ref, e);
+      if (isPretty) throw new StatusError(1, msg);
       errs.push(msg);
     }
   }
-  if (pretty) {
-    for (const raw of raws) {
-      const s = JSON.parse(raw) as SwarmService;
-      const names: Record<string, string> = {};
-      for (const n of s.Spec.TaskTemplate.Networks ?? []) {
-        try {
-          const net = JSON.parse(await client.networkInspectRaw(n.Target, { scope: 'swarm' })) as { Id: string; Name: string };
-          names[net.Id] = net.Name;
-        } catch {
-          /* shown by ID */
-        }
-      }
-      ctx.out(prettyService(s, names));
-    }
+  if (isPretty) {
+    ctx.out(await pretty(raws));
     return 0;
   }
   if (format === 'json') format = '';
   writeInspect(ctx.out, format ? parseTemplate(format) : undefined, raws, errs);
   return 0;
+}
+
+function runInspect(ctx: Ctx, f: ParsedFlags): Promise<number> {
+  return runSwarmInspect(
+    ctx, f,
+    (ref) => ctx.client().serviceInspectRaw(ref, { insertDefaults: true }),
+    (ref, e) => (isNotFound(e) ? `Error: no such service: ${ref}` : errText(e)),
+    async (raws) => {
+      const client = ctx.client();
+      let text = '';
+      for (const raw of raws) {
+        const s = JSON.parse(raw) as SwarmService;
+        const names: Record<string, string> = {};
+        for (const n of s.Spec.TaskTemplate.Networks ?? []) {
+          try {
+            const net = JSON.parse(await client.networkInspectRaw(n.Target, { scope: 'swarm' })) as { Id: string; Name: string };
+            names[net.Id] = net.Name;
+          } catch {
+            /* shown by ID */
+          }
+        }
+        text += prettyService(s, names);
+      }
+      return text;
+    },
+  );
 }
 
 // --- scale, update, rollback ------------------------------------------------------------------

@@ -9,18 +9,9 @@ import { formatHelp, StatusError, type CommandDef, type Ctx } from '../command.j
 import type { FlagSpec, ParsedFlags } from '../flags.js';
 import { parseTemplate, writeInspect } from '../formatter.js';
 import { parseDurationNs } from './container-opts.js';
-import { parseUint } from './services-opts.js';
+import { check, parseUint } from './services-opts.js';
 
 const P = 'pier';
-
-const check = (fn: (v: string) => unknown) => (v: string): string | undefined => {
-  try {
-    fn(v);
-    return undefined;
-  } catch (e) {
-    return (e as Error).message;
-  }
-};
 
 /** The node ID of the daemon we talk to (GET /info's Swarm.NodeID). */
 export async function selfNodeID(client: Client): Promise<string> {
