@@ -468,7 +468,10 @@ function updateEnv(f: ParsedFlags, current: readonly string[] | undefined, env: 
   let out = (current ?? []).filter((e) => !rm.has(envKey(e)));
   if (f.changed.has('env-add')) {
     const m = new Map(out.map((e) => [envKey(e), e]));
-    for (const e of list(f, 'env-add')) m.set(envKey(validateEnv(e, env)), validateEnv(e, env));
+    for (const e of list(f, 'env-add')) {
+      const v = validateEnv(e, env);
+      m.set(envKey(v), v);
+    }
     out = [...m.values()].sort();
   }
   return out.length || current ? out : undefined;
