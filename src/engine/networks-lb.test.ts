@@ -20,6 +20,7 @@ import type { NetnsMember } from '../service/lb/balancer.js';
 import { ContainerStore } from './containers/store.js';
 import type { ContainerRecord } from './containers/record.js';
 import { EventBus } from './events.js';
+import { parseFilters } from './filters.js';
 import { NetworkService, type Dns } from './networks.js';
 
 class QuietHost implements Host {
@@ -120,6 +121,14 @@ describe('NetworkService for the load balancer', () => {
     await assert.rejects(svc.remove('lonely'), (e: unknown) => e instanceof EngineError && e.kind === 'conflict' && /in use by service svc-x/.test(e.message));
     svc.releaseAddress(n, 'svc-x');
     await svc.remove('lonely');
+  });
+
+  it('prunes by the until filter: a duration before now or a timestamp, and says what a bad one is', async () => {
+    await svc.create({ Name: 'aged', Labels: { aged: '1' }, IPAM: { Config: [{ Subnet: '10.250.10.0/24' }] } });
+    const only = (until: string) => parseFilters(JSON.stringify({ label: ['aged'], until: [until] }));
+    assert.deepEqual(await svc.prune(only('1h30m')), { NetworksDeleted: [] }, 'made just now: not older than 90 minutes');
+    await assert.rejects(svc.prune(only('soon')), (e: unknown) => e instanceof EngineError && e.kind === 'invalid' && e.message === "invalid filter 'until=soon': use a timestamp or a duration such as 24h");
+    assert.deepEqual(await svc.prune(only(new Date(Date.now() + 60_000).toISOString())), { NetworksDeleted: ['aged'] });
   });
 
   it('answers service names on the asker\'s user networks only: VIP, all tasks, and a known name with none', async () => {

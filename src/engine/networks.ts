@@ -23,6 +23,7 @@ import { join } from 'node:path';
 import { conflict, EngineError, invalid, notFound, notImplemented } from '../base/errdefs.js';
 import type { Logger } from '../base/log.js';
 import type { EventBus } from './events.js';
+import { parseTimestamp } from './images.js';
 import type { Filters } from './filters.js';
 import type { ContainerStore } from './containers/store.js';
 import type { ContainerRecord } from './containers/record.js';
@@ -813,13 +814,13 @@ function labelMatch(labels: Record<string, string>, f: string): boolean {
   return i < 0 ? f in labels : labels[f.slice(0, i)] === f.slice(i + 1);
 }
 
+/** The `until` filter in ms since the epoch: a timestamp, or a duration before now (images' and containers' parser). */
 function untilTime(v: string): number {
-  if (/^\d+(\.\d+)?$/.test(v)) return Number(v) * 1000;
-  const d = /^(\d+)([smh])$/.exec(v);
-  if (d) return Date.now() - Number(d[1]) * { s: 1000, m: 60_000, h: 3_600_000 }[d[2] as 's' | 'm' | 'h'];
-  const t = Date.parse(v);
-  if (Number.isNaN(t)) throw invalid(`invalid filter 'until=${v}': use a timestamp or a duration such as 24h`);
-  return t;
+  try {
+    return parseTimestamp(v) * 1000;
+  } catch {
+    throw invalid(`invalid filter 'until=${v}': use a timestamp or a duration such as 24h`);
+  }
 }
 
 let resolvers: { at: number; list: string[] } | undefined;
