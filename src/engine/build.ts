@@ -28,6 +28,7 @@ import { join } from 'node:path';
 import { FrameReader } from '../runtime/monitor.js';
 import { logs } from './containers/io.js';
 import { Writable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
 import { nowIso } from './containers/record.js';
 
 export class EngineBuildBackend implements BuildBackend {
@@ -247,11 +248,10 @@ export class BuildService {
 async function hideIgnored(context: TarFS, dockerfile: string): Promise<void> {
   const info = await context.lstat('.dockerignore');
   if (!info || info.type !== 'file') return;
-  const chunks: Buffer[] = [];
-  for await (const c of context.open('.dockerignore')) chunks.push(c as Buffer);
+  const text = await buffer(context.open('.dockerignore'));
   let matcher: PatternMatcher;
   try {
-    matcher = new PatternMatcher(parseDockerignore(Buffer.concat(chunks)));
+    matcher = new PatternMatcher(parseDockerignore(text));
   } catch {
     return; // a bad pattern: Docker ignores the error here and removes nothing (the CLI reports it)
   }
@@ -262,7 +262,5 @@ async function hideIgnored(context: TarFS, dockerfile: string): Promise<void> {
 async function readFileInContext(context: TarFS, name: string): Promise<string> {
   const [src] = await findSources(context, [name]);
   if (!src || src.info.type !== 'file') throw notFound(name);
-  const chunks: Buffer[] = [];
-  for await (const c of context.open(src.rel)) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
+  return (await buffer(context.open(src.rel))).toString('utf8');
 }
