@@ -166,17 +166,25 @@ export function planPool(pool: IpamPool): { plan: SubnetPlan; pool: IpamPool } {
   return { plan: { subnet, range, gateway, reserved }, pool: fixed };
 }
 
+/** The first and last address a range may give out: never the subnet's network address, nor its IPv4 broadcast. */
+function bounds({ subnet, range }: SubnetPlan): { first: bigint; end: bigint } {
+  const first = range.base === subnet.base ? range.base + 1n : range.base;
+  const end = subnet.family === 4 && last(range) === last(subnet) ? last(range) - 1n : last(range);
+  return { first, end };
+}
+
+const exhausted = (subnet: Cidr) => invalid(`no available IPv${subnet.family} addresses on this network's address pools: ${cidrText(subnet)}`);
+
 /**
  * The next free address of a subnet, searched from `after` onwards and
  * wrapping (Docker hands addresses out in order, so a released one is not
  * reused at once). The network and broadcast addresses are never given out.
  */
 export function nextFree(plan: SubnetPlan, used: Set<bigint>, after?: bigint): bigint {
-  const { subnet, range } = plan;
-  const first = range.base === subnet.base ? range.base + 1n : range.base;
-  const end = subnet.family === 4 && last(range) === last(subnet) ? last(range) - 1n : last(range);
+  const { subnet } = plan;
+  const { first, end } = bounds(plan);
   const total = end - first + 1n;
-  if (total <= 0n) throw invalid(`no available IPv${subnet.family} addresses on this network's address pools: ${cidrText(subnet)}`);
+  if (total <= 0n) throw exhausted(subnet);
   const start = after !== undefined && after >= first && after < end ? after + 1n : first;
   // Bounded search: a /16 has 65k addresses; a /64 is never exhausted in practice.
   const limit = total < 1_000_000n ? total : 1_000_000n;
@@ -184,7 +192,7 @@ export function nextFree(plan: SubnetPlan, used: Set<bigint>, after?: bigint): b
     const v = first + ((start - first + i) % total);
     if (!used.has(v) && !plan.reserved.has(v)) return v;
   }
-  throw invalid(`no available IPv${subnet.family} addresses on this network's address pools: ${cidrText(subnet)}`);
+  throw exhausted(subnet);
 }
 
 /**
@@ -194,11 +202,10 @@ export function nextFree(plan: SubnetPlan, used: Set<bigint>, after?: bigint): b
  * is unlikely to take one.
  */
 export function highestFree(plan: SubnetPlan, used: Set<bigint>): bigint {
-  const { subnet, range } = plan;
-  const first = range.base === subnet.base ? range.base + 1n : range.base;
-  const end = subnet.family === 4 && last(range) === last(subnet) ? last(range) - 1n : last(range);
+  const { subnet } = plan;
+  const { first, end } = bounds(plan);
   for (let v = end, i = 0; v >= first && i < 1_000_000; v--, i++) if (!used.has(v) && !plan.reserved.has(v)) return v;
-  throw invalid(`no available IPv${subnet.family} addresses on this network's address pools: ${cidrText(subnet)}`);
+  throw exhausted(subnet);
 }
 
 /** Checks a requested static address: inside the subnet (and the range, when one is set), not reserved. */
