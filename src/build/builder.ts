@@ -65,6 +65,8 @@ interface StageState {
 }
 
 const short = (id: string) => id.replace(/^sha256:/, '').slice(0, 12);
+/** The history text of a step that ran no command. */
+const nop = (s: string) => `/bin/sh -c #(nop) ${s}`;
 
 export class Builder {
   private readonly out: (s: string) => void;
@@ -171,7 +173,6 @@ export class Builder {
       // Build args are in a config step's key only through its substituted text (Docker's rule).
       await this.cached(st, { parent: st.image, instruction: createdBy, args: [], sources: '' }, () => this.backend.configOnly(st.image, cfg, createdBy));
     };
-    const nop = (s: string) => `/bin/sh -c #(nop) ${s}`;
     switch (ins.kind) {
       case 'FROM':
         throw invalid('FROM inside a stage');
@@ -295,7 +296,6 @@ export class Builder {
 
   private async copy(st: StageState, ins: InstructionOf<'COPY'> | InstructionOf<'ADD'>, cfs: ContextFS, scoped: boolean): Promise<void> {
     const cfg = st.config;
-    const nop = (s: string) => `/bin/sh -c #(nop) ${s}`;
     for (const src of ins.sources)
       if (ins.kind === 'ADD' && /^https?:\/\//.test(src))
         throw invalid(`ADD ${src}: downloading from a URL is not supported by Pier's builder (this daemon has no route to the Internet); download the file into the build context and ADD it from there`);
@@ -372,7 +372,7 @@ export class Builder {
       ok = true;
       return image;
     } finally {
-      if ((ok && this.o.rm) || this.o.forceRm || !ok) {
+      if (!ok || this.o.rm || this.o.forceRm) {
         await this.backend.remove(id).catch(() => undefined);
         if (cmd[0] !== 'true' && (ok || this.o.forceRm)) this.out(` ---> Removed intermediate container ${id.slice(0, 12)}\n`);
       }
