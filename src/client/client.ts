@@ -227,25 +227,22 @@ export class Client {
   }
 
   private wrapError(err: NodeJS.ErrnoException, method: string, path: string): Error {
-    if (this.endpoint.tls) {
-      // docker's wording: `error during connect: Get "https://…": tls: …`, naming what failed.
-      const reason = tlsFailure(err);
-      if (reason) {
-        const ep = this.endpoint;
-        const url = `https://${ep.hostname!.includes(':') ? `[${ep.hostname}]` : ep.hostname}:${ep.port}${path}`;
-        return new Error(`error during connect: ${method[0]}${method.slice(1).toLowerCase()} "${url}": ${reason}`, { cause: err });
-      }
-    }
-    if (err.code === 'ESSH') return new Error(`error during connect: ${err.message}`, { cause: err });
-    if (err.code === 'EMPTYRESPONSE' && this.endpoint.proto === 'ssh')
-      return new Error(`error during connect: the ssh connection to ${this.host} closed without an answer: is pier installed there, and its daemon running? (\`ssh HOST pier system dial-stdio\` should wait for input)`, { cause: err });
-    if (err.code === 'EMPTYRESPONSE' && this.endpoint.proto === 'tcp') {
-      const ep = this.endpoint;
+    const ep = this.endpoint;
+    // docker's wording for a TCP endpoint: `error during connect: Get "https://…": why`.
+    const duringConnect = (why: string) => {
       const url = `${ep.tls ? 'https' : 'http'}://${ep.hostname!.includes(':') ? `[${ep.hostname}]` : ep.hostname}:${ep.port}${path}`;
-      const hint = ep.tls
+      return new Error(`error during connect: ${method[0]}${method.slice(1).toLowerCase()} "${url}": ${why}`, { cause: err });
+    };
+    // A TLS failure is told as Go's, naming what failed.
+    const reason = ep.tls ? tlsFailure(err) : undefined;
+    if (reason) return duringConnect(reason);
+    if (err.code === 'ESSH') return new Error(`error during connect: ${err.message}`, { cause: err });
+    if (err.code === 'EMPTYRESPONSE' && ep.proto === 'ssh')
+      return new Error(`error during connect: the ssh connection to ${this.host} closed without an answer: is pier installed there, and its daemon running? (\`ssh HOST pier system dial-stdio\` should wait for input)`, { cause: err });
+    if (err.code === 'EMPTYRESPONSE' && ep.proto === 'tcp') {
+      return duringConnect(ep.tls
         ? 'the daemon closed the connection without answering: it refused the TLS handshake or this client\'s certificate (not signed by the daemon\'s --tlscacert, or expired?); check --tlscert/--tlskey'
-        : 'the daemon closed the connection without answering (does it expect TLS? connect with --tlsverify and a client certificate)';
-      return new Error(`error during connect: ${method[0]}${method.slice(1).toLowerCase()} "${url}": ${hint}`, { cause: err });
+        : 'the daemon closed the connection without answering (does it expect TLS? connect with --tlsverify and a client certificate)');
     }
     switch (err.code) {
       case 'ENOENT':
@@ -367,11 +364,11 @@ export class Client {
 
   /** Raw JSON text of GET /volumes/{name}. */
   volumeInspectRaw(name: string): Promise<string> {
-    return this.text('GET', `/volumes/${encodeName(trimVolume(name))}`);
+    return this.text('GET', `/volumes/${encodeName(trimID('volume', name))}`);
   }
 
   async volumeRemove(name: string, force = false): Promise<void> {
-    await this.json('DELETE', `/volumes/${encodeName(trimVolume(name))}`, { query: force ? { force: '1' } : {} });
+    await this.json('DELETE', `/volumes/${encodeName(trimID('volume', name))}`, { query: force ? { force: '1' } : {} });
   }
 
   volumesPrune(filters: Filters): Promise<VolumesPruneReport> {
@@ -829,7 +826,7 @@ export class Client {
 const cpath = (id: string) => `/containers/${encodeName(id)}`;
 
 /** docker's trimID: surrounding spaces dropped, an empty name refused (no request is sent). */
-function trimID(kind: 'network' | 'container', id: string): string {
+function trimID(kind: 'network' | 'container' | 'volume', id: string): string {
   const t = id.trim();
   if (t === '') throw new Error(`invalid ${kind} name or ID: value is empty`);
   return t;
@@ -843,12 +840,6 @@ function swarmID(kind: 'node' | 'service' | 'task', id: string): string {
   return id;
 }
 
-/** docker's trimID for volumes: surrounding spaces dropped, an empty name refused before any request. */
-function trimVolume(name: string): string {
-  const t = name.trim();
-  if (t === '') throw new Error('invalid volume name or ID: value is empty');
-  return t;
-}
 
 /** Filters with sorted keys, as Go's encoder writes a map. */
 function sortFilters(f: Filters | undefined): Filters | undefined {
