@@ -600,7 +600,7 @@ export class Controller {
   }
 
   /** Ends the task: complete, failed, rejected or shutdown. Keeps the last message, as swarm does for failures. */
-  private async endTask(id: string, state: 'complete' | 'failed' | 'rejected' | 'shutdown', o: { err?: string; exitCode?: number } = {}): Promise<void> {
+  private async endTask(id: string, state: 'complete' | 'failed' | 'rejected' | 'shutdown', o: { err?: string; /** undefined: the container's ExitCode stays */ exitCode?: number } = {}): Promise<void> {
     await this.mutateTask(id, (t) => {
       if (isEnded(t.Status.State)) return undefined;
       const message = state === 'complete' ? 'finished' : state === 'shutdown' ? 'shutdown' : t.Status.Message;
@@ -876,7 +876,7 @@ export class Controller {
         }
         exitCode = this.exec.observe(cid)?.exitCode;
       }
-      await this.endTask(id, 'shutdown', exitCode !== undefined ? { exitCode } : {});
+      await this.endTask(id, 'shutdown', { exitCode });
       return;
     }
     if (t.DesiredState === 'ready') return; // waiting out its restart delay
@@ -929,7 +929,7 @@ export class Controller {
       this.log.warn({ task: t.ID }, 'task unhealthy: replacing it');
       await this.applyLb();
       await this.exec.stop(obs.containerId, stopGraceOf(t.Spec));
-      await this.endTask(t.ID, 'failed', { err: 'task: unhealthy container', ...(this.exec.observe(obs.containerId)?.exitCode !== undefined ? { exitCode: this.exec.observe(obs.containerId)!.exitCode! } : {}) });
+      await this.endTask(t.ID, 'failed', { err: 'task: unhealthy container', exitCode: this.exec.observe(obs.containerId)?.exitCode });
       return;
     }
     this.startProbe(t.ID);
