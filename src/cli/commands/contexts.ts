@@ -8,17 +8,12 @@ import { formatHelp, StatusError, type CommandDef, type Ctx } from '../command.j
 import { parseBool, type ParsedFlags } from '../flags.js';
 import { formatRows, goJSON, indentJSON, parseTemplate, writeInspect } from '../formatter.js';
 import {
-  ContextNotFound, ContextStore, DEFAULT_CONTEXT, DEFAULT_DESCRIPTION, NAME_RE, defaultHost, loadContext,
+  ContextNotFound, ContextStore, DEFAULT_CONTEXT, DEFAULT_DESCRIPTION, NAME_RE, currentContextName, defaultHost, loadContext,
   type ContextMeta, type Env,
 } from '../contexts.js';
 
 /** The context in use: the one the run resolved, else what the environment and config.json say. */
-function current(ctx: Ctx, store: ContextStore): string {
-  if (ctx.context) return ctx.context;
-  const env = ctx.io.env;
-  if (env['PIER_HOST'] || env['DOCKER_HOST']) return DEFAULT_CONTEXT;
-  return env['DOCKER_CONTEXT'] || store.currentContext() || DEFAULT_CONTEXT;
-}
+const current = (ctx: Ctx) => currentContextName(ctx.io.env, { context: ctx.context });
 
 /** The builtin "default" context as docker shows it: the host -H / PIER_HOST / DOCKER_HOST resolve to. */
 function defaultMeta(ctx: Ctx): ContextMeta {
@@ -70,7 +65,7 @@ async function runCreate(ctx: Ctx, f: ParsedFlags): Promise<number> {
   const store = ContextStore.fromEnv(ctx.io.env);
   if (await store.exists(name)) throw new StatusError(1, `context "${name}" already exists`);
   const opt = f.changed.has('docker') ? parseDockerOpt(f.values['docker'] as string) : undefined;
-  const from = (f.values['from'] as string) || opt?.['from'] || (opt ? '' : current(ctx, store));
+  const from = (f.values['from'] as string) || opt?.['from'] || (opt ? '' : current(ctx));
   const meta: ContextMeta = { Name: name, Metadata: {}, Endpoints: {} };
   const description = f.values['description'] as string;
   let tls: Partial<Record<'ca' | 'cert' | 'key', string>> = {};
@@ -132,7 +127,7 @@ const LS_HEADERS = { Name: 'NAME', Description: 'DESCRIPTION', DockerEndpoint: '
 
 async function runLs(ctx: Ctx, f: ParsedFlags): Promise<number> {
   const store = ContextStore.fromEnv(ctx.io.env);
-  const cur = current(ctx, store);
+  const cur = current(ctx);
   const metas = [defaultMeta(ctx), ...(await store.list())].sort((a, b) => (a.Name < b.Name ? -1 : a.Name > b.Name ? 1 : 0));
   const rows: Row[] = metas.map((m) => ({
     Current: m.Name === cur,
@@ -176,7 +171,7 @@ async function runUse(ctx: Ctx, f: ParsedFlags): Promise<number> {
 }
 
 async function runShow(ctx: Ctx): Promise<number> {
-  ctx.out(`${current(ctx, ContextStore.fromEnv(ctx.io.env))}\n`);
+  ctx.out(`${current(ctx)}\n`);
   return 0;
 }
 
@@ -202,7 +197,7 @@ export async function inspectDocument(store: ContextStore, name: string, dflt: (
 
 async function runInspect(ctx: Ctx, f: ParsedFlags): Promise<number> {
   const store = ContextStore.fromEnv(ctx.io.env);
-  const names = f.args.length ? f.args : [current(ctx, store)];
+  const names = f.args.length ? f.args : [current(ctx)];
   const format = f.values['format'] as string;
   const tmpl = format ? parseTemplate(format === 'json' ? '{{json .}}' : format) : undefined;
   const raws: string[] = [];
