@@ -27,6 +27,10 @@ const LONGEST_STATE = 9;
 const terminal = (state: string) => (NUMBERED[state] ?? 0) > NUMBERED['running']!;
 const num = (state: string) => NUMBERED[state] ?? 0;
 
+/** Of several tasks in one slot (or on one node), the one with the lowest desired state, then observed state, counts. */
+const outranks = (t: SwarmTask, cur: SwarmTask | undefined) =>
+  !cur || num(t.DesiredState) < num(cur.DesiredState) || (num(t.DesiredState) === num(cur.DesiredState) && num(t.Status.State) < num(cur.Status.State));
+
 /** truncError: one line, at most 75 characters. */
 export function truncError(msg: string): string {
   msg = msg.replaceAll('\n', ' ');
@@ -69,18 +73,12 @@ class ReplicatedUpdater implements Updater {
       if (replicas <= MAX_PROGRESS_BARS) for (let i = 1; i <= replicas; i++) this.emit(action(`${i}/${replicas}`, ' '));
       this.initialized = true;
     }
-    // Of several tasks in a slot, the one with the lowest desired state (then observed state) counts.
     const bySlot = new Map<number, SwarmTask>();
     for (const t of tasks) {
       if (!num(t.DesiredState) || !num(t.Status.State)) continue;
-      const slot = t.Slot ?? 0;
-      const cur = bySlot.get(slot);
-      if (cur) {
-        if (num(cur.DesiredState) < num(t.DesiredState)) continue;
-        if (num(cur.DesiredState) === num(t.DesiredState) && num(cur.Status.State) <= num(t.Status.State)) continue;
-      }
+      if (!outranks(t, bySlot.get(t.Slot ?? 0))) continue;
       if (t.NodeID && !active.has(t.NodeID)) continue;
-      bySlot.set(slot, t);
+      bySlot.set(t.Slot ?? 0, t);
     }
     if (this.done && [...bySlot.values()].some((t) => t.Status.State !== 'running')) this.done = false;
     let running = 0;
@@ -111,13 +109,7 @@ class GlobalUpdater implements Updater {
     const byNode = new Map<string, SwarmTask>();
     for (const t of tasks) {
       if (!num(t.DesiredState) || !num(t.Status.State)) continue;
-      const node = t.NodeID ?? '';
-      const cur = byNode.get(node);
-      if (cur) {
-        if (num(cur.DesiredState) < num(t.DesiredState)) continue;
-        if (num(cur.DesiredState) === num(t.DesiredState) && num(cur.Status.State) <= num(t.Status.State)) continue;
-      }
-      byNode.set(node, t);
+      if (outranks(t, byNode.get(t.NodeID ?? ''))) byNode.set(t.NodeID ?? '', t);
     }
     const count = byNode.size;
     if (!this.initialized) {

@@ -260,6 +260,16 @@ describe('service convergence progress', () => {
     ]);
   });
 
+  it('counts, of a slot\'s tasks, the one with the lowest desired then observed state', async () => {
+    const old = { ...task(1, 'running'), ID: 'old1', DesiredState: 'shutdown' };
+    const failed = { ...task(2, 'failed'), ID: 'failed2' };
+    const out = await lines(scripted([
+      { tasks: [old, task(1, 'preparing'), task(2, 'running'), failed] },
+      { tasks: [old, task(1, 'running'), task(2, 'running')] },
+    ]));
+    assert.deepEqual(out.slice(3, 6), ['1/2: preparing [6/9]', '2/2: running   [9/9]', 'overall progress: 1 out of 2 tasks']);
+  });
+
   it('stops with the daemon\'s message when the update pauses', async () => {
     const paused = service({ UpdateStatus: { State: 'paused', Message: 'update paused due to failure or early termination of task t1' } });
     await assert.rejects(lines(scripted([{ service: paused, tasks: [] }])), { message: 'service update paused: update paused due to failure or early termination of task t1' });
