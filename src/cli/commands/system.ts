@@ -7,7 +7,6 @@ import type { ContainerSummary, DiskUsage, ImageSummary, Info, ServerVersion } f
 import { build } from '../../base/build.js';
 import { formatHelp, goTime, StatusError, type CommandDef, type Ctx } from '../command.js';
 import type { ImageRow } from './images.js';
-import type { Filters } from '../../client/types.js';
 import { toFilters, validateFilter, type ParsedFlags } from '../flags.js';
 import { humanDuration, humanSize, humanSizeWithPrecision, bytesSize } from '../units.js';
 
@@ -494,8 +493,6 @@ export function pruneWarning(o: { all: boolean; volumes: boolean; filters: reado
   return s + '\nAre you sure you want to continue?';
 }
 
-const copyFilters = (f: Filters): Filters => Object.fromEntries(Object.entries(f).map(([k, v]) => [k, { ...v }]));
-
 /**
  * `system prune`: containers, networks, (volumes,) images and build cache, in
  * docker's order, each with the same filters; a section per kind that removed
@@ -517,24 +514,22 @@ async function runSystemPrune(ctx: Ctx, f: ParsedFlags): Promise<number> {
   const section = (title: string, items: readonly string[]) => {
     if (items.length) ctx.out(`${title}:\n${items.map((i) => `${i}\n`).join('')}\n`);
   };
-  const containers = await client.containersPrune(copyFilters(filters));
+  const containers = await client.containersPrune(filters);
   section('Deleted Containers', containers.ContainersDeleted ?? []);
   reclaimed += containers.SpaceReclaimed ?? 0;
-  const networks = await client.networksPrune(copyFilters(filters));
+  const networks = await client.networksPrune(filters);
   section('Deleted Networks', networks.NetworksDeleted ?? []);
   if (volumes) {
     // As docker's system prune: anonymous volumes only, also with -a.
-    const vols = await client.volumesPrune(copyFilters(filters));
+    const vols = await client.volumesPrune(filters);
     section('Deleted Volumes', vols.VolumesDeleted ?? []);
     reclaimed += vols.SpaceReclaimed ?? 0;
   }
-  const imageFilters = copyFilters(filters);
-  imageFilters['dangling'] = { [String(!all)]: true };
-  const images = await client.imagesPrune(imageFilters);
+  const images = await client.imagesPrune({ ...filters, dangling: { [String(!all)]: true } });
   section('Deleted Images', (images.ImagesDeleted ?? []).map((d) => (d.Untagged ? `untagged: ${d.Untagged}` : `deleted: ${d.Deleted ?? ''}`)));
   reclaimed += images.SpaceReclaimed ?? 0;
   const cache = await client.json<{ CachesDeleted: string[] | null; SpaceReclaimed: number }>('POST', '/build/prune', {
-    query: { all: all ? true : undefined, filters: copyFilters(filters) },
+    query: { all: all ? true : undefined, filters },
   });
   section('Deleted build cache objects', cache?.CachesDeleted ?? []);
   reclaimed += cache?.SpaceReclaimed ?? 0;
