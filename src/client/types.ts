@@ -656,23 +656,6 @@ export interface SwarmMeta {
   UpdatedAt?: string;
 }
 
-export interface SwarmMount {
-  Type: string;
-  Source?: string;
-  Target: string;
-  ReadOnly?: boolean;
-  [k: string]: unknown;
-}
-
-export interface SwarmHealthConfig {
-  Test?: string[];
-  Interval?: number;
-  Timeout?: number;
-  StartPeriod?: number;
-  StartInterval?: number;
-  Retries?: number;
-}
-
 export interface SwarmContainerSpec {
   Image: string;
   Labels?: Record<string, string>;
@@ -688,9 +671,10 @@ export interface SwarmContainerSpec {
   TTY?: boolean;
   OpenStdin?: boolean;
   ReadOnly?: boolean;
-  Mounts?: SwarmMount[];
+  /** mount.Mount and container.HealthConfig, as in a container's create request. */
+  Mounts?: MountSpec[];
   StopGracePeriod?: number;
-  Healthcheck?: SwarmHealthConfig;
+  Healthcheck?: HealthConfig;
   Hosts?: string[];
   DNSConfig?: { Nameservers?: string[]; Search?: string[]; Options?: string[] };
   Isolation?: string;

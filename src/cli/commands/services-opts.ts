@@ -7,7 +7,7 @@
 //   applyUpdate(service.Spec, f, env);                            // POST /services/{id}/update
 
 import type {
-  ServiceSpec, SwarmContainerSpec, SwarmHealthConfig, SwarmMount, SwarmNetworkAttachment, SwarmPortConfig, SwarmRestartPolicy, SwarmTaskSpec,
+  HealthConfig, ServiceSpec, SwarmContainerSpec, SwarmNetworkAttachment, SwarmPortConfig, SwarmRestartPolicy, SwarmTaskSpec,
   SwarmUpdateConfig,
 } from '../../client/types.js';
 import { familiar, parseReference, withDefaultTag } from '../../image/reference.js';
@@ -339,7 +339,7 @@ function applyRestart(f: ParsedFlags, base: SwarmRestartPolicy): SwarmRestartPol
 }
 
 /** healthCheckOptions.toHealthConfig; undefined when no health flag is given. */
-export function healthConfig(f: ParsedFlags): SwarmHealthConfig | undefined {
+export function healthConfig(f: ParsedFlags): HealthConfig | undefined {
   const set = (n: string) => f.changed.has(n);
   const have = str(f, 'health-cmd') !== '' || set('health-interval') || set('health-timeout') || (f.values['health-retries'] as number) !== 0 || set('health-start-period') || set('health-start-interval');
   if (f.values['no-healthcheck'] === true) {
@@ -347,7 +347,7 @@ export function healthConfig(f: ParsedFlags): SwarmHealthConfig | undefined {
     return { Test: ['NONE'] };
   }
   if (!have) return undefined;
-  const h: SwarmHealthConfig = {};
+  const h: HealthConfig = {};
   if (str(f, 'health-cmd')) h.Test = ['CMD-SHELL', str(f, 'health-cmd')];
   const d = (n: string) => (set(n) ? positiveDuration(str(f, n)) : 0);
   if (d('health-interval')) h.Interval = d('health-interval');
@@ -411,7 +411,7 @@ export function createSpec(f: ParsedFlags, image: string, args: readonly string[
   if (str(f, 'stop-signal')) cs.StopSignal = str(f, 'stop-signal');
   if (f.values['tty'] === true) cs.TTY = true;
   if (f.values['read-only'] === true) cs.ReadOnly = true;
-  const mounts = list(f, 'mount').map((m) => parseMount(m) as unknown as SwarmMount);
+  const mounts = list(f, 'mount').map((m) => parseMount(m));
   if (mounts.length) cs.Mounts = mounts;
   if (f.changed.has('stop-grace-period')) cs.StopGracePeriod = parseDurationNs(str(f, 'stop-grace-period'));
   const health = healthConfig(f);
@@ -540,7 +540,7 @@ export function applyUpdate(spec: ServiceSpec, f: ParsedFlags, env: Record<strin
   if (f.changed.has('read-only')) cs.ReadOnly = f.values['read-only'] === true;
   if (f.changed.has('stop-grace-period')) cs.StopGracePeriod = parseDurationNs(str(f, 'stop-grace-period'));
   if (has(f, 'mount-add', 'mount-rm')) {
-    const added = list(f, 'mount-add').map((m) => parseMount(m) as unknown as SwarmMount);
+    const added = list(f, 'mount-add').map((m) => parseMount(m));
     const targets = new Set([...list(f, 'mount-rm'), ...added.map((m) => m.Target)]);
     cs.Mounts = [...(cs.Mounts ?? []).filter((m) => !targets.has(m.Target)), ...added];
   }
@@ -585,7 +585,7 @@ export function applyUpdate(spec: ServiceSpec, f: ParsedFlags, env: Record<strin
 }
 
 /** updateHealthcheck: the changed fields over the current config; --no-healthcheck sets NONE. */
-function updateHealth(f: ParsedFlags, current: SwarmHealthConfig | undefined): SwarmHealthConfig | undefined {
+function updateHealth(f: ParsedFlags, current: HealthConfig | undefined): HealthConfig | undefined {
   const set = (n: string) => f.changed.has(n);
   if (f.values['no-healthcheck'] === true) {
     if (has(f, 'health-cmd', 'health-interval', 'health-timeout', 'health-retries', 'health-start-period', 'health-start-interval')) {
@@ -593,7 +593,7 @@ function updateHealth(f: ParsedFlags, current: SwarmHealthConfig | undefined): S
     }
     return { Test: ['NONE'] };
   }
-  const h: SwarmHealthConfig = { ...(current ?? {}) };
+  const h: HealthConfig = { ...(current ?? {}) };
   if (h.Test?.[0] === 'NONE') delete h.Test;
   if (set('health-cmd')) {
     if (str(f, 'health-cmd')) h.Test = ['CMD-SHELL', str(f, 'health-cmd')];
