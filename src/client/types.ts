@@ -681,7 +681,7 @@ export interface SwarmContainerSpec {
   Sysctls?: Record<string, string>;
   CapabilityAdd?: string[];
   CapabilityDrop?: string[];
-  Ulimits?: { Name: string; Soft: number; Hard: number }[];
+  Ulimits?: Ulimit[];
   OomScoreAdj?: number;
   [k: string]: unknown;
 }
