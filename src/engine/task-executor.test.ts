@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { hostname, machine } from 'node:os';
 import { EngineError, notFound } from '../base/errdefs.js';
 import { Logger } from '../base/log.js';
 import type { Service, Task } from '../service/types.js';
@@ -56,6 +57,11 @@ describe('containerFor', () => {
 
   it('a global service\'s task is named after its node', () => {
     assert.equal(taskName('mon', { ID: 't1', Slot: 0, NodeID: 'n1' }), 'mon.n1.t1');
+  });
+
+  it('fills the node placeholders as the node\'s own description shows it', () => {
+    const s = service({ TaskTemplate: { ContainerSpec: { Image: 'busybox', Env: ['ARCH={{.Node.Platform.Architecture}}', 'HOST={{ .Node.Hostname }}', 'OS={{.Node.Platform.OS}}'] } } });
+    assert.deepEqual(containerFor(task(s), s).config.Env, [`ARCH=${machine()}`, `HOST=${hostname()}`, 'OS=linux']);
   });
 
   it('maps the container spec, resources and log driver', () => {

@@ -13,7 +13,7 @@
  * What happens to the containers afterwards reaches the controller through
  * onChange (container events of task containers) and observe (the record).
  */
-import { hostname as osHostname } from 'node:os';
+import { hostname as osHostname, machine } from 'node:os';
 import { EngineError, isKind, messageOf, notFound } from '../base/errdefs.js';
 import type { Logger } from '../base/log.js';
 import { familiar, parseDockerRef } from '../image/reference.js';
@@ -257,7 +257,7 @@ function templater(task: Task, service: Service, name: string): (s: string) => s
     'Node.ID': task.NodeID,
     'Node.Hostname': osHostname(),
     'Node.Platform.OS': 'linux',
-    'Node.Platform.Architecture': process.arch === 'x64' ? 'x86_64' : process.arch,
+    'Node.Platform.Architecture': machine(), // as the node's Description.Platform shows it (x86_64, aarch64)
     'Task.ID': task.ID,
     'Task.Name': name,
     'Task.Slot': String(task.Slot ? task.Slot : task.NodeID),
