@@ -39,6 +39,7 @@ import { PIER_VERSION } from './system.js';
 export const NOT_MANAGER = 'This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.';
 const ALREADY_IN_SWARM = 'This node is already part of a swarm. Use "docker swarm leave" to leave this swarm and join another one.';
 const LEAVE_MANAGER = 'You are attempting to leave the swarm on a node that is participating as a manager. Removing the last manager erases all current state of the swarm. Use `--force` to ignore this message.';
+const NO_AUTOLOCK = 'autolock is not supported: Pier keeps the swarm\'s state in its own database and has no manager keys to lock';
 const MANAGER_PORT = 2377;
 
 /** POST /swarm/init. */
@@ -184,7 +185,7 @@ export class SwarmService {
         throw invalid('DefaultAddrPool must be a list of CIDRs');
       checkSwarmSpec(req.Spec);
       if (req.AutoLockManagers || req.Spec?.EncryptionConfig?.AutoLockManagers)
-        throw notImplemented('autolock is not supported: Pier keeps the swarm\'s state in its own database and has no manager keys to lock');
+        throw notImplemented(NO_AUTOLOCK);
       const listen = parseAddr(req.ListenAddr || `0.0.0.0:${MANAGER_PORT}`, 'listen');
       const advertise = req.AdvertiseAddr ? parseAddr(req.AdvertiseAddr, 'advertise') : undefined;
       if (advertise && isUnspecified(advertise.host)) throw invalid('advertise address must be a non-zero IP address or network interface (with optional port number)');
@@ -214,9 +215,7 @@ export class SwarmService {
       };
       const node = this.newNode(randomId(), addr, availability);
       // Anything left of an earlier swarm (a leave interrupted by a crash) goes with the new one's creation.
-      const stale: Op[] = [];
-      for (const k of ['task', 'service', 'node', 'swarm'] as const) for (const o of await this.d.store.list(k)) stale.push({ op: 'delete', kind: k, id: o.ID });
-      await this.d.store.txn([...stale, { op: 'put', kind: 'swarm', obj: swarm, expect: 0 }, { op: 'put', kind: 'node', obj: node, expect: 0 }]);
+      await this.d.store.txn([...(await this.deleteAll()), { op: 'put', kind: 'swarm', obj: swarm, expect: 0 }, { op: 'put', kind: 'node', obj: node, expect: 0 }]);
       this.swarm = await this.d.store.get('swarm', swarm.ID);
       this.node = await this.d.store.get('node', node.ID);
       try {
@@ -248,7 +247,7 @@ export class SwarmService {
       if (version === undefined) throw invalid('invalid swarm version: the version query parameter is required');
       if (!spec || typeof spec !== 'object') throw invalid('the request body must be a swarm spec');
       checkSwarmSpec(spec);
-      if (spec.EncryptionConfig?.AutoLockManagers) throw notImplemented('autolock is not supported: Pier keeps the swarm\'s state in its own database and has no manager keys to lock');
+      if (spec.EncryptionConfig?.AutoLockManagers) throw notImplemented(NO_AUTOLOCK);
       const fingerprint = cur.JoinTokens.Worker.split('-')[2] ?? base36(randomBytes(32), 50);
       const next: Swarm = {
         ...cur,
@@ -292,9 +291,7 @@ export class SwarmService {
         await this.d.lb.releaseVips(s.ID).catch(() => undefined);
       }
       await this.d.lb.apply([]).catch((e: unknown) => this.d.log.warn({ err: messageOf(e) }, 'clearing the load balancer'));
-      const ops: Op[] = [];
-      for (const k of ['task', 'service', 'node', 'swarm'] as const) for (const o of await this.d.store.list(k)) ops.push({ op: 'delete', kind: k, id: o.ID });
-      await this.d.store.txn(ops);
+      await this.d.store.txn(await this.deleteAll());
       this.d.log.info({ swarm: swarmId }, 'left the swarm');
       this.swarm = this.node = undefined;
     });
@@ -545,6 +542,13 @@ export class SwarmService {
   private ctl(): Controller {
     if (!this.controller) throw unavailable(NOT_MANAGER);
     return this.controller;
+  }
+
+  /** Deletes of every swarm object in the store: tasks, services, nodes and the swarm. */
+  private async deleteAll(): Promise<Op[]> {
+    const ops: Op[] = [];
+    for (const k of ['task', 'service', 'node', 'swarm'] as const) for (const o of await this.d.store.list(k)) ops.push({ op: 'delete', kind: k, id: o.ID });
+    return ops;
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
