@@ -619,6 +619,16 @@ export class Client {
     return this.json('POST', '/networks/prune', { query: { filters: sortFilters(filters) } });
   }
 
+  // --- daemon to daemon (Pier extensions): JSON message streams; the daemon sends to Target itself
+
+  containerMove(id: string, body: { Target: object; Force?: boolean }): Promise<HttpResponse> {
+    return this.request('POST', `${cpath(id)}/move`, { body });
+  }
+
+  imageCopy(name: string, body: { Target: object }): Promise<HttpResponse> {
+    return this.request('POST', `/images/${encodeName(name)}/copy`, { body });
+  }
+
   /** GET /events: a stream of event messages until `until` (or forever). */
   async *events(o: { since?: string; until?: string; filters?: Filters; signal?: AbortSignal } = {}): AsyncGenerator<EventMessage> {
     const query: Query = { since: o.since, until: o.until, filters: o.filters };

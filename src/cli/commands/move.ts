@@ -13,9 +13,16 @@ import type { ParsedFlags } from '../flags.js';
 import { displayJSONMessages } from '../jsonmessage.js';
 import { loadContext } from '../contexts.js';
 
+interface TargetTls {
+  CA?: string;
+  Cert?: string;
+  Key?: string;
+  SkipVerify: boolean;
+}
+
 interface Target {
   Host: string;
-  TLS?: { CA?: string; Cert?: string; Key?: string; SkipVerify: boolean };
+  TLS?: TargetTls;
 }
 
 /** PEM text given either as such or as a file's path. */
@@ -30,16 +37,20 @@ async function pem(v: string | Buffer | undefined, what: string): Promise<string
   }
 }
 
+/** The TLS part of a Target: the CA, client certificate and key as PEM text (read when given as paths). */
+async function targetTls(ca: string | Buffer | undefined, cert: string | Buffer | undefined, key: string | Buffer | undefined, skipVerify: boolean): Promise<TargetTls> {
+  const [c, crt, k] = [await pem(ca, 'CA certificate'), await pem(cert, 'client certificate'), await pem(key, 'client key')];
+  return { ...(c ? { CA: c } : {}), ...(crt ? { Cert: crt } : {}), ...(k ? { Key: k } : {}), SkipVerify: skipVerify };
+}
+
 /** --to: a context's name, or a daemon address with its TLS files in the --to-tls* flags. */
 async function resolveTarget(ctx: Ctx, f: ParsedFlags): Promise<Target> {
   const to = String(f.values['to'] ?? '').trim();
   if (!to) throw new StatusError(1, `"${ctx.path}" requires --to CONTEXT: the context (or tcp://HOST:PORT) of the daemon to send to`);
   if (to.includes('://')) {
-    const ca = await pem(f.values['to-tlscacert'] as string | undefined, 'CA certificate');
-    const cert = await pem(f.values['to-tlscert'] as string | undefined, 'client certificate');
-    const key = await pem(f.values['to-tlskey'] as string | undefined, 'client key');
-    const tls = ca || cert || key || f.changed.has('to-tlsverify');
-    return { Host: to, ...(tls ? { TLS: { ...(ca ? { CA: ca } : {}), ...(cert ? { Cert: cert } : {}), ...(key ? { Key: key } : {}), SkipVerify: f.changed.has('to-tlsverify') && f.values['to-tlsverify'] === false } } : {}) };
+    const verifyFlag = f.changed.has('to-tlsverify');
+    const tls = await targetTls(f.values['to-tlscacert'] as string | undefined, f.values['to-tlscert'] as string | undefined, f.values['to-tlskey'] as string | undefined, verifyFlag && f.values['to-tlsverify'] === false);
+    return { Host: to, ...(tls.CA || tls.Cert || tls.Key || verifyFlag ? { TLS: tls } : {}) };
   }
   let c: Awaited<ReturnType<typeof loadContext>>;
   try {
@@ -49,10 +60,7 @@ async function resolveTarget(ctx: Ctx, f: ParsedFlags): Promise<Target> {
   }
   if (!c.host) throw new StatusError(1, `context "${to}" has no daemon address`);
   if (!c.tls) return { Host: c.host };
-  const ca = await pem(c.tls.ca, 'CA certificate');
-  const cert = await pem(c.tls.cert, 'client certificate');
-  const key = await pem(c.tls.key, 'client key');
-  return { Host: c.host, TLS: { ...(ca ? { CA: ca } : {}), ...(cert ? { Cert: cert } : {}), ...(key ? { Key: key } : {}), SkipVerify: !c.tls.verify } };
+  return { Host: c.host, TLS: await targetTls(c.tls.ca, c.tls.cert, c.tls.key, !c.tls.verify) };
 }
 
 const targetFlags = [
@@ -81,7 +89,7 @@ const moveDef: CommandDef = {
   async run(ctx, f) {
     const target = await resolveTarget(ctx, f);
     const name = f.args[0]!;
-    const res = await ctx.client().request('POST', `/containers/${encodeURIComponent(name)}/move`, { body: { Target: target, Force: f.values['force'] === true } });
+    const res = await ctx.client().containerMove(name, { Target: target, Force: f.values['force'] === true });
     await show(ctx, res.body, f.values['quiet'] === true);
     return 0;
   },
@@ -94,8 +102,7 @@ const copyDef: CommandDef = {
   async run(ctx, f) {
     const target = await resolveTarget(ctx, f);
     const name = f.args[0]!;
-    const path = `/images/${name.split('/').map(encodeURIComponent).join('/')}/copy`;
-    const res = await ctx.client().request('POST', path, { body: { Target: target } });
+    const res = await ctx.client().imageCopy(name, { Target: target });
     await show(ctx, res.body, f.values['quiet'] === true);
     return 0;
   },
