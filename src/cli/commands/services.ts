@@ -108,11 +108,8 @@ function detached(ctx: Ctx, f: ParsedFlags): boolean {
 async function resolveNetworks(client: Client, spec: ServiceSpec): Promise<void> {
   const nets = spec.TaskTemplate.Networks;
   if (!nets?.length) return;
-  for (const n of nets) {
-    const raw = JSON.parse(await client.networkInspectRaw(n.Target, { scope: 'swarm' })) as { Id?: string };
-    if (raw.Id) n.Target = raw.Id;
-  }
-  nets.sort((a, b) => (a.Target < b.Target ? -1 : a.Target > b.Target ? 1 : 0));
+  for (const n of nets) n.Target = await networkID(client, n.Target);
+  nets.sort(byTarget);
 }
 
 async function runCreate(ctx: Ctx, f: ParsedFlags): Promise<number> {
@@ -580,8 +577,11 @@ const ROLLBACK_ALONE = new Set(['rollback', 'detach', 'quiet']);
 
 /** A network's ID by name or ID, as swarm sees it. */
 async function networkID(client: Client, ref: string): Promise<string> {
-  return (JSON.parse(await client.networkInspectRaw(ref, { scope: 'swarm' })) as { Id?: string }).Id ?? ref;
+  return (JSON.parse(await client.networkInspectRaw(ref, { scope: 'swarm' })) as { Id?: string }).Id || ref;
 }
+
+/** Network attachments in docker's order: by ID. */
+const byTarget = (a: { Target: string }, b: { Target: string }) => (a.Target < b.Target ? -1 : a.Target > b.Target ? 1 : 0);
 
 /**
  * docker's updateNetworks: drop the --network-rm ones (by ID), add the
@@ -601,7 +601,7 @@ async function updateNetworks(client: Client, spec: ServiceSpec, f: ParsedFlags)
     nets.push({ ...n, Target: id });
     have.add(id);
   }
-  spec.TaskTemplate.Networks = nets.sort((a, b) => (a.Target < b.Target ? -1 : a.Target > b.Target ? 1 : 0));
+  spec.TaskTemplate.Networks = nets.sort(byTarget);
 }
 
 async function runUpdate(ctx: Ctx, f: ParsedFlags): Promise<number> {
