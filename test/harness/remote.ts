@@ -4,7 +4,7 @@
  * /30 of 10.200.0.0/13 that the host does not route, each with its own data
  * root, a unix socket (a file, so the host reaches it) and a TLS listener on
  * tcp://<its veth address>:2376 that requires client certificates (mTLS)
- * signed by a CA the test makes with openssl. Traffic between them goes only
+ * signed by a CA made by `pier tls generate` (certs.ts). Traffic between them goes only
  * over that veth; inside each namespace the daemon makes its own bridges and
  * iptables chains, which go with the namespace.
  *
@@ -21,10 +21,11 @@
  * namespaces, and so the veth and bridges.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { api, PIER, PIERD, reapContainers, testNet, unmountUnder } from './daemon.js';
+import { expiredClientCert, generateCerts } from './certs.js';
 
 export interface TlsPair {
   cert: string;
@@ -109,36 +110,14 @@ function pickLink(): [string, string] {
   }
 }
 
-/** A CA, a server certificate for `ips`, client certificates (good, expired, of another CA), by openssl. */
+/** A CA, a server certificate for `ips`, client certificates (good, expired, of another CA): certs.ts's sets. */
 export function makeCerts(dir: string, ips: string[]): TestCerts {
-  mkdirSync(dir, { recursive: true });
-  const p = (f: string) => join(dir, f);
-  const key = (f: string) => sh('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', p(f)]);
-  const ca = (name: string) => {
-    key(`${name}-key.pem`);
-    sh('openssl', ['req', '-x509', '-new', '-key', p(`${name}-key.pem`), '-out', p(`${name}.pem`), '-days', '2', '-subj', `/CN=${name}`]);
+  const set = generateCerts(dir, [...ips, '127.0.0.1'].join(','));
+  const other = generateCerts(join(dir, 'other'));
+  return {
+    dir, ca: set.ca, server: { cert: set.serverCert, key: set.serverKey }, client: { cert: set.cert, key: set.key },
+    expired: expiredClientCert(set, dir), otherCa: other.ca, other: { cert: other.cert, key: other.key },
   };
-  const signed = (name: string, caName: string, ext: string) => {
-    key(`${name}-key.pem`);
-    sh('openssl', ['req', '-new', '-key', p(`${name}-key.pem`), '-out', p(`${name}.csr`), '-subj', `/CN=${name}`]);
-    writeFileSync(p(`${name}.ext`), ext);
-    sh('openssl', ['x509', '-req', '-in', p(`${name}.csr`), '-CA', p(`${caName}.pem`), '-CAkey', p(`${caName}-key.pem`), '-CAcreateserial', '-out', p(`${name}-cert.pem`), '-days', '2', '-extfile', p(`${name}.ext`)]);
-    return { cert: p(`${name}-cert.pem`), key: p(`${name}-key.pem`) };
-  };
-  ca('ca');
-  ca('other-ca');
-  const server = signed('server', 'ca', `subjectAltName=${[...ips, '127.0.0.1'].map((i) => `IP:${i}`).join(',')}\nextendedKeyUsage=serverAuth\n`);
-  const client = signed('client', 'ca', 'extendedKeyUsage=clientAuth\n');
-  const other = signed('other', 'other-ca', 'extendedKeyUsage=clientAuth\n');
-  // An expired client certificate: `openssl ca` is the one that takes explicit dates.
-  key('expired-key.pem');
-  sh('openssl', ['req', '-new', '-key', p('expired-key.pem'), '-out', p('expired.csr'), '-subj', '/CN=expired']);
-  mkdirSync(p('ca-db'), { recursive: true });
-  writeFileSync(p('ca-db/index.txt'), '');
-  writeFileSync(p('ca-db/serial'), '1000\n');
-  writeFileSync(p('ca.cnf'), `[ca]\ndefault_ca = d\n[d]\ndatabase = ${p('ca-db/index.txt')}\nnew_certs_dir = ${p('ca-db')}\nserial = ${p('ca-db/serial')}\ndefault_md = sha256\npolicy = any\n[any]\ncommonName = supplied\n[ext]\nextendedKeyUsage = clientAuth\n`);
-  sh('openssl', ['ca', '-batch', '-config', p('ca.cnf'), '-cert', p('ca.pem'), '-keyfile', p('ca-key.pem'), '-in', p('expired.csr'), '-out', p('expired-cert.pem'), '-startdate', '20200101000000Z', '-enddate', '20200102000000Z', '-extensions', 'ext', '-notext']);
-  return { dir, ca: p('ca.pem'), server, client, expired: { cert: p('expired-cert.pem'), key: p('expired-key.pem') }, otherCa: p('other-ca.pem'), other };
 }
 
 async function ping(sock: string): Promise<boolean> {
