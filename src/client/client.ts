@@ -157,9 +157,9 @@ export class Client {
   }
 
   /** Resolve the API version to use, pinging the daemon once if needed. */
-  async negotiate(): Promise<string> {
+  async negotiate(o: { signal?: AbortSignal } = {}): Promise<string> {
     if (this.version) return this.version;
-    this.negotiating ??= this.ping().then((p) => {
+    this.negotiating ??= this.ping(o).then((p) => {
       let v = p.apiVersion || MIN_API_VERSION;
       if (compareVersions(v, MAX_API_VERSION) > 0) v = MAX_API_VERSION;
       this.version = v;
@@ -168,9 +168,9 @@ export class Client {
     return this.negotiating;
   }
 
-  async ping(): Promise<Ping> {
+  async ping(o: { signal?: AbortSignal } = {}): Promise<Ping> {
     if (this.pingResult) return this.pingResult;
-    const res = await this.raw('GET', '/_ping', {}, false);
+    const res = await this.raw('GET', '/_ping', o.signal ? { signal: o.signal } : {}, false);
     const h = res.headers;
     const body = await readAll(res.body);
     const p: Ping = {

@@ -49,9 +49,7 @@ export async function connectTarget(t: RemoteTarget | undefined): Promise<Client
   }
   const timeout = AbortSignal.timeout(CONNECT_TIMEOUT_MS);
   try {
-    const res = await client.request('GET', '/_ping', { unversioned: true, signal: timeout });
-    await readAll(res.body);
-    await client.negotiate();
+    await client.negotiate({ signal: timeout }); // its ping: reachable, TLS accepted, and the API version
   } catch (e) {
     if (timeout.aborted) throw unavailable(`cannot reach the target daemon at ${t.Host}: no answer within ${CONNECT_TIMEOUT_MS / 1000} s; check the address and that it listens there`, e);
     throw unavailable(`cannot reach the target daemon at ${t.Host}: ${messageOf(e)}`, e);
