@@ -5,6 +5,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:https';
+import type { TlsOptions } from 'node:tls';
 import { connect } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { closeSync, openSync, promises as fs, writeFileSync } from 'node:fs';
@@ -101,8 +102,8 @@ export class Daemon {
 
   async start(): Promise<void> {
     const { cfg, log } = this;
-    // Bad TLS files stop the daemon before it touches anything (listen() loads them again).
-    if (cfg.hosts.some((h) => h.startsWith('tcp://')) && tlsEnabled(cfg)) serverTlsOptions(cfg);
+    // Bad TLS files stop the daemon before it touches anything; the tcp:// listeners use what was read here.
+    const tls = cfg.hosts.some((h) => h.startsWith('tcp://')) && tlsEnabled(cfg) ? serverTlsOptions(cfg, log) : undefined;
     await fs.mkdir(cfg.dataRoot, { recursive: true, mode: 0o711 });
     await fs.mkdir(cfg.execRoot, { recursive: true, mode: 0o700 });
     this.lock();
@@ -226,7 +227,7 @@ export class Daemon {
       await fs.mkdir(dirname(cfg.pidfile), { recursive: true });
       writeFileSync(cfg.pidfile, `${process.pid}\n`);
     }
-    for (const h of cfg.hosts) this.servers.push(await this.listen(h, router));
+    for (const h of cfg.hosts) this.servers.push(await this.listen(h, router, tls));
     if (cfg.metricsAddr) await this.metricsListener.start(cfg.metricsAddr);
     log.info({ version: PIER_VERSION, dataRoot: cfg.dataRoot, driver: this.snapshotter.driver, hosts: cfg.hosts }, 'pierd started');
   }
@@ -313,11 +314,11 @@ export class Daemon {
     this.log.info({ cert: this.cfg.tlsCert, ca: this.cfg.tlsCaCert }, 'TLS certificates reloaded');
   }
 
-  private async listen(host: string, router: Router): Promise<Server> {
+  private async listen(host: string, router: Router, tls: TlsOptions | undefined): Promise<Server> {
     const opts = { keepAliveTimeout: 60_000, requestTimeout: 0 };
     const handle = (req: Parameters<Router['handle']>[0], res: Parameters<Router['handle']>[1]) => router.handle(req, res);
     // TLS is for tcp:// only, as dockerd: a unix socket is guarded by its file mode.
-    const tlsOpts = host.startsWith('tcp://') && tlsEnabled(this.cfg) ? serverTlsOptions(this.cfg, this.log) : undefined;
+    const tlsOpts = host.startsWith('tcp://') ? tls : undefined;
     let server: Server;
     if (tlsOpts) {
       // allowHalfOpen as node:http's own server has it: a client that half-closes a hijacked
