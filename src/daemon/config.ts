@@ -11,6 +11,7 @@ import { invalid } from '../base/errdefs.js';
 import { LEVELS, type Level } from '../base/log.js';
 import { validateInsecureRegistry, validateMirror } from '../distribution/resolve.js';
 import { DEFAULT_POOLS, parseCidr, parseIp } from '../network/ipam.js';
+import { tlsEnabled } from './tls.js';
 
 export const STORAGE_DRIVERS = ['overlay2', 'overlay', 'btrfs', 'vfs'] as const;
 export type StorageDriver = (typeof STORAGE_DRIVERS)[number];
@@ -424,7 +425,7 @@ export function parseDaemonArgs(
  * files themselves are read and checked when the daemon starts (daemon/tls.ts).
  */
 function checkTcpTls(c: DaemonConfig, env: Record<string, string | undefined>): void {
-  const on = c.tls === true || c.tlsVerify;
+  const on = tlsEnabled(c);
   if (on) {
     const dir = env['DOCKER_CERT_PATH'] || join(env['HOME'] || homedir(), '.docker');
     const dflt = (f: string) => (existsSync(join(dir, f)) ? join(dir, f) : undefined);
