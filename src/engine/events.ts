@@ -4,6 +4,7 @@
  * subscribers get new ones as they happen.
  */
 import { nowNs } from '../base/clock.js';
+import { matchKVList } from './filters.js';
 
 export type EventType = 'image' | 'container' | 'network' | 'volume' | 'daemon' | 'service' | 'node' | 'builder';
 
@@ -98,14 +99,7 @@ export function matches(e: EngineEvent, f: EventFilter): boolean {
     if (!candidates.some((c) => c !== undefined && c !== '' && fl.image!.includes(c))) return false;
   }
   if (given('label')) {
-    const attrs = e.Actor.Attributes;
-    if (Object.keys(attrs).length === 0) return false;
-    for (const l of fl.label!) {
-      const i = l.indexOf('=');
-      const k = i < 0 ? l : l.slice(0, i);
-      if (!(k in attrs)) return false;
-      if (i >= 0 && attrs[k] !== l.slice(i + 1)) return false;
-    }
+    if (!matchKVList(fl.label!, e.Actor.Attributes)) return false;
   }
   return true;
 }

@@ -45,3 +45,16 @@ export function parseFilters(raw: string | undefined | null): Filters {
     },
   };
 }
+
+/** One label filter, `key` or `key=value`, against labels. */
+export function labelMatches(labels: Record<string, string> | null | undefined, f: string): boolean {
+  if (!labels) return false;
+  const i = f.indexOf('=');
+  return i < 0 ? f in labels : labels[f.slice(0, i)] === f.slice(i + 1);
+}
+
+/** Docker's filters.Args.MatchKVList: every `key` or `key=value` holds in labels (true when none is asked). */
+export function matchKVList(want: readonly string[], labels: Record<string, string> | null | undefined): boolean {
+  return want.every((w) => labelMatches(labels, w));
+}
+

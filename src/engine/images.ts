@@ -18,7 +18,7 @@ import { applyChanges } from '../image/changes.js';
 import { decompress } from '../archive/compression.js';
 import type { EventBus } from './events.js';
 import { chainIds, type Layers } from '../layer/layers.js';
-import { parseFilters, type Filters } from './filters.js';
+import { labelMatches, parseFilters, type Filters } from './filters.js';
 
 /** Who uses an image; the container service answers (none until it exists). */
 export interface ImageUsers {
@@ -157,7 +157,7 @@ export class ImageService {
         if (shownTags.length === 0) continue;
       }
       const imgLabels = (await this.configOf(rec.id)).config?.Labels ?? {};
-      if (labels.length && !labels.every((l) => labelMatch(imgLabels, l))) continue;
+      if (labels.length && !labels.every((l) => labelMatches(imgLabels, l))) continue;
       out.push({
         Id: rec.id,
         ParentId: rec.parent,
@@ -340,8 +340,8 @@ export class ImageService {
       if (untilMs !== undefined && !((Date.parse(rec.created) || rec.addedAt) < untilMs)) continue;
       const cfg = await this.configOf(rec.id);
       const labels = cfg.config?.Labels ?? {};
-      if (!filters.get('label').every((l) => labelMatch(labels, l))) continue;
-      if (filters.get('label!').some((l) => labelMatch(labels, l))) continue;
+      if (!filters.get('label').every((l) => labelMatches(labels, l))) continue;
+      if (filters.get('label!').some((l) => labelMatches(labels, l))) continue;
       for (const r of refs) {
         this.meta.deleteTag(r);
         deleted.push({ Untagged: familiarOrRaw(r) });
@@ -550,11 +550,6 @@ export function parseTimestamp(s: string): number {
   const t = Date.parse(s);
   if (Number.isNaN(t)) throw invalid(`invalid timestamp "${s}": use RFC 3339, unix seconds or a duration like 10m`);
   return t / 1000;
-}
-
-function labelMatch(labels: Record<string, string>, filter: string): boolean {
-  const i = filter.indexOf('=');
-  return i < 0 ? filter in labels : labels[filter.slice(0, i)] === filter.slice(i + 1);
 }
 
 /** Docker's reference filter: a path-style glob on the familiar name, with or without tag. */

@@ -24,7 +24,7 @@ import { conflict, EngineError, invalid, notFound, notImplemented } from '../bas
 import type { Logger } from '../base/log.js';
 import type { EventBus } from './events.js';
 import { parseTimestamp } from './images.js';
-import type { Filters } from './filters.js';
+import { labelMatches, type Filters } from './filters.js';
 import type { ContainerStore } from './containers/store.js';
 import type { ContainerRecord } from './containers/record.js';
 import type { HostConfig } from '../runtime/container-config.js';
@@ -172,7 +172,7 @@ export class NetworkService implements BalancerNetworks {
       if (f.get('name').length && !f.get('name').some((p) => n.name.includes(p))) return false;
       if (f.get('scope').length && !f.get('scope').includes('local')) return false;
       if (f.get('type').length && !f.get('type').includes(n.predefined ? 'builtin' : 'custom')) return false;
-      if (f.get('label').length && !f.get('label').every((l) => labelMatch(n.labels, l))) return false;
+      if (f.get('label').length && !f.get('label').every((l) => labelMatches(n.labels, l))) return false;
       if (dangling !== undefined && dangling !== (!n.predefined && this.endpointsOf(n).length === 0)) return false;
       return true;
     });
@@ -305,8 +305,8 @@ export class NetworkService implements BalancerNetworks {
     for (const n of this.store.all()) {
       if (n.predefined || this.endpointsOf(n).length) continue;
       if (until.length && !until.every((t) => Date.parse(n.created) < t)) continue;
-      if (f.get('label').length && !f.get('label').every((l) => labelMatch(n.labels, l))) continue;
-      if (f.get('label!').some((l) => labelMatch(n.labels, l))) continue;
+      if (f.get('label').length && !f.get('label').every((l) => labelMatches(n.labels, l))) continue;
+      if (f.get('label!').some((l) => labelMatches(n.labels, l))) continue;
       await this.remove(n.id);
       deleted.push(n.name);
     }
@@ -808,11 +808,6 @@ function userPart(cfg: EndpointConfig): EndpointConfig {
 
 const newId = () => randomBytes(32).toString('hex');
 const sandboxId = (id: string) => createHash('sha256').update(`sandbox:${id}`).digest('hex');
-
-function labelMatch(labels: Record<string, string>, f: string): boolean {
-  const i = f.indexOf('=');
-  return i < 0 ? f in labels : labels[f.slice(0, i)] === f.slice(i + 1);
-}
 
 /** The `until` filter in ms since the epoch: a timestamp, or a duration before now (images' and containers' parser). */
 function untilTime(v: string): number {

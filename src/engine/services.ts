@@ -31,7 +31,7 @@ import type { NetworkAttachmentConfig, Node, Service, ServiceSpec, Swarm, SwarmS
 import type { DistributionService } from '../distribution/service.js';
 import type { ContainerService } from './containers/service.js';
 import type { EventBus } from './events.js';
-import type { Filters } from './filters.js';
+import { labelMatches, type Filters } from './filters.js';
 import type { NetworkService } from './networks.js';
 import { ContainerExecutor, TASK_LABELS } from './task-executor.js';
 import { PIER_VERSION } from './system.js';
@@ -320,8 +320,8 @@ export class SwarmService {
       if (f.get('name').length && !f.get('name').some((p) => (n.Spec.Name || n.Description.Hostname).startsWith(p) || n.Description.Hostname.startsWith(p))) return false;
       if (f.get('role').length && !f.get('role').includes(n.Spec.Role)) return false;
       if (f.get('membership').length && !f.get('membership').includes('accepted')) return false;
-      if (f.get('node.label').length && !f.get('node.label').every((l) => labelMatch(n.Spec.Labels, l))) return false;
-      if (f.get('label').length && !f.get('label').every((l) => labelMatch(n.Description.Engine.Labels ?? {}, l))) return false;
+      if (f.get('node.label').length && !f.get('node.label').every((l) => labelMatches(n.Spec.Labels, l))) return false;
+      if (f.get('label').length && !f.get('label').every((l) => labelMatches(n.Description.Engine.Labels ?? {}, l))) return false;
       return true;
     });
   }
@@ -373,7 +373,7 @@ export class SwarmService {
     const out = all.filter((s) => {
       if (f.get('id').length && !f.get('id').some((p) => s.ID.startsWith(p))) return false;
       if (f.get('name').length && !f.get('name').some((p) => s.Spec.Name.startsWith(p))) return false;
-      if (f.get('label').length && !f.get('label').every((l) => labelMatch(s.Spec.Labels ?? {}, l))) return false;
+      if (f.get('label').length && !f.get('label').every((l) => labelMatches(s.Spec.Labels ?? {}, l))) return false;
       if (f.get('mode').length && !f.get('mode').includes(s.Spec.Mode?.Global ? 'global' : 'replicated')) return false;
       return true;
     });
@@ -444,7 +444,7 @@ export class SwarmService {
         if (t.Name) names.push(t.Name);
         if (!f.get('name').some((p) => names.some((n) => n.startsWith(p)))) return false;
       }
-      if (f.get('label').length && !f.get('label').every((l) => labelMatch(t.Labels ?? {}, l))) return false;
+      if (f.get('label').length && !f.get('label').every((l) => labelMatches(t.Labels ?? {}, l))) return false;
       if (f.get('desired-state').length && !f.get('desired-state').some((d) => desiredStateMatches(t, d))) return false;
       if (upToDate && (!svc || !isUpToDate(t, svc))) return false;
       return true;
@@ -760,11 +760,6 @@ function checkSwarmSpec(spec: unknown): void {
       if (!['ExternalCAs', 'LogDriver', 'AutoLockManagers', 'SigningCACert', 'SigningCAKey', 'ForceRotate'].includes(f) && x !== null && typeof x !== 'number')
         throw invalid(`Spec.${k}.${f} must be a number`);
   }
-}
-
-function labelMatch(labels: Record<string, string>, want: string): boolean {
-  const i = want.indexOf('=');
-  return i < 0 ? want in labels : labels[want.slice(0, i)] === want.slice(i + 1);
 }
 
 function diff(attrs: Record<string, string>, key: string, before: string, after: string): void {

@@ -23,7 +23,7 @@ import type { Volume, VolumeDriver } from '../volume/volume.js';
 import type { Readable } from 'node:stream';
 import { archiveFromRoot, extractToRoot } from '../archive/copy.js';
 import type { EventBus } from './events.js';
-import type { Filters } from './filters.js';
+import { matchKVList, type Filters } from './filters.js';
 
 export const ANONYMOUS_LABEL = 'com.docker.volume.anonymous';
 export const DEFAULT_DRIVER = 'local';
@@ -80,18 +80,6 @@ export function volumeView(v: Volume): VolumeView {
     CreatedAt: rfc3339(v.createdNs), Driver: v.driver, Labels: sorted(v.labels), Mountpoint: v.mountpoint, Name: v.name,
     Options: sorted(v.options), Scope: v.scope,
   };
-}
-
-/** filters.Args.MatchKVList: every "key" or "key=value" holds in labels (true when there are none). */
-export function matchKVList(want: readonly string[], labels: Record<string, string> | null): boolean {
-  if (want.length === 0) return true;
-  if (!labels || Object.keys(labels).length === 0) return false;
-  return want.every((w) => {
-    const i = w.indexOf('=');
-    const k = i < 0 ? w : w.slice(0, i);
-    if (!(k in labels)) return false;
-    return i < 0 || labels[k] === w.slice(i + 1);
-  });
 }
 
 /** filters.Args.Match: an exact value, or a regular expression found in source. */

@@ -4,7 +4,7 @@
  */
 import { invalid } from '../../base/errdefs.js';
 import { chainIds } from '../../layer/layers.js';
-import type { Filters } from '../filters.js';
+import { labelMatches, type Filters } from '../filters.js';
 import { statusText, type ContainerRecord } from './record.js';
 import type { ContainerService } from './service.js';
 import { graphDriver, sizes } from './filesystem.js';
@@ -36,14 +36,10 @@ export function commandOf(c: ContainerRecord): string {
   return [c.path, ...c.args].join(' ');
 }
 
+/** A container label filter: `key`, `key=value`, or `key!=value`. */
 export function labelMatch(labels: Record<string, string>, f: string): boolean {
   const i = f.indexOf('=');
-  if (i < 0) return f in labels;
-  const k = f.slice(0, i);
-  const op = f[i - 1] === '!' ? '!=' : '=';
-  const key = op === '!=' ? f.slice(0, i - 1) : k;
-  const v = f.slice(i + 1);
-  return op === '!=' ? labels[key] !== v : labels[key] === v;
+  return i > 0 && f[i - 1] === '!' ? labels[f.slice(0, i - 1)] !== f.slice(i + 1) : labelMatches(labels, f);
 }
 
 export async function listContainers(
