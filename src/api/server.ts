@@ -63,6 +63,23 @@ export interface JsonStream {
   readonly closed: boolean;
 }
 
+/**
+ * A JSON-message stream (pull, push, image copy, move) that starts with its
+ * first message: an error before that (a bad name, an unknown manifest, an
+ * unreachable target) is a plain error response with its status, as dockerd
+ * answers pull and push; after it, an error message in the stream.
+ */
+export async function lazyStream<M>(res: Res, run: (progress: (m: M) => void) => Promise<void>): Promise<void> {
+  let stream: JsonStream | undefined;
+  try {
+    await run((m) => (stream ??= res.stream()).write(m));
+  } catch (e) {
+    if (!stream) throw e;
+    stream.error(e);
+  }
+  stream?.end();
+}
+
 export type Handler = (req: Req, res: Res) => Promise<void> | void;
 
 interface Route {

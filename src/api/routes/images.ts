@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { JsonStream, Res, Router } from '../server.js';
+import { lazyStream, type Res, type Router } from '../server.js';
 import { parsePlatform, type ImageService } from '../../engine/images.js';
 import type { ImageArchives } from '../../engine/archives.js';
 import { parseFilters } from '../../engine/filters.js';
@@ -48,7 +48,7 @@ export function imageRoutes(r: Router, images: ImageService, archives: ImageArch
     if (fromImage !== undefined) {
       const platform = req.query.str('platform') ? parsePlatform(req.query.str('platform')!) : undefined;
       const auth = decodeAuthHeader(req.headers['x-registry-auth']);
-      await lazyStream(res, (progress) => dist.pull(fromImage, req.query.str('tag') || undefined, { platform, auth, signal: req.signal, progress }));
+      await lazyStream<JsonMessage>(res, (progress) => dist.pull(fromImage, req.query.str('tag') || undefined, { platform, auth, signal: req.signal, progress }));
       return;
     }
     if (fromSrc !== '-') throw notImplemented(`importing from a URL (${fromSrc}) is not supported: download it and pass the file or "-"`);
@@ -95,7 +95,7 @@ export function imageRoutes(r: Router, images: ImageService, archives: ImageArch
 
   r.post('/images/{name*}/push', async (req, res) => {
     const auth = decodeAuthHeader(req.headers['x-registry-auth']);
-    await lazyStream(res, (progress) => dist.push(req.params[0]!, req.query.str('tag') || undefined, { auth, signal: req.signal, progress }));
+    await lazyStream<JsonMessage>(res, (progress) => dist.push(req.params[0]!, req.query.str('tag') || undefined, { auth, signal: req.signal, progress }));
   });
 
   r.delete('/images/{name*}', async (req, res) => {
@@ -113,21 +113,6 @@ async function sendTar(tar: Readable, res: Res): Promise<void> {
   });
 }
 
-/**
- * A JSON-message stream that starts with its first message: an error before
- * that (a bad name, an unknown manifest, an unreachable registry) is a plain
- * error response, as dockerd answers pull and push.
- */
-async function lazyStream(res: Res, run: (progress: (m: JsonMessage) => void) => Promise<void>): Promise<void> {
-  let stream: JsonStream | undefined;
-  try {
-    await run((m) => (stream ??= res.stream()).write(m));
-  } catch (e) {
-    if (!stream) throw e;
-    stream.error(e);
-  }
-  stream?.end();
-}
 
 function emptyContainerConfig() {
   return { Hostname: '', Domainname: '', User: '', AttachStdin: false, AttachStdout: false, AttachStderr: false, Tty: false, OpenStdin: false, StdinOnce: false, Env: null, Cmd: null, Image: '', Volumes: null, WorkingDir: '', Entrypoint: null, OnBuild: null, Labels: null };

@@ -11,7 +11,7 @@
  *   PUT  /volumes/{name}/archive     a tar into the volume's data
  *   PUT  /containers/{id}/rwlayer    a layer tar into a stopped container's writable layer
  */
-import type { JsonStream, Res, Router } from '../server.js';
+import { lazyStream, type Router } from '../server.js';
 import { guardedBody } from '../body.js';
 import { invalid } from '../../base/errdefs.js';
 import type { ContainerService } from '../../engine/containers/service.js';
@@ -26,7 +26,7 @@ export function migrateRoutes(r: Router, containers: ContainerService, archives:
     const body = (await req.json<{ Target?: RemoteTarget; Force?: boolean }>()) ?? {};
     if (!body.Target) throw invalid('no target given: the body needs Target: {Host, TLS}');
     // No req.signal: a client that goes away must not stop a move halfway; it completes or is undone.
-    await lazyStream(res, async (progress) => {
+    await lazyStream<JsonMessage>(res, async (progress) => {
       const r = await mover.move(req.params[0]!, body.Target!, { force: body.Force === true, progress });
       progress({ aux: r });
     });
@@ -37,7 +37,7 @@ export function migrateRoutes(r: Router, containers: ContainerService, archives:
     const name = req.params[0]!;
     containers.images.resolve(name); // a 404 before anything else
     const target = await connectTarget(body.Target);
-    await lazyStream(res, async (progress) => {
+    await lazyStream<JsonMessage>(res, async (progress) => {
       progress({ status: `Copying image ${name} to ${target.host}` });
       const r = await copyImage(containers.images, archives, target, name, progress, { log: containers.log.child({ component: 'image-copy' }) });
       progress({ status: `Copied image ${name} (${r.id.slice(7, 19)}) to ${target.host}: ${r.layersSent} of ${r.layersTotal} layers, ${r.bytes} bytes sent` });
@@ -80,14 +80,3 @@ export function migrateRoutes(r: Router, containers: ContainerService, archives:
   });
 }
 
-/** A JSON-message stream that starts with its first message: an earlier error is a plain error response (a refusal, with its status). */
-async function lazyStream(res: Res, run: (progress: (m: JsonMessage) => void) => Promise<void>): Promise<void> {
-  let stream: JsonStream | undefined;
-  try {
-    await run((m) => (stream ??= res.stream()).write(m));
-  } catch (e) {
-    if (!stream) throw e;
-    stream.error(e);
-  }
-  stream?.end();
-}
