@@ -115,7 +115,7 @@ export function render(c: Chains, nets: FirewallNetwork[], ports: FirewallPort[]
       filter.push(`-A ${c.in} ${match} -j REJECT --reject-with ${s.proto === 'tcp' ? 'tcp-reset' : 'icmp-port-unreachable'}`);
       continue;
     }
-    for (const [i, ip] of s.backends.entries()) nat.push(`-A ${c.dnat} ${match}${nth(i, s.backends.length)} -j DNAT --to-destination ${ip}:${s.targetPort}`);
+    nat.push(...roundRobin(`-A ${c.dnat} ${match}`, s.backends.map((ip) => `${ip}:${s.targetPort}`)));
   }
   return `*filter\n${filter.join('\n')}\nCOMMIT\n*nat\n${nat.join('\n')}\nCOMMIT\n`;
 }
@@ -127,6 +127,11 @@ export function render(c: Chains, nets: FirewallNetwork[], ports: FirewallPort[]
  */
 export function nth(i: number, n: number): string {
   return i < n - 1 ? ` -m statistic --mode nth --every ${n - i} --packet 0` : '';
+}
+
+/** The DNAT rules that spread new connections matching `rule` (a rule's start: "-A CHAIN <match>") over `targets` in turn. */
+export function roundRobin(rule: string, targets: readonly string[]): string[] {
+  return targets.map((to, i) => `${rule}${nth(i, targets.length)} -j DNAT --to-destination ${to}`);
 }
 
 /** iptables-restore input that removes our jumps and chains. */

@@ -17,7 +17,7 @@
  * chain in `iptables-restore --noflush` empties it, so one restore replaces
  * our rules and leaves anything the container added alone.
  */
-import { nth, type FirewallServicePort } from '../../network/bridge/firewall.js';
+import { roundRobin, type FirewallServicePort } from '../../network/bridge/firewall.js';
 import type { BalancedService, ServiceNames } from './balancer.js';
 
 export const NETNS_CHAIN = 'PIER-SVC';
@@ -55,7 +55,7 @@ export function renderNetns(vips: readonly NetnsVip[], jumps: { nat: boolean; fi
   for (const v of vips) {
     const d = `-A ${NETNS_CHAIN} -d ${v.vip}/32`;
     if (!v.backends.length) filter.push(`${d} -p tcp -j REJECT --reject-with tcp-reset`, `${d} -j REJECT --reject-with icmp-port-unreachable`);
-    for (const [i, ip] of v.backends.entries()) nat.push(`${d}${nth(i, v.backends.length)} -j DNAT --to-destination ${ip}`);
+    nat.push(...roundRobin(d, v.backends));
   }
   return `*nat\n${nat.join('\n')}\nCOMMIT\n*filter\n${filter.join('\n')}\nCOMMIT\n`;
 }
