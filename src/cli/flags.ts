@@ -54,6 +54,16 @@ export function parseBool(s: string): boolean | undefined {
 }
 
 /** docker's filter option: "name=value". */
+/** A flag's validate() from a parser that throws: its message is the flag error. */
+export const check = (fn: (v: string) => unknown) => (v: string): string | undefined => {
+  try {
+    fn(v);
+    return undefined;
+  } catch (e) {
+    return (e as Error).message;
+  }
+};
+
 export const validateFilter = (v: string): string | undefined =>
   v.includes('=') ? undefined : 'bad format of filter (expected name=value)';
 

@@ -25,7 +25,7 @@ import {
   type GoRead, type GoReader,
 } from '../build-context.js';
 import { StatusError, type CommandDef, type Ctx } from '../command.js';
-import { goQuote, parseBool, type FlagSpec, type FlagType, type ParsedFlags } from '../flags.js';
+import { check, goQuote, parseBool, type FlagSpec, type FlagType, type ParsedFlags } from '../flags.js';
 import { displayJSONMessages, progressString } from '../jsonmessage.js';
 import { kvMap, parseUlimit, ramInBytes, validateExtraHost, validateLabel } from './container-opts.js';
 import { configPath } from './registry.js';
@@ -176,14 +176,6 @@ function withProxyArgs(c: ConfigFile, host: string, args: Record<string, string 
 /** A flag shown under docker's value name ("bytes", "ulimit"); repeated, the last value wins where pflag's does. */
 const named = (name: string) => name as unknown as FlagType;
 
-const check = (fn: (v: string) => unknown) => (v: string): string | undefined => {
-  try {
-    fn(v);
-    return undefined;
-  } catch (e) {
-    return (e as Error).message;
-  }
-};
 
 /** opts.ValidateEnv as a flag check; the value from the environment is taken when the build runs. */
 const validateBuildArg = (v: string) => (v.split('=')[0] === '' ? `invalid environment variable: ${v}` : undefined);

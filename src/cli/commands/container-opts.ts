@@ -9,7 +9,7 @@ import type {
   ContainerConfig, ContainerCreateRequest, DeviceMapping, EndpointSettings, HealthConfig, HostConfig, MountSpec,
   PortBinding, RestartPolicy, ThrottleDevice, Ulimit, WeightDevice,
 } from '../../client/types.js';
-import { goQuote, type FlagSpec, type FlagType, type ParsedFlags } from '../flags.js';
+import { check, goQuote, type FlagSpec, type FlagType, type ParsedFlags } from '../flags.js';
 import { parseGoDuration } from './events.js';
 
 /** A usage error of run/create: docker prints it after "docker: " and exits 125. */
@@ -764,14 +764,6 @@ const MAC = /^([0-9a-fA-F]{2}[:-]){5}[0-9a-fA-F]{2}$|^([0-9a-fA-F]{2}[:-]){19}[0
 // --- flags --------------------------------------------------------------------------------------
 
 /** Validators run as a flag is set, so their errors read like pflag's ("invalid argument …"). */
-const check = (fn: (v: string) => unknown) => (v: string): string | undefined => {
-  try {
-    fn(v);
-    return undefined;
-  } catch (e) {
-    return (e as Error).message;
-  }
-};
 
 const sizeFlag = check(ramInBytes);
 const durationFlag = check(parseDurationNs);

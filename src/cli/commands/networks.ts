@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { ApiError, isNotFound } from '../../client/errors.js';
 import type { EndpointSettings, IPAMConfig, NetworkCreateRequest, NetworkSummary } from '../../client/types.js';
 import { formatHelp, goTime, StatusError, type CommandDef, type Ctx } from '../command.js';
-import { toFilters, validateFilter, type FlagSpec, type FlagType, type ParsedFlags } from '../flags.js';
+import { check, toFilters, validateFilter, type FlagSpec, type FlagType, type ParsedFlags } from '../flags.js';
 import { asStruct, formatRows, parseTemplate, truncateID, writeInspect } from '../formatter.js';
 import { TemplateError, type Template } from '../format/template.js';
 import { naturalLess } from './containers.js';
@@ -201,14 +201,6 @@ const mapSpec = (name: string, usage: string, short?: string): FlagSpec => ({
   name, type: 'map' as unknown as FlagType, usage, default: 'map[]', ...(short ? { short } : {}),
 });
 
-const check = (fn: (v: string) => unknown) => (v: string): string | undefined => {
-  try {
-    fn(v);
-    return undefined;
-  } catch (e) {
-    return (e as Error).message;
-  }
-};
 
 // --- create ---------------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ import { bytesSize } from '../units.js';
 import { validateLabel, kvMap } from './container-opts.js';
 import { goTimeString } from './networks.js';
 import { configFormat, errText, natural, prettyPrint, printTasks, psFlags, runSwarmInspect } from './services.js';
-import { check } from './services-opts.js';
+import { check } from '../flags.js';
 import { selfNodeID } from './swarm.js';
 
 /** node.Reference: "self" → this daemon's node ID. */

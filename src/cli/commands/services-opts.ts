@@ -11,7 +11,7 @@ import type {
   SwarmUpdateConfig,
 } from '../../client/types.js';
 import { familiar, parseReference, withDefaultTag } from '../../image/reference.js';
-import { goQuote, type FlagSpec, type FlagType, type ParsedFlags } from '../flags.js';
+import { check, goQuote, type FlagSpec, type FlagType, type ParsedFlags } from '../flags.js';
 import {
   kvMap, parseCPUs, parseDurationNs, parseKeyValueFile, parseMount, parseNetworkOpt, parsePortSpec, ramInBytes, validateEnv, validateLabel,
 } from './container-opts.js';
@@ -22,14 +22,6 @@ export class SpecError extends Error {}
 // --- value parsers --------------------------------------------------------------------------------
 
 /** A flag validator from a parser: its error message, or undefined when the value parses. */
-export const check = (fn: (v: string) => unknown) => (v: string): string | undefined => {
-  try {
-    fn(v);
-    return undefined;
-  } catch (e) {
-    return (e as Error).message;
-  }
-};
 
 /** strconv.ParseUint(s, 0, 64) for the decimal forms people type. */
 export function parseUint(s: string): number {

@@ -6,10 +6,10 @@
 import type { Client } from '../../client/client.js';
 import type { SwarmInitRequest, SwarmSpec } from '../../client/types.js';
 import { formatHelp, StatusError, type CommandDef, type Ctx } from '../command.js';
-import type { FlagSpec, ParsedFlags } from '../flags.js';
+import { check, type FlagSpec, type ParsedFlags } from '../flags.js';
 import { parseTemplate, writeInspect } from '../formatter.js';
 import { parseDurationNs } from './container-opts.js';
-import { check, parseUint } from './services-opts.js';
+import { parseUint } from './services-opts.js';
 
 const P = 'pier';
 
