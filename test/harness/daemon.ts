@@ -59,7 +59,7 @@ export function testNet(): TestNet {
 }
 
 /** [network, mask] of every IPv4 route of the host, as host-order numbers. */
-function routedV4(): [number, number][] {
+export function routedV4(): [number, number][] {
   try {
     return readFileSync('/proc/net/route', 'utf8').split('\n').slice(1).map((l) => l.trim().split(/\s+/)).filter((f) => f.length >= 8 && f[7] !== '00000000')
       .map((f) => [Buffer.from(f[1]!, 'hex').readUInt32LE(0), Buffer.from(f[7]!, 'hex').readUInt32LE(0)] as [number, number]);

@@ -21,10 +21,10 @@
  * namespaces, and so the veth and bridges.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { api, PIER, PIERD, reapContainers, testNet, unmountUnder } from './daemon.js';
+import { api, PIER, PIERD, reapContainers, routedV4, testNet, unmountUnder } from './daemon.js';
 import { expiredClientCert, generateCerts } from './certs.js';
 
 export interface TlsPair {
@@ -86,16 +86,6 @@ export function remoteSkip(): string | false {
   if (spawnSync('ip', ['netns', 'list']).status !== 0) return 'ip netns is not available';
   if (spawnSync('openssl', ['version']).status !== 0) return 'openssl is not installed';
   return false;
-}
-
-/** [network, mask] of every IPv4 route of the host but the default one. */
-function routedV4(): [number, number][] {
-  try {
-    return readFileSync('/proc/net/route', 'utf8').split('\n').slice(1).map((l) => l.trim().split(/\s+/)).filter((f) => f.length >= 8 && f[7] !== '00000000')
-      .map((f) => [Buffer.from(f[1]!, 'hex').readUInt32LE(0), Buffer.from(f[7]!, 'hex').readUInt32LE(0)] as [number, number]);
-  } catch {
-    return [];
-  }
 }
 
 /** A /30 of 10.200.0.0/13 no host route covers or falls in: [first address, second address]. */
