@@ -18,7 +18,8 @@
  * did not (reconcile at start).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, promises as fs, readFileSync } from 'node:fs';
+import { existsSync, promises as fs } from 'node:fs';
+import { hostResolvConf } from '../base/resolv-conf.js';
 import { join } from 'node:path';
 import { conflict, EngineError, invalid, notFound, notImplemented } from '../base/errdefs.js';
 import type { Logger } from '../base/log.js';
@@ -818,18 +819,8 @@ function untilTime(v: string): number {
   }
 }
 
-let resolvers: { at: number; list: string[] } | undefined;
-
-/** The host's name servers (loopback ones too: the embedded server forwards from the host); re-read at most every 5 s. */
+/** The host's name servers (loopback ones too: the embedded server forwards from the host). */
 export function hostResolvers(): string[] {
-  if (resolvers && Date.now() - resolvers.at < 5000) return resolvers.list;
-  let list: string[] = [];
-  try {
-    list = readFileSync('/etc/resolv.conf', 'utf8').split('\n').map((l) => l.trim().split(/\s+/)).filter((f) => f[0] === 'nameserver' && f[1]).map((f) => f[1]!);
-  } catch {
-    /* none */
-  }
-  resolvers = { at: Date.now(), list };
-  return list;
+  return hostResolvConf().nameservers;
 }
 

@@ -5,6 +5,7 @@
  * network namespace cannot reach; --dns/--dns-search/--dns-option replace parts).
  */
 import { readFile, writeFile } from 'node:fs/promises';
+import { hostResolvConf } from '../../base/resolv-conf.js';
 import { invalid } from '../../base/errdefs.js';
 import type { HostConfig } from '../../runtime/container-config.js';
 
@@ -60,16 +61,10 @@ export interface ContainerNet {
 }
 
 async function resolvConf(hc: HostConfig, hostNetwork: boolean, net: ContainerNet): Promise<string> {
-  const host = await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
-  let servers: string[] = [];
-  let search: string[] = [];
-  let options: string[] = [];
-  for (const l of host.split('\n')) {
-    const [k, ...v] = l.trim().split(/\s+/);
-    if (k === 'nameserver' && v[0]) servers.push(v[0]);
-    else if (k === 'search' || k === 'domain') search = v;
-    else if (k === 'options') options.push(...v);
-  }
+  const host = hostResolvConf();
+  let servers = host.nameservers;
+  let search = host.search;
+  let options = host.options;
   if (!hostNetwork) servers = servers.filter((s) => !/^127\.|^::1$/.test(s));
   if (net.defaultDns?.length) servers = net.defaultDns;
   if (hc.Dns?.length) servers = hc.Dns;
