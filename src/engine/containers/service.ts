@@ -320,8 +320,13 @@ export class ContainerService {
         mounted = true;
       }
       networked = true;
-      const net = await this.o.networks.setUp(c);
-      const volumes = await this.mounts.setup(c, rootfs);
+      // Network and volumes do not depend on each other: both at once, and both settled before
+      // any clean-up below runs (a failure of one must not tear down what the other is still making).
+      const [netDone, volumesDone] = await Promise.allSettled([this.o.networks.setUp(c), this.mounts.setup(c, rootfs)]);
+      if (netDone.status === 'rejected') throw netDone.reason;
+      if (volumesDone.status === 'rejected') throw volumesDone.reason;
+      const net = netDone.value;
+      const volumes = volumesDone.value;
       const spec = buildSpec({ ...(await this.specInput(c, rootfs, net)), extraMounts: volumes, rootfsPropagation: rootfsPropagation(c.mounts ?? []) });
       await fs.writeFile(join(this.bundleDir(c.id), 'config.json'), specJson(spec));
       await fs.rm(run, { recursive: true, force: true });
