@@ -58,3 +58,12 @@ export function matchKVList(want: readonly string[], labels: Record<string, stri
   return want.every((w) => labelMatches(labels, w));
 }
 
+/**
+ * The label filters of a prune (moby's matchLabels): every `label` holds, and
+ * the `label!` ones do not all hold. An object without labels passes `label!`.
+ */
+export function pruneLabelsMatch(f: Filters, labels: Record<string, string> | null | undefined): boolean {
+  if (!matchKVList(f.get('label'), labels)) return false;
+  const not = f.get('label!');
+  return !(not.length && matchKVList(not, labels));
+}

@@ -18,7 +18,7 @@ import { applyChanges } from '../image/changes.js';
 import { decompress } from '../archive/compression.js';
 import type { EventBus } from './events.js';
 import { chainIds, type Layers } from '../layer/layers.js';
-import { labelMatches, parseFilters, type Filters } from './filters.js';
+import { labelMatches, parseFilters, pruneLabelsMatch, type Filters } from './filters.js';
 
 /** Who uses an image; the container service answers (none until it exists). */
 export interface ImageUsers {
@@ -340,8 +340,7 @@ export class ImageService {
       if (untilMs !== undefined && !((Date.parse(rec.created) || rec.addedAt) < untilMs)) continue;
       const cfg = await this.configOf(rec.id);
       const labels = cfg.config?.Labels ?? {};
-      if (!filters.get('label').every((l) => labelMatches(labels, l))) continue;
-      if (filters.get('label!').some((l) => labelMatches(labels, l))) continue;
+      if (!pruneLabelsMatch(filters, labels)) continue;
       for (const r of refs) {
         this.meta.deleteTag(r);
         deleted.push({ Untagged: familiarOrRaw(r) });

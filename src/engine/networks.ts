@@ -25,7 +25,7 @@ import { conflict, EngineError, invalid, notFound, notImplemented } from '../bas
 import type { Logger } from '../base/log.js';
 import type { EventBus } from './events.js';
 import { parseTimestamp } from './images.js';
-import { labelMatches, type Filters } from './filters.js';
+import { labelMatches, pruneLabelsMatch, type Filters } from './filters.js';
 import type { ContainerStore } from './containers/store.js';
 import type { ContainerRecord } from './containers/record.js';
 import type { HostConfig } from '../runtime/container-config.js';
@@ -306,8 +306,7 @@ export class NetworkService implements BalancerNetworks {
     for (const n of this.store.all()) {
       if (n.predefined || this.endpointsOf(n).length) continue;
       if (until.length && !until.every((t) => Date.parse(n.created) < t)) continue;
-      if (f.get('label').length && !f.get('label').every((l) => labelMatches(n.labels, l))) continue;
-      if (f.get('label!').some((l) => labelMatches(n.labels, l))) continue;
+      if (!pruneLabelsMatch(f, n.labels)) continue;
       await this.remove(n.id);
       deleted.push(n.name);
     }

@@ -1,10 +1,9 @@
 /** `POST /containers/prune`: removes stopped containers (filters: until, label, label!). */
 import { invalid } from '../../base/errdefs.js';
-import type { Filters } from '../filters.js';
+import { pruneLabelsMatch, type Filters } from '../filters.js';
 import { parseTimestamp } from '../images.js';
 import { sizes } from './filesystem.js';
 import type { ContainerService } from './service.js';
-import { labelMatch } from './views.js';
 
 export async function pruneContainers(svc: ContainerService, f: Filters): Promise<{ ContainersDeleted: string[] | null; SpaceReclaimed: number }> {
   f.validate(['until', 'label', 'label!']);
@@ -19,8 +18,7 @@ export async function pruneContainers(svc: ContainerService, f: Filters): Promis
     if (c.state.Running || c.state.Restarting || c.state.Status === 'removing') continue;
     const labels = c.config.Labels ?? {};
     if (until.length && !until.every((t) => Date.parse(c.created) < t)) continue;
-    if (!f.get('label').every((l) => labelMatch(labels, l))) continue;
-    if (f.get('label!').some((l) => labelMatch(labels, l))) continue;
+    if (!pruneLabelsMatch(f, labels)) continue;
     const size = (await sizes(svc, c)).SizeRw;
     try {
       await svc.remove(c.id);
