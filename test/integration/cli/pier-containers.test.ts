@@ -2,11 +2,11 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { startDaemon, PIER, type TestDaemon } from '../../harness/daemon.js';
-import { busyboxImage, containerSkip, waitFor } from '../../harness/containers.js';
+import { busyboxImage, containerSkip, sleep, Tmux, waitFor } from '../../harness/containers.js';
 
 describe('pier CLI: containers against pierd', { skip: containerSkip() }, () => {
   let d: TestDaemon;
@@ -106,23 +106,22 @@ describe('pier CLI: containers against pierd', { skip: containerSkip() }, () => 
   });
 
   it('run -it works in a real terminal (tmux), and detach keys leave it running', { skip: spawnSync('tmux', ['-V']).status === 0 ? false : 'tmux is not installed' }, async () => {
-    const session = `pier-cli-${process.pid}`;
-    const sock = join(tmp, 'tmux.sock');
-    const tmux = (...a: string[]) => spawnSync('tmux', ['-S', sock, ...a], { encoding: 'utf8' });
+    const t = new Tmux({ PIER_HOST: d.host });
     try {
-      tmux('new-session', '-d', '-s', session, '-x', '90', '-y', '20', `PIER_HOST=${d.host} ${process.execPath} ${PIER} run -it --name tty busybox sh`);
-      await waitFor('the prompt', () => tmux('capture-pane', '-p', '-t', session).stdout.includes('/ #'));
-      tmux('send-keys', '-t', session, 'stty size; tty', 'Enter');
-      await waitFor('the answer', () => /20 90/.test(tmux('capture-pane', '-p', '-t', session).stdout));
-      assert.match(tmux('capture-pane', '-p', '-t', session).stdout, /\/dev\/pts\/\d+/);
+      t.open(`${process.execPath} ${PIER} run -it --name tty busybox sh`);
+      await t.waitFor(/\/ #/);
+      t.type('stty size; tty');
+      t.send(['Enter']);
+      // Both answers, whichever the terminal shows first (the screen may be read between the two lines).
+      await t.waitFor(/30 100\s+\/dev\/pts\/\d+/);
       // One key press at a time, as a terminal delivers them (docker's escape proxy looks at single-byte reads).
-      tmux('send-keys', '-t', session, 'C-p');
-      await new Promise((r) => setTimeout(r, 150));
-      tmux('send-keys', '-t', session, 'C-q');
-      await waitFor('the client to detach', () => tmux('has-session', '-t', session).status !== 0 || !existsSync(sock));
+      t.send(['C-p']);
+      await sleep(150);
+      t.send(['C-q']);
+      await t.waitFor(/EXIT=0/);
       assert.equal(ok('inspect', '-f', '{{.State.Running}}', 'tty'), 'true\n', 'detached, still running');
     } finally {
-      tmux('kill-server');
+      t.kill();
       pier(['rm', '-f', 'tty']);
     }
   });
