@@ -170,10 +170,13 @@ const systemCmds: Record<string, Entry> = {
 
 const contextCmds: Record<string, Entry> = {
   create: { short: 'Create a context', load: contextsMod, key: 'context create', parent: 'context' },
+  export: { short: 'Export a context to a tar archive FILE or a tar stream on STDOUT.', load: contextsMod, key: 'context export', parent: 'context' },
+  import: { short: 'Import a context from a tar file', load: contextsMod, key: 'context import', parent: 'context' },
   inspect: { short: 'Display detailed information on one or more contexts', load: contextsMod, key: 'context inspect', parent: 'context' },
   ls: { short: 'List contexts', load: contextsMod, key: 'context ls', parent: 'context', aliases: [`${P} context ls`, `${P} context list`] },
   rm: { short: 'Remove one or more contexts', load: contextsMod, key: 'context rm', parent: 'context', aliases: [`${P} context rm`, `${P} context remove`] },
   show: { short: 'Print the name of the current context', load: contextsMod, key: 'context show', parent: 'context' },
+  update: { short: 'Update a context', load: contextsMod, key: 'context update', parent: 'context' },
   use: { short: 'Set the current pier context', load: contextsMod, key: 'context use', parent: 'context' },
 };
 const contextAliases: Record<string, string> = { list: 'ls', remove: 'rm' };

@@ -155,6 +155,12 @@ export class ContextStore {
     await fs.rename(tmp, join(dir, 'meta.json'));
   }
 
+  /** Rewrite a context's metadata and, when tls is given, replace all its TLS files with those. */
+  async update(meta: ContextMeta, tls?: Partial<Record<'ca' | 'cert' | 'key', string | Buffer>>): Promise<void> {
+    if (tls) await fs.rm(join(this.tlsDir(meta.Name), 'docker'), { recursive: true, force: true });
+    await this.create(meta, tls ?? {});
+  }
+
   async remove(name: string): Promise<void> {
     await fs.rm(this.metaDir(name), { recursive: true, force: true });
     await fs.rm(this.tlsDir(name), { recursive: true, force: true });

@@ -2,13 +2,15 @@
 // flags and output, on docker's own store (src/cli/contexts.ts), so a context
 // made by either CLI is seen and used by the other.
 
-import { readFileSync } from 'node:fs';
+import { createReadStream, readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { formatHelp, StatusError, type CommandDef, type Ctx } from '../command.js';
 import { parseBool, type ParsedFlags } from '../flags.js';
 import { formatRows, goJSON, indentJSON, parseTemplate, writeInspect } from '../formatter.js';
+import { exportContext, importContext, MAX_IMPORT_BYTES } from '../context-archive.js';
 import {
-  ContextNotFound, ContextStore, DEFAULT_CONTEXT, DEFAULT_DESCRIPTION, NAME_RE, currentContextName, defaultHost, loadContext,
+  ContextNotFound, ContextStore, DEFAULT_CONTEXT, DEFAULT_DESCRIPTION, DEFAULT_HOST, NAME_RE, currentContextName, defaultHost, loadContext,
   type ContextMeta, type Env,
 } from '../contexts.js';
 
@@ -58,19 +60,16 @@ function checkHost(h: string): string {
 
 const expandHome = (p: string) => (p.startsWith('~/') ? homedir() + p.slice(1) : p);
 
-async function runCreate(ctx: Ctx, f: ParsedFlags): Promise<number> {
-  const name = f.args[0]!;
-  if (name === DEFAULT_CONTEXT) throw new StatusError(1, `"${DEFAULT_CONTEXT}" is a reserved context name`);
-  if (!NAME_RE.test(name)) throw new StatusError(1, `context name "${name}" is invalid, names are validated against regexp "${NAME_RE.source}"`);
-  const store = ContextStore.fromEnv(ctx.io.env);
-  if (await store.exists(name)) throw new StatusError(1, `context "${name}" already exists`);
-  const opt = f.changed.has('docker') ? parseDockerOpt(f.values['docker'] as string) : undefined;
-  const from = (f.values['from'] as string) || opt?.['from'] || (opt ? '' : current(ctx));
-  const meta: ContextMeta = { Name: name, Metadata: {}, Endpoints: {} };
-  const description = f.values['description'] as string;
-  let tls: Partial<Record<'ca' | 'cert' | 'key', string>> = {};
+type Tls = Partial<Record<'ca' | 'cert' | 'key', string>>;
+
+/**
+ * The docker endpoint a --docker option (or, with from, another context) gives:
+ * its meta.json entry, its TLS files, and the source's description.
+ */
+async function endpointFor(ctx: Ctx, opt: Record<string, string> | undefined, from: string): Promise<{ ep: NonNullable<ContextMeta['Endpoints']['docker']>; tls: Tls; description?: string }> {
+  const tls: Tls = {};
   if (from) {
-    // Copy another context's endpoint (docker's --from, and what create does with no --docker).
+    // Copy another context's endpoint (docker's from=, and what create does with no --docker).
     let src;
     try {
       src = await loadContext(from, ctx.io.env);
@@ -78,36 +77,146 @@ async function runCreate(ctx: Ctx, f: ParsedFlags): Promise<number> {
     } catch (e) {
       throw new StatusError(1, (e as Error).message);
     }
-    if (from === DEFAULT_CONTEXT) meta.Metadata.Description = DEFAULT_DESCRIPTION;
-    else {
-      const d = (await store.get(from)).Metadata.Description;
-      if (d) meta.Metadata.Description = d;
-    }
-    meta.Endpoints.docker = { Host: src.host, SkipTLSVerify: src.tls ? !src.tls.verify : false };
+    const description = from === DEFAULT_CONTEXT ? DEFAULT_DESCRIPTION : (await ContextStore.fromEnv(ctx.io.env).get(from)).Metadata.Description;
     if (src.tls) for (const k of ['ca', 'cert', 'key'] as const) if (src.tls[k] !== undefined) tls[k] = src.tls[k];
-  } else {
-    const o = opt ?? {};
-    const skip = o['skip-tls-verify'] === undefined || o['skip-tls-verify'] === '' ? false : parseBool(o['skip-tls-verify']);
-    if (skip === undefined) throw new StatusError(1, `unable to create docker endpoint config: invalid skip-tls-verify value "${o['skip-tls-verify']}": use true or false`);
-    meta.Endpoints.docker = { Host: checkHost(o['host'] || 'unix:///run/pier/pier.sock'), SkipTLSVerify: skip };
-    tls = {};
-    for (const k of ['ca', 'cert', 'key'] as const) {
-      const p = o[k];
-      if (!p) continue;
-      try {
-        tls[k] = readFileSync(expandHome(p), 'utf8');
-      } catch (e) {
-        const err = e as NodeJS.ErrnoException;
-        throw new StatusError(1, `unable to create docker endpoint config: open ${p}: ${err.code === 'ENOENT' ? 'no such file or directory' : err.message}`);
-      }
-      if (!tls[k]!.includes('-----BEGIN')) throw new StatusError(1, `unable to create docker endpoint config: ${p} is not a PEM file (${k}=)`);
-    }
-    if ((tls.cert === undefined) !== (tls.key === undefined)) throw new StatusError(1, 'unable to create docker endpoint config: give both cert= and key= (or neither)');
+    return { ep: { Host: src.host, SkipTLSVerify: src.tls ? !src.tls.verify : false }, tls, ...(description ? { description } : {}) };
   }
-  if (description) meta.Metadata.Description = description;
+  const o = opt ?? {};
+  const skip = o['skip-tls-verify'] === undefined || o['skip-tls-verify'] === '' ? false : parseBool(o['skip-tls-verify']);
+  if (skip === undefined) throw new StatusError(1, `unable to create docker endpoint config: invalid skip-tls-verify value "${o['skip-tls-verify']}": use true or false`);
+  for (const k of ['ca', 'cert', 'key'] as const) {
+    const p = o[k];
+    if (!p) continue;
+    try {
+      tls[k] = readFileSync(expandHome(p), 'utf8');
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      throw new StatusError(1, `unable to create docker endpoint config: open ${p}: ${err.code === 'ENOENT' ? 'no such file or directory' : err.message}`);
+    }
+    if (!tls[k]!.includes('-----BEGIN')) throw new StatusError(1, `unable to create docker endpoint config: ${p} is not a PEM file (${k}=)`);
+  }
+  if ((tls.cert === undefined) !== (tls.key === undefined)) throw new StatusError(1, 'unable to create docker endpoint config: give both cert= and key= (or neither)');
+  return { ep: { Host: checkHost(o['host'] || DEFAULT_HOST), SkipTLSVerify: skip }, tls };
+}
+
+/** docker's rule for a context name that is to be stored. */
+function checkName(name: string): void {
+  if (name === DEFAULT_CONTEXT) throw new StatusError(1, `"${DEFAULT_CONTEXT}" is a reserved context name`);
+  if (!NAME_RE.test(name)) throw new StatusError(1, `context name "${name}" is invalid, names are validated against regexp "${NAME_RE.source}"`);
+}
+
+async function runCreate(ctx: Ctx, f: ParsedFlags): Promise<number> {
+  const name = f.args[0]!;
+  checkName(name);
+  const store = ContextStore.fromEnv(ctx.io.env);
+  if (await store.exists(name)) throw new StatusError(1, `context "${name}" already exists`);
+  const opt = f.changed.has('docker') ? parseDockerOpt(f.values['docker'] as string) : undefined;
+  const from = (f.values['from'] as string) || opt?.['from'] || (opt ? '' : current(ctx));
+  const { ep, tls, description: inherited } = await endpointFor(ctx, opt, from);
+  const description = (f.values['description'] as string) || inherited;
+  const meta: ContextMeta = { Name: name, Metadata: description ? { Description: description } : {}, Endpoints: { docker: ep } };
   await store.create(meta, tls);
   ctx.out(`${name}\n`);
   ctx.err(`Successfully created context "${name}"\n`);
+  return 0;
+}
+
+// --- update, export, import ------------------------------------------------------
+
+/** docker's update: a new description and/or a new docker endpoint (which replaces the old one's TLS files). */
+async function runUpdate(ctx: Ctx, f: ParsedFlags): Promise<number> {
+  const name = f.args[0]!;
+  checkName(name);
+  const store = ContextStore.fromEnv(ctx.io.env);
+  let meta: ContextMeta;
+  try {
+    meta = await store.get(name);
+  } catch (e) {
+    throw new StatusError(1, (e as Error).message);
+  }
+  let tls: Tls | undefined;
+  if (f.changed.has('description')) meta.Metadata.Description = f.values['description'] as string;
+  if (f.changed.has('docker')) {
+    const opt = parseDockerOpt(f.values['docker'] as string);
+    const got = await endpointFor(ctx, opt, opt['from'] ?? '');
+    meta.Endpoints.docker = got.ep;
+    tls = got.tls;
+  }
+  await store.update(meta, tls);
+  ctx.out(`${name}\n`);
+  ctx.err(`Successfully updated context "${name}"\n`);
+  return 0;
+}
+
+async function runExport(ctx: Ctx, f: ParsedFlags): Promise<number> {
+  const name = f.args[0]!;
+  const dest = f.args[1] ?? `${name}.dockercontext`;
+  let meta: ContextMeta;
+  let tls: Tls;
+  try {
+    const resolved = await loadContext(name, ctx.io.env);
+    if (name === DEFAULT_CONTEXT) meta = { Name: name, Metadata: {}, Endpoints: defaultMeta(ctx).Endpoints };
+    else meta = await ContextStore.fromEnv(ctx.io.env).get(name);
+    tls = {};
+    for (const k of ['ca', 'cert', 'key'] as const) if (resolved.tls?.[k] !== undefined) tls[k] = resolved.tls[k];
+  } catch (e) {
+    throw new StatusError(1, (e as Error).message);
+  }
+  const archive = await exportContext(meta, tls);
+  if (dest === '-') {
+    if (ctx.io.stdout.isTTY) throw new StatusError(1, 'cowardly refusing to export to a terminal, specify a file path');
+    await new Promise<void>((resolve, reject) => ctx.io.stdout.write(archive, (e) => (e ? reject(e) : resolve())));
+    return 0;
+  }
+  try {
+    await writeFile(dest, archive, { mode: 0o600 });
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new StatusError(1, `open ${dest}: ${err.code === 'ENOENT' ? 'no such file or directory' : err.message}`);
+  }
+  ctx.err(`Written file ${JSON.stringify(dest)}\n`);
+  return 0;
+}
+
+/** At most MAX_IMPORT_BYTES of a stream, refusing more. */
+async function readLimited(r: NodeJS.ReadableStream): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let n = 0;
+  for await (const c of r as AsyncIterable<Buffer>) {
+    n += c.length;
+    if (n > MAX_IMPORT_BYTES) throw new StatusError(1, `the context archive is larger than ${MAX_IMPORT_BYTES >> 20} MiB: is this an exported context?`);
+    parts.push(Buffer.from(c));
+  }
+  return Buffer.concat(parts);
+}
+
+async function runImport(ctx: Ctx, f: ParsedFlags): Promise<number> {
+  const [name, src] = f.args as [string, string];
+  checkName(name);
+  const store = ContextStore.fromEnv(ctx.io.env);
+  if (await store.exists(name)) throw new StatusError(1, `context "${name}" already exists`);
+  let archive: Buffer;
+  if (src === '-') archive = await readLimited(ctx.io.stdin);
+  else {
+    try {
+      archive = await readLimited(createReadStream(src));
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      if (e instanceof StatusError) throw e;
+      throw new StatusError(1, `open ${src}: ${err.code === 'ENOENT' ? 'no such file or directory' : err.code === 'EISDIR' ? 'is a directory' : err.message}`);
+    }
+  }
+  let got;
+  try {
+    got = await importContext(archive);
+  } catch (e) {
+    throw new StatusError(1, (e as Error).message);
+  }
+  const ep = got.meta.Endpoints.docker;
+  if (ep?.Host !== undefined && typeof ep.Host !== 'string') throw new StatusError(1, 'invalid context archive: its docker endpoint has no host');
+  await store.create({ ...got.meta, Name: name }, got.tls);
+  ctx.out(`${name}\n`);
+  ctx.err(`Successfully imported context "${name}"\n`);
   return 0;
 }
 
@@ -270,6 +379,17 @@ export const commands: Record<string, CommandDef> = {
     ],
     run: runLs,
   },
+  'context update': {
+    use: 'update [OPTIONS] CONTEXT',
+    flags: [
+      { name: 'description', type: 'string', usage: 'Description of the context' },
+      { name: 'docker', type: 'string', usage: 'set the docker endpoint: "host=tcp://HOST:2376,ca=FILE,cert=FILE,key=FILE,skip-tls-verify=false" (or from=CONTEXT)' },
+    ],
+    args: { exact: 1 },
+    run: runUpdate,
+  },
+  'context export': { use: 'export [OPTIONS] CONTEXT [FILE|-]', flags: [], args: { min: 1, max: 2 }, run: runExport },
+  'context import': { use: 'import CONTEXT FILE|-', flags: [], args: { exact: 2 }, run: runImport },
   'context use': { use: 'use CONTEXT', flags: [], args: { exact: 1 }, run: runUse },
   'context show': { use: 'show', flags: [], run: runShow },
   'context inspect': {

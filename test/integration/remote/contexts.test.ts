@@ -8,7 +8,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startDaemon, PIER, type TestDaemon } from '../../harness/daemon.js';
 import { busyboxImage, containerSkip } from '../../harness/containers.js';
@@ -99,6 +99,50 @@ describe('contexts, shared with the docker CLI', { skip }, () => {
     const env = { DOCKER_HOST: host };
     assert.equal(ok(pier(['context', 'inspect', 'default'], env), 'pier inspect default'), ok(docker(['context', 'inspect', 'default'], env), 'docker inspect default'));
     assert.equal(ok(pier(['context', 'inspect', '-f', '{{.Endpoints.docker.Host}}', 'pier-tls']), 'inspect -f'), `${host}\n`);
+  });
+
+  it('context export and import carry a context between pier and docker, TLS files included; the imported one reaches pierd', () => {
+    // docker's export (an unfinished tar, as docker 28 writes it) imported by pier.
+    const fromDocker = join(tmp, 'docker-tls.dockercontext');
+    ok(docker(['context', 'export', 'docker-tls', fromDocker]), 'docker export');
+    assert.equal(ok(pier(['context', 'import', 'via-docker', fromDocker]), 'pier import'), 'via-docker\n');
+    assert.deepEqual(readdirSync(join(cfg, 'contexts', 'tls', sha('via-docker'), 'docker')).sort(), ['ca.pem', 'cert.pem', 'key.pem']);
+    assert.match(ok(pier(['--context', 'via-docker', 'ps', '--format', '{{.ID}}', '-a']), 'ps through the imported context'), /^$|^[0-9a-f]{12}\n/);
+    assert.equal(ok(pier(['--context', 'via-docker', 'version', '-f', '{{.Server.Os}}']), 'version'), 'linux\n');
+
+    // pier's export, to a file and to stdout, imported by docker and used by it.
+    const fromPier = join(tmp, 'pier-tls.dockercontext');
+    const ex = pier(['context', 'export', 'pier-tls', fromPier]);
+    assert.equal(ex.stderr, `Written file ${JSON.stringify(fromPier)}\n`);
+    const list = spawnSync('tar', ['tvf', fromPier], { encoding: 'utf8' }).stdout;
+    assert.match(list, /^-rw-r--r-- 0\/0 .* meta\.json$/m);
+    assert.match(list, /^-rw------- 0\/0 .* tls\/docker\/key\.pem$/m);
+    ok(docker(['context', 'import', 'via-pier', fromPier]), 'docker import');
+    assert.equal(ok(docker(['--context', 'via-pier', 'version', '-f', '{{.Server.Os}}']), 'docker through pier\'s export'), 'linux\n');
+    const piped = spawnSync(process.execPath, [PIER, 'context', 'export', 'pier-tls', '-'], { env: { PATH: process.env.PATH ?? '', DOCKER_CONFIG: cfg } });
+    assert.equal(piped.status, 0);
+    assert.deepEqual(piped.stdout, readFileSync(fromPier), 'the same archive on stdout');
+    const strip = (s: string) => s.replace(/"(Name|MetadataPath|TLSPath)": "[^"]*"/g, '');
+    assert.equal(strip(ok(docker(['context', 'inspect', 'via-pier']), 'inspect')), strip(ok(pier(['context', 'inspect', 'pier-tls']), 'inspect')));
+
+    // update: a new description keeps the TLS files; a new endpoint replaces them, as docker.
+    ok(pier(['context', 'update', '--description', 'renamed', 'via-docker']), 'update description');
+    assert.match(ok(docker(['context', 'inspect', '-f', '{{json .Metadata}} {{len .TLSMaterial.docker}}', 'via-docker']), 'inspect'), /"Description":"renamed".* 3\n$/);
+    ok(pier(['context', 'update', '--docker', 'host=tcp://127.0.0.1:1', 'via-docker']), 'update endpoint');
+    assert.equal(ok(pier(['context', 'inspect', '-f', '{{.Endpoints.docker.Host}} {{json .TLSMaterial}}', 'via-docker']), 'inspect'), 'tcp://127.0.0.1:1 {}\n');
+    const upd = pier(['context', 'update', '--description', 'x', 'nope']);
+    assert.equal(upd.code, 1);
+    assert.match(upd.stderr, /context "nope": context not found/);
+
+    // Bad archives: a clear error and no context made.
+    writeFileSync(join(tmp, 'junk'), 'not a tar at all');
+    const junk = pier(['context', 'import', 'junk', join(tmp, 'junk')]);
+    assert.equal(junk.code, 1);
+    assert.match(junk.stderr, /not a context archive/);
+    assert.ok(!existsSync(join(cfg, 'contexts', 'meta', sha('junk'))));
+    const taken = pier(['context', 'import', 'via-pier', fromPier]);
+    assert.equal(taken.stderr, 'context "via-pier" already exists\n');
+    for (const n of ['via-docker', 'via-pier']) ok(docker(['context', 'rm', n]), 'rm');
   });
 
   it('context rm refuses the current context without -f; bad names and unknown contexts get clear errors', () => {
