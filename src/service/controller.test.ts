@@ -11,7 +11,7 @@ import { Controller } from './controller.js';
 import { FakeBalancer, FakeExecutor, Journal } from './fakes.test-support.js';
 import { MemoryClusterStore } from './memory-store.js';
 import { SqliteClusterStore } from './sqlite-store.js';
-import type { ServiceSpec, Task, TaskSpec } from './types.js';
+import type { Node, ServiceSpec, Task, TaskSpec } from './types.js';
 
 const kind = (k: ErrorKind, msg?: RegExp) => (e: unknown) => {
   assert.ok(e instanceof EngineError, `an EngineError, got ${String(e)}`);
@@ -517,5 +517,83 @@ describe('service controller', () => {
     listening = true;
     await until('a backend once listening', () => lb.backends('web').length === 1);
     assert.equal(lb.last()[0]!.ports[0]!.PublishedPort, 8090);
+  });
+  describe('placement: node availability and constraints', () => {
+    const node = (spec: Partial<Node['Spec']> = {}): Node => ({
+      ID: 'node1', Version: { Index: 0 }, CreatedAt: '', UpdatedAt: '',
+      Spec: { Labels: {}, Role: 'manager', Availability: 'active', ...spec },
+      Description: { Hostname: 'box', Platform: { Architecture: 'x86_64', OS: 'linux' }, Resources: { NanoCPUs: 2e9, MemoryBytes: 1 << 30 }, Engine: { EngineVersion: '1', Plugins: [] } },
+      Status: { State: 'ready', Addr: '10.0.0.1' },
+    });
+    const setNode = async (store: ClusterStore, spec: Partial<Node['Spec']>) => {
+      const cur = await store.get('node', 'node1');
+      await store.put('node', { ...cur!, Spec: { ...cur!.Spec, ...spec } }, { expect: cur!.Version.Index });
+    };
+    const pending = (c: Controller, sid: string, n: number, err: RegExp) =>
+      until(`${n} pending tasks (${err})`, async () => {
+        const ts = (await tasksOf(c, sid)).filter((t) => t.DesiredState === 'running' && t.Status.State === 'pending');
+        return ts.length === n && ts.every((t) => err.test(t.Status.Err ?? '') && t.NodeID === '') && ts;
+      });
+
+    it('drain shuts the tasks down and leaves their slots pending ("no suitable node"); active runs them again', async () => {
+      const store = new MemoryClusterStore();
+      await store.put('node', node(), { expect: 0 });
+      const { c, exec } = await setup({ store });
+      const svc = await c.createService(spec('web', { replicas: 2 }));
+      const before = await converged(c, svc.ID, 2);
+      assert.ok(before.every((t) => t.NodeID === 'node1'), 'assigned tasks carry the node');
+      await setNode(store, { Availability: 'drain' });
+      await pending(c, svc.ID, 2, /^no suitable node \(1 node not available for new tasks\)$/);
+      await until('no container running', () => exec.running().length === 0);
+      const old = (await tasksOf(c, svc.ID)).filter((t) => before.some((b) => b.ID === t.ID));
+      assert.deepEqual(old.map((t) => [t.DesiredState, t.Status.State]), [['shutdown', 'shutdown'], ['shutdown', 'shutdown']]);
+      await setNode(store, { Availability: 'active' });
+      const after = await converged(c, svc.ID, 2);
+      assert.deepEqual(slotsOf(after), [1, 2]);
+      assert.ok(after.every((t) => !t.Status.Err && t.NodeID === 'node1'), 'the error goes once scheduled');
+    });
+
+    it('pause keeps the running tasks and holds new ones pending', async () => {
+      const store = new MemoryClusterStore();
+      await store.put('node', node(), { expect: 0 });
+      const { c } = await setup({ store });
+      const svc = await c.createService(spec('web', { replicas: 1 }));
+      const [first] = await converged(c, svc.ID, 1);
+      await setNode(store, { Availability: 'pause' });
+      await c.updateService(svc.ID, (await c.getService(svc.ID)).Version.Index, spec('web', { replicas: 2 }));
+      await pending(c, svc.ID, 1, /1 node not available for new tasks/);
+      assert.equal((await running(c, svc.ID))[0]!.ID, first!.ID, 'the running task stays');
+      await setNode(store, { Availability: 'active' });
+      await converged(c, svc.ID, 2);
+    });
+
+    it('a task waits for a node that meets its constraints, and leaves a node that stops meeting them', async () => {
+      const store = new MemoryClusterStore();
+      await store.put('node', node(), { expect: 0 });
+      const { c, exec } = await setup({ store });
+      await assert.rejects(c.createService(spec('bad', { task: { Placement: { Constraints: ['node.labels.zone>a'] } } })), kind('invalid', /constraint expected one operator/));
+      const svc = await c.createService(spec('web', { replicas: 2, task: { Placement: { Constraints: ['node.labels.zone == a', 'node.role!=worker'] } } }));
+      await pending(c, svc.ID, 2, /^no suitable node \(scheduling constraints not satisfied on 1 node\)$/);
+      assert.equal(exec.running().length, 0);
+      await setNode(store, { Labels: { zone: 'A' } }); // values compare ignoring case, as in swarm
+      await converged(c, svc.ID, 2);
+      await setNode(store, { Labels: { zone: 'b' } });
+      await pending(c, svc.ID, 2, /scheduling constraints not satisfied/);
+      await until('no container running', () => exec.running().length === 0);
+    });
+
+    it('a global service has no task on a drained node, and one again when it is active', async () => {
+      const store = new MemoryClusterStore();
+      await store.put('node', node(), { expect: 0 });
+      const { c, exec } = await setup({ store });
+      const svc = await c.createService({ Name: 'g', TaskTemplate: { ContainerSpec: { Image: 'busybox' } }, Mode: { Global: {} } });
+      await converged(c, svc.ID, 1);
+      await setNode(store, { Availability: 'drain' });
+      await until('the global task shut down', async () => (await tasksOf(c, svc.ID)).every((t) => t.Status.State === 'shutdown') && exec.running().length === 0);
+      await new Promise((r) => setTimeout(r, 150));
+      assert.equal((await tasksOf(c, svc.ID)).filter((t) => t.DesiredState === 'running').length, 0, 'no pending task for a global service');
+      await setNode(store, { Availability: 'active' });
+      await converged(c, svc.ID, 1);
+    });
   });
 });

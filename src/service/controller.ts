@@ -13,6 +13,11 @@
  *     preparing → starting → running), notices its end (complete / failed /
  *     "task: container removed"), and stops one whose DesiredState is
  *     shutdown, after taking it out of the balancer (drain);
+ *   - placement (placement.ts): a task is scheduled on the node only when
+ *     the node is active and meets the task's constraints; until then it
+ *     stays pending with swarm's "no suitable node (…)" error. A node that
+ *     drains, or no longer meets a running task's constraints, has that
+ *     task shut down, and its slot waits (pending) for the node;
  *   - updater (updater.ts): rolling updates and rollbacks;
  *   - balancer: after each change the balancer is told every service's
  *     backends (running, healthy or without healthcheck, accepting TCP on
@@ -37,11 +42,12 @@ import type { Logger } from '../base/log.js';
 import type { ClusterStore, Kinds, Op, StoreEvent } from './cluster-store.js';
 import type { Observation, TaskExecutor } from './executor.js';
 import type { BalancedService, Backend, LoadBalancer } from './lb/balancer.js';
+import { mustLeave, unschedulableReason } from './placement.js';
 import {
   isGlobal, networksOf, normalizeSpec, replicasOf, restartPolicyOf, stopGraceOf, taskSpecsDiffer, validateSpec,
 } from './spec.js';
 import { OUT_OF_SEQUENCE } from './store-common.js';
-import { TASK_STATES, type PortConfig, type Service, type ServiceSpec, type Task, type TaskState } from './types.js';
+import { TASK_STATES, type Node, type PortConfig, type Service, type ServiceSpec, type Task, type TaskState } from './types.js';
 import { holdsSlot, isEnded, isLiveDesired, Updater, type UpdaterHost } from './updater.js';
 
 export interface ControllerOptions {
@@ -181,6 +187,8 @@ export class Controller {
   private readonly lbPasses = new Coalesced(() => this.lbPass());
   /** The state last given to the balancer, so an unchanged one is not given again. */
   private lbLast = '';
+  /** This node as stored (availability, labels, role), kept current by the store's watch. */
+  private node?: Node;
 
   constructor(
     private readonly store: ClusterStore,
@@ -203,6 +211,7 @@ export class Controller {
     this.unsubscribe.push(this.exec.onChange((cid) => this.onContainer(cid)));
     for (const s of await this.store.list('service')) this.cache('service', s);
     for (const t of await this.store.list('task')) this.cache('task', t);
+    this.node = await this.store.get('node', this.o.nodeId);
 
     // Re-adopt: the executor knows which containers carry which task.
     const existing = this.exec.existing();
@@ -502,6 +511,12 @@ export class Controller {
 
   private onStoreEvent(e: StoreEvent): void {
     if (this.closed) return;
+    if (e.kind === 'node' && e.obj.ID === this.o.nodeId) {
+      // Availability, labels or role changed: every task may now go, or may now be scheduled.
+      this.node = e.action === 'delete' ? undefined : (e.obj as Node);
+      this.resyncAll();
+      return;
+    }
     if (e.kind === 'service') {
       if (e.action === 'delete') this.services.delete(e.obj.ID);
       else this.cache('service', e.obj as Service);
@@ -539,6 +554,18 @@ export class Controller {
 
   private notify(): void {
     for (const w of [...this.waiters]) w();
+  }
+
+  /** This node; a controller without one in the store (unit tests) sees a ready, active node without labels. */
+  private nodeView(): Node {
+    return (
+      this.node ?? {
+        ID: this.o.nodeId, Version: { Index: 0 }, CreatedAt: '', UpdatedAt: '',
+        Spec: { Labels: {}, Role: 'manager', Availability: 'active' },
+        Description: { Hostname: '', Platform: { Architecture: '', OS: 'linux' }, Resources: { NanoCPUs: 0, MemoryBytes: 0 }, Engine: { EngineVersion: '', Plugins: [] } },
+        Status: { State: 'ready', Addr: '' },
+      }
+    );
   }
 
   private tasksOf(serviceId: string): Task[] {
@@ -629,7 +656,8 @@ export class Controller {
       Spec: structuredClone(svc.Spec.TaskTemplate),
       ServiceID: svc.ID,
       Slot: slot,
-      NodeID: this.o.nodeId,
+      // A replicated task gets its node when it is assigned (pending ones have none, as in swarm).
+      NodeID: slot === 0 ? this.o.nodeId : '',
       Status: { Timestamp: now(), State: 'new', Message: 'created' },
       DesiredState: desired,
       ServiceVersion: svc.Version.Index,
@@ -665,7 +693,10 @@ export class Controller {
     if (this.removing.has(serviceId)) return;
     const global = isGlobal(svc.Spec);
     const n = replicasOf(svc.Spec);
-    const inRange = (slot: number) => (global ? slot === 0 : slot >= 1 && slot <= n);
+    const node = this.nodeView();
+    // A global service has a task on each node that meets its constraints and does not drain.
+    const globalHere = global && !mustLeave(svc.Spec.TaskTemplate, node);
+    const inRange = (slot: number) => (global ? slot === 0 && globalHere : slot >= 1 && slot <= n);
     const tasks = this.tasksOf(serviceId).map((t) => structuredClone(t));
     const bySlot = new Map<number, Task[]>();
     for (const t of tasks) bySlot.set(t.Slot, [...(bySlot.get(t.Slot) ?? []), t]);
@@ -716,14 +747,24 @@ export class Controller {
           }
         }
       } else {
-        // 3. fill an empty slot (once a task being stopped there is gone: stop-first)
+        // 3. a task the node no longer takes (drain, constraints no longer met) leaves it;
+        //    its replacement waits, pending, until the node takes it
+        for (const t of ts) {
+          if (t.DesiredState === 'running' && live(t) && IDX(t.Status.State) >= IDX('assigned') && mustLeave(t.Spec, node)) {
+            t.DesiredState = 'shutdown';
+            changed.add(t);
+            this.log.info({ service: svc.Spec.Name, slot, task: t.ID, availability: node.Spec.Availability }, 'the node no longer takes this task: shutting it down');
+          }
+        }
+        // 4. fill an empty slot (once a task being stopped there is gone: stop-first); a global
+        //    service only on a node that takes new tasks
         const occupied = ts.some((t) => holdsSlot(t) || live(t));
-        if (!occupied) {
+        if (!occupied && !(global && unschedulableReason(svc.Spec.TaskTemplate, node))) {
           const fresh = this.newTask(svc, slot, 'running');
           ts.push(fresh);
           ops.push({ op: 'put', kind: 'task', obj: fresh, expect: 0 });
         }
-        // 4. more than one wanted task in a slot outside an update (a start-first update cut short):
+        // 5. more than one wanted task in a slot outside an update (a start-first update cut short):
         //    keep the one matching the spec that runs, else the newest
         if (!updating) {
           const wanted = ts.filter((t) => isLiveDesired(t.DesiredState));
@@ -739,7 +780,7 @@ export class Controller {
             }
           }
         }
-        // 5. a restart delay whose timer a restart of the daemon lost: due now
+        // 6. a restart delay whose timer a restart of the daemon lost: due now
         for (const t of ts) {
           if (t.DesiredState === 'ready' && t.Version.Index > 0 && !this.delayTimers.has(t.ID)) {
             t.DesiredState = 'running';
@@ -946,8 +987,9 @@ export class Controller {
       ['preparing', 'preparing'],
       ['starting', 'starting'],
     ] as const) {
-      const r = await this.advance(t.ID, state, msg);
+      const r = await this.advance(t.ID, state, msg, {}, state === 'assigned' ? { NodeID: this.o.nodeId } : {});
       if (!r || !isLiveDesired(r.DesiredState) || isEnded(r.Status.State)) return this.syncAgain(t.ID);
+      if (state === 'pending' && !(await this.schedule(r))) return; // tried again on the next node change or resync
     }
     const ac = new AbortController();
     this.runs.set(t.ID, ac);
@@ -981,6 +1023,25 @@ export class Controller {
     const now_ = this.exec.observe(obs.containerId) ?? obs;
     if (!isLiveDesired(withContainer.DesiredState)) return this.syncAgain(t.ID);
     await this.observed(withContainer, now_);
+  }
+
+  /**
+   * The scheduler's decision for a pending task: true when the node takes it.
+   * When it does not, the task keeps waiting with swarm's error, e.g.
+   * "no suitable node (1 node not available for new tasks)".
+   */
+  private async schedule(t: Task): Promise<boolean> {
+    const why = unschedulableReason(t.Spec, this.nodeView());
+    const err = why ? `no suitable node (${why})` : undefined;
+    if (err !== t.Status.Err && (err || t.Status.Err?.startsWith('no suitable node'))) {
+      if (err) this.log.info({ task: t.ID, slot: t.Slot, reason: why }, 'task pending: no suitable node');
+      await this.mutateTask(t.ID, (x) => {
+        if (x.Status.State !== 'pending') return undefined;
+        const { Err: _old, ...status } = x.Status;
+        return { ...x, Status: { ...status, ...(err ? { Err: err } : {}), Timestamp: now() } };
+      });
+    }
+    return !why;
   }
 
   private syncAgain(id: string): void {

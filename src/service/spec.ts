@@ -10,6 +10,7 @@
  * give what swarm applies at run time without storing it.
  */
 import { invalid } from '../base/errdefs.js';
+import { parseConstraints } from './placement.js';
 import type { NetworkAttachmentConfig, RestartPolicy, ServiceSpec, TaskSpec, UpdateConfig } from './types.js';
 
 /**
@@ -150,6 +151,8 @@ export function validateSpec(spec: ServiceSpec): void {
   for (const [k, v] of Object.entries({ 'limit-cpu': lim?.NanoCPUs, 'limit-memory': lim?.MemoryBytes, 'limit-pids': lim?.Pids, 'reserve-cpu': res?.NanoCPUs, 'reserve-memory': res?.MemoryBytes })) {
     if (v !== undefined && v !== null && (typeof v !== 'number' || v < 0)) throw invalid(`Resources: ${k} cannot be negative`);
   }
+  if (t.Placement?.Constraints !== undefined && t.Placement.Constraints !== null && !Array.isArray(t.Placement.Constraints)) throw invalid('Placement: Constraints must be a list such as ["node.role==manager"]');
+  parseConstraints(t.Placement?.Constraints ?? []);
   const mode = spec.Mode;
   if (mode?.Global && mode?.Replicated) throw invalid('a service is either replicated or global, not both');
   const replicas = mode?.Replicated?.Replicas;
