@@ -37,7 +37,7 @@ import { writeDiff } from '../archive/diff.js';
 import { applyLayer } from '../archive/apply.js';
 import type { ContainerConfig, HostConfig } from '../runtime/container-config.js';
 import type { EndpointConfig } from '../network/types.js';
-import type { ContainerService } from './containers/service.js';
+import type { ContainerHold, ContainerService } from './containers/service.js';
 import type { ContainerRecord } from './containers/record.js';
 import { skipOf, withDiff, withRootfs } from './containers/filesystem.js';
 import type { ImageArchives } from './archives.js';
@@ -55,9 +55,6 @@ export interface MoveResult {
 }
 
 export class ContainerMover {
-  /** Containers being moved: a second move of one waits for nothing, it is refused. */
-  private readonly moving = new Set<string>();
-
   constructor(
     private readonly svc: ContainerService,
     private readonly archives: ImageArchives,
@@ -71,16 +68,17 @@ export class ContainerMover {
    */
   async move(ref: string, t: RemoteTarget, o: { force?: boolean; progress: Progress }): Promise<MoveResult> {
     const c = this.svc.find(ref);
-    if (this.moving.has(c.id)) throw conflict(`container ${c.name} is already being moved`);
-    this.moving.add(c.id);
+    // Held for the whole move: a start, rename or removal from a client meanwhile (and a second
+    // move) is refused, so the container cannot run here while it is being sent away.
+    const hold = this.svc.hold(c.id, `is being moved to ${t.Host}`);
     try {
-      return await this.moveLocked(c, t, o.force ?? false, o.progress);
+      return await this.moveLocked(c, t, o.force ?? false, o.progress, hold);
     } finally {
-      this.moving.delete(c.id);
+      hold.release();
     }
   }
 
-  private async moveLocked(c: ContainerRecord, t: RemoteTarget, force: boolean, progress: Progress): Promise<MoveResult> {
+  private async moveLocked(c: ContainerRecord, t: RemoteTarget, force: boolean, progress: Progress, hold: ContainerHold): Promise<MoveResult> {
     const log = this.log.child({ container: c.id.slice(0, 12), name: c.name, target: t.Host });
     const plan = this.check(c, force);
     const target = await connectTarget(t);
@@ -164,7 +162,7 @@ export class ContainerMover {
         throw new EngineError('unavailable', `container ${c.name} did not keep running on the target (status ${confirmed.State?.Status}, exit code ${confirmed.State?.ExitCode})`);
       step(`The target confirmed container ${c.name}${wasRunning ? ' running' : ''}`);
 
-      const warnings = await this.removeSource(c, plan, log);
+      const warnings = await this.removeSource(c, plan, log, hold);
       for (const w of warnings) progress({ status: `Warning: ${w}` });
       step(`Moved container ${c.name} to ${t.Host} as ${created.Id.slice(0, 12)}: ${sent.Image + sent.Volumes + sent.WritableLayer} bytes sent`, { sent });
       return { Id: created.Id, BytesSent: sent, Warnings: warnings };
@@ -179,7 +177,7 @@ export class ContainerMover {
       }
       let restarted = '';
       if (stopped) {
-        await this.svc.start(c.id).then(
+        await this.svc.start(c.id, { hold }).then(
           () => (restarted = '; it was started again here'),
           (err: unknown) => (restarted = `; starting it again here failed: ${messageOf(err)} (start it with: pier start ${c.name})`),
         );
@@ -300,10 +298,10 @@ export class ContainerMover {
   }
 
   /** After the target confirmed: the container here goes, with its anonymous volumes and the named ones nobody else here uses. */
-  private async removeSource(c: ContainerRecord, plan: Plan, log: Logger): Promise<string[]> {
+  private async removeSource(c: ContainerRecord, plan: Plan, log: Logger, hold: ContainerHold): Promise<string[]> {
     const warnings: string[] = [];
     try {
-      await this.svc.remove(c.id, { force: true, volumes: true });
+      await this.svc.remove(c.id, { force: true, volumes: true, hold });
     } catch (e) {
       warnings.push(`removing container ${c.name} here failed: ${messageOf(e)}; remove it with: pier rm -f ${c.name}`);
       return warnings;

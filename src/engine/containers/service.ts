@@ -90,6 +90,13 @@ const UPDATABLE: ReadonlySet<string> = new Set(['CpuShares', 'Memory', 'NanoCpus
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const ENV_KEY = (e: string) => e.split('=')[0]!;
 
+/** A container held by an operation (see ContainerService.hold). */
+export interface ContainerHold {
+  /** What the operation is doing, as it reads after "it": "is being moved to tcp://…". */
+  readonly why: string;
+  release(): void;
+}
+
 export class ContainerService {
   readonly store: ContainerStore;
   private readonly live = new Map<string, Live>();
@@ -100,6 +107,8 @@ export class ContainerService {
   private shuttingDown = false;
   /** Names of containers being created (held before the record exists). */
   private readonly reserved = new Set<string>();
+  /** Containers an operation holds (a move): what it does not do itself is refused meanwhile. */
+  private readonly holds = new Map<string, ContainerHold>();
   /** Binds, volumes and tmpfs mounts (mounts.ts); it also tells the volume service which containers use a volume. */
   readonly mounts: ContainerMounts;
 
@@ -169,6 +178,26 @@ export class ContainerService {
   }
 
   /** Runs fn with the container's lifecycle lock held. */
+  /**
+   * Hold a container for an operation that must not be raced (a move stops it,
+   * sends it away, removes it): start, restart, remove, rename, pause, unpause
+   * and update are refused until release(), except when given the hold itself.
+   */
+  hold(id: string, why: string): ContainerHold {
+    const c = this.store.get(id);
+    if (!c) throw notFound(`No such container: ${id}`);
+    const other = this.holds.get(c.id);
+    if (other) throw conflict(`container ${c.name} is busy: it ${other.why}`);
+    const h: ContainerHold = { why, release: () => this.holds.get(c.id) === h && this.holds.delete(c.id) };
+    this.holds.set(c.id, h);
+    return h;
+  }
+
+  private checkHold(c: ContainerRecord, verb: string, mine?: ContainerHold): void {
+    const h = this.holds.get(c.id);
+    if (h && h !== mine) throw conflict(`cannot ${verb} container ${c.name}: it ${h.why}; wait for that to finish`);
+  }
+
   private locked<T>(id: string, fn: () => Promise<T>): Promise<T> {
     const l = this.liveOf(id);
     const run = l.lock.then(fn, fn);
@@ -283,8 +312,9 @@ export class ContainerService {
 
   // ---- start -------------------------------------------------------------------------------
 
-  async start(ref: string): Promise<void> {
+  async start(ref: string, o: { hold?: ContainerHold } = {}): Promise<void> {
     const c = this.find(ref);
+    this.checkHold(c, 'start', o.hold);
     await this.locked(c.id, async () => {
       if (c.state.Paused) throw conflict('cannot start a paused container, try unpause instead');
       if (c.state.Running) throw new EngineError('not-modified', 'container already started');
@@ -615,6 +645,7 @@ export class ContainerService {
 
   async restart(ref: string, o: { signal?: string; timeout?: number } = {}): Promise<void> {
     const c = this.find(ref);
+    this.checkHold(c, 'restart');
     await this.locked(c.id, async () => {
       if (!this.store.get(c.id) || c.state.Status === 'removing' || c.state.Dead) throw conflict(`container ${c.id} is marked for removal and cannot be restarted`);
       const l = this.liveOf(c.id);
@@ -656,8 +687,9 @@ export class ContainerService {
 
   // ---- remove ------------------------------------------------------------------------------
 
-  async remove(ref: string, o: { force?: boolean; volumes?: boolean } = {}): Promise<void> {
+  async remove(ref: string, o: { force?: boolean; volumes?: boolean; hold?: ContainerHold } = {}): Promise<void> {
     const c = this.find(ref);
+    this.checkHold(c, 'remove', o.hold);
     await this.locked(c.id, async () => {
       if (!this.store.get(c.id)) return; // removed while we waited
       const l = this.liveOf(c.id);
@@ -716,6 +748,7 @@ export class ContainerService {
 
   async pause(ref: string): Promise<void> {
     const c = this.find(ref);
+    this.checkHold(c, 'pause');
     await this.locked(c.id, async () => {
       if (!c.state.Running) throw conflict(`Container ${c.id} is not running`);
       if (c.state.Paused) throw conflict(`Container ${c.id} is already paused`);
@@ -729,6 +762,7 @@ export class ContainerService {
 
   async unpause(ref: string): Promise<void> {
     const c = this.find(ref);
+    this.checkHold(c, 'unpause');
     await this.locked(c.id, async () => {
       if (!c.state.Paused) throw conflict(`Container ${c.id} is not paused`);
       await this.runtimeOf(c).resume(c.id);
@@ -740,6 +774,7 @@ export class ContainerService {
 
   rename(ref: string, newName: string): void {
     const c = this.find(ref);
+    this.checkHold(c, 'rename');
     if (!newName) throw invalid('Neither old nor new names may be empty');
     const name = validateName(newName);
     if (name === c.name) throw conflict(`Renaming a container with the same name as its current name`);
@@ -750,6 +785,7 @@ export class ContainerService {
 
   async update(ref: string, u: Resources & { RestartPolicy?: HostConfig['RestartPolicy'] }): Promise<{ Warnings: string[] | null }> {
     const c = this.find(ref);
+    this.checkHold(c, 'update');
     return this.locked(c.id, async () => {
       const hc: HostConfig = { ...c.hostConfig };
       // Only Docker's UpdateConfig: the resources and the restart policy, nothing else of HostConfig.

@@ -6,7 +6,8 @@
  * with all of it and nothing is left here; refusals (a name taken there, host
  * binds, bad or expired certificates, no daemon at the address) change
  * nothing; and a target killed in the middle of the transfer leaves the
- * container here intact, running and usable.
+ * container here intact, running and usable (and held meanwhile: no client
+ * can start, rename or remove it while it is being sent).
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -152,7 +153,13 @@ describe('container move', { skip }, () => {
     const exited = new Promise<number | null>((r) => mover.once('exit', (c) => r(c)));
     // Kill the target once the source says it is sending the volume's 200 MB.
     await waitFor('the source to send the volume', () => /"what":"volume bigdata".*move: sending/.test(p.a.log().slice(logStart)) || /move: sending.*volume bigdata/.test(p.a.log().slice(logStart)), 60_000, 5);
-    await sleep(20);
+    // Meanwhile the container here is held: no client can start, rename or remove it.
+    for (const [method, path] of [['POST', '/containers/big/start'], ['POST', '/containers/big/rename?name=big2'], ['DELETE', '/containers/big?force=1']] as const) {
+      const r = await api(p.a.sock, method, path);
+      assert.equal(r.status, 409, `${method} ${path}: ${r.text()}`);
+      assert.match(r.text(), /container big: it is being moved to tcp:\/\/.*; wait for that to finish/);
+    }
+    await sleep(10);
     p.b.proc.kill('SIGKILL');
     const code = await exited;
     assert.equal(code, 1, out);
