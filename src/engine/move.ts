@@ -19,6 +19,9 @@
  *   layer       the writable layer as a layer tar (whiteouts and all), applied
  *               there: PUT /containers/{id}/rwlayer (Pier extension); then the
  *               anonymous volumes' data into the ones the create made
+ *   logs        the log history (rotated files and all, oldest first), so
+ *               `logs` there shows what it showed here: PUT
+ *               /containers/{id}/log-history (Pier extension)
  *   start       there, if it ran here; confirmed by inspecting it running
  *   remove      here, only now: the container, its anonymous volumes, and the
  *               moved named volumes no other container here uses
@@ -35,10 +38,11 @@ import type { Client } from '../client/client.js';
 import { ApiError } from '../client/errors.js';
 import { writeDiff } from '../archive/diff.js';
 import { applyLayer } from '../archive/apply.js';
+import { LogHistoryError, logFiles, readLogHistory, writeLogHistory } from '../runtime/logfile.js';
 import type { ContainerConfig, HostConfig } from '../runtime/container-config.js';
 import type { EndpointConfig } from '../network/types.js';
 import type { ContainerHold, ContainerService } from './containers/service.js';
-import type { ContainerRecord } from './containers/record.js';
+import { ZERO_TIME, type ContainerRecord } from './containers/record.js';
 import { skipOf, withDiff, withRootfs } from './containers/filesystem.js';
 import type { ImageArchives } from './archives.js';
 import { connectTarget, copyImage, remoteError, sendTar, type RemoteTarget } from './image-copy.js';
@@ -49,7 +53,7 @@ const PREDEFINED_NETWORKS = new Set(['bridge', 'host', 'none', 'default']);
 export interface MoveResult {
   /** The container's ID on the target. */
   Id: string;
-  BytesSent: { Image: number; Volumes: number; WritableLayer: number };
+  BytesSent: { Image: number; Volumes: number; WritableLayer: number; Logs: number };
   /** What could not be cleaned up here after the move (the move itself succeeded). */
   Warnings: string[];
 }
@@ -88,7 +92,7 @@ export class ContainerMover {
       log.info(fields, `move: ${status}`);
       progress({ status });
     };
-    const sent = { Image: 0, Volumes: 0, WritableLayer: 0 };
+    const sent = { Image: 0, Volumes: 0, WritableLayer: 0, Logs: 0 };
     const undo: { what: string; run: () => Promise<void> }[] = [];
     const wasRunning = c.state.Running;
     let stopped = false;
@@ -148,6 +152,10 @@ export class ContainerMover {
         }
       }
 
+      if (logFiles(c.logPath).length && (c.hostConfig.LogConfig?.Type ?? 'json-file') !== 'none') {
+        sent.Logs = await this.send(target, 'log history', readLogHistory(c.logPath), 'PUT', `/containers/${created.Id}/log-history`, progress, log);
+      }
+
       if (wasRunning) {
         step('Starting the container on the target');
         await target.containerStart(created.Id).catch((e: unknown) => {
@@ -164,7 +172,7 @@ export class ContainerMover {
 
       const warnings = await this.removeSource(c, plan, log, hold);
       for (const w of warnings) progress({ status: `Warning: ${w}` });
-      step(`Moved container ${c.name} to ${t.Host} as ${created.Id.slice(0, 12)}: ${sent.Image + sent.Volumes + sent.WritableLayer} bytes sent`, { sent });
+      step(`Moved container ${c.name} to ${t.Host} as ${created.Id.slice(0, 12)}: ${sent.Image + sent.Volumes + sent.WritableLayer + sent.Logs} bytes sent`, { sent });
       return { Id: created.Id, BytesSent: sent, Warnings: warnings };
     } catch (e) {
       log.warn({ err: messageOf(e) }, 'move failed: undoing it on the target');
@@ -368,4 +376,24 @@ export async function applyWritableLayer(svc: ContainerService, ref: string, tar
   const c = svc.find(ref);
   if (c.state.Running) throw conflict(`container ${c.name} is running: a writable layer can only be applied to a stopped container`);
   await withRootfs(svc, c, (dir) => applyLayer(dir, tar, { signal, limits: { maxBytes: svc.images.layers.maxBytes } }));
+}
+
+/**
+ * `PUT /containers/{id}/log-history` (Pier extension, the target's side of a
+ * move): the log the container had on the source, written as its log before
+ * it first starts, so `logs` goes on from there. Only a container that never
+ * ran and keeps logs takes one; a malformed or cut upload changes nothing.
+ */
+export async function importLogHistory(svc: ContainerService, ref: string, body: Readable, signal?: AbortSignal): Promise<number> {
+  const c = svc.find(ref);
+  if (c.state.Status !== 'created' || c.state.StartedAt !== ZERO_TIME)
+    throw conflict(`container ${c.name} has run already: a log history can only be given to a container that never started`);
+  if ((c.hostConfig.LogConfig?.Type ?? 'json-file') === 'none') throw conflict(`container ${c.name} keeps no logs (log driver "none")`);
+  if (logFiles(c.logPath).length) throw conflict(`container ${c.name} has a log already`);
+  try {
+    return await writeLogHistory(c.logPath, body as AsyncIterable<Buffer>, { maxBytes: svc.images.layers.maxBytes, ...(signal ? { signal } : {}) });
+  } catch (e) {
+    if (e instanceof LogHistoryError) throw invalid(`${e.message}: send the log files of a Pier container (PUT /containers/{id}/log-history)`);
+    throw e;
+  }
 }

@@ -1,9 +1,9 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync, appendFileSync, renameSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, appendFileSync, renameSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { rfc3339Nano, streamLog, type LogReadOptions } from './logfile.js';
+import { LogHistoryError, logFiles, readLogHistory, rfc3339Nano, streamLog, writeLogHistory, type LogReadOptions } from './logfile.js';
 
 /** A record as pier-monitor writes it. */
 function rec(stream: number, ts: bigint, text: string, partial = false): Buffer {
@@ -127,5 +127,37 @@ describe('container log files', () => {
     await new Promise((r) => setTimeout(r, 300));
     stop();
     assert.equal((await got).toString(), 'one\ntwo\nthree\nfour\n');
+  });
+  it('a log history (a move) is every file oldest first, and is written back whole or not at all', async () => {
+    const src = join(dir, 'hist.log');
+    writeFileSync(`${src}.2`, rec(1, T0, 'oldest\n'));
+    writeFileSync(`${src}.1`, rec(2, T0 + 1n, 'older\n'));
+    writeFileSync(src, rec(1, T0 + 2n, 'newest\n'));
+    assert.deepEqual(logFiles(src), [`${src}.2`, `${src}.1`, src]);
+    const chunks: Buffer[] = [];
+    for await (const c of readLogHistory(src)) chunks.push(c as Buffer);
+    const history = Buffer.concat(chunks);
+
+    // Given in pieces that cut records in two, it is written as one file that reads the same.
+    const dst = join(dir, 'moved.log');
+    const pieces = [history.subarray(0, 5), history.subarray(5, 30), history.subarray(30)];
+    assert.equal(await writeLogHistory(dst, pieces, { maxBytes: 1 << 20 }), history.length);
+    assert.deepEqual(readFileSync(dst), history);
+    assert.equal((await read(dst, {})).toString(), 'oldest\nolder\nnewest\n');
+
+    // Bad input leaves the log as it was, and no temporary file.
+    const keep = join(dir, 'keep.log');
+    writeFileSync(keep, rec(1, T0, 'kept\n'));
+    const bad: [string, Buffer[], RegExp][] = [
+      ['cut short', [history.subarray(0, history.length - 3)], /ends in the middle of a record/],
+      ['not a log', [Buffer.from('this is not a container log at all')], /a record at byte 0 is malformed/],
+      ['too big', [history], /larger than 10 bytes/],
+    ];
+    for (const [what, body, msg] of bad) {
+      await assert.rejects(writeLogHistory(keep, body, { maxBytes: what === 'too big' ? 10 : 1 << 20 }), (e) => e instanceof LogHistoryError && msg.test(e.message), what);
+      assert.equal((await read(keep, {})).toString(), 'kept\n', what);
+    }
+    assert.deepEqual(readdirSync(dir).filter((f) => f.includes('incoming')), []);
+    assert.ok(!existsSync(`${dst}.1`));
   });
 });

@@ -6,8 +6,9 @@
  * Reads are 1 MiB at a time and output is batched, so throughput is bounded by
  * the disk, not by per-line work.
  */
-import { open, stat, type FileHandle } from 'node:fs/promises';
-import { existsSync, watch } from 'node:fs';
+import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { createReadStream, existsSync, watch } from 'node:fs';
+import { Readable } from 'node:stream';
 
 export interface LogReadOptions {
   stdout: boolean;
@@ -68,6 +69,69 @@ export async function streamLog(
 }
 
 /** LOG.1, LOG.2, ...: newest first. */
+/** A container's log files oldest first: the rotated ones (LOG.N … LOG.1), then LOG itself when it exists. */
+export function logFiles(path: string): string[] {
+  const out = rotatedFiles(path).reverse();
+  if (existsSync(path)) out.push(path);
+  return out;
+}
+
+/** A container's whole log (logFiles) as one stream of records, as a move sends it. */
+export function readLogHistory(path: string): Readable {
+  const files = logFiles(path);
+  return Readable.from(
+    (async function* () {
+      for (const f of files) yield* createReadStream(f, { highWaterMark: CHUNK }) as AsyncIterable<Buffer>;
+    })(),
+  );
+}
+
+/** A record longer than this is no record pier-monitor writes (it writes at most 64 KiB per record). */
+const RECORD_MAX = 1 << 20;
+
+export class LogHistoryError extends Error {}
+
+/**
+ * Writes a record stream (readLogHistory's) as the log at `path`, refusing
+ * anything that is not whole records of stdout or stderr: it goes to a file
+ * beside `path` and takes its place only once all of it was read and found
+ * well-formed, so a bad or cut upload leaves the log as it was. Returns the
+ * bytes written.
+ */
+export async function writeLogHistory(path: string, body: AsyncIterable<Buffer> | Iterable<Buffer>, o: { maxBytes: number; signal?: AbortSignal }): Promise<number> {
+  const tmp = `${path}.incoming-${process.pid}`;
+  const fh = await open(tmp, 'w', 0o640);
+  let total = 0;
+  let carry = Buffer.alloc(0);
+  try {
+    for await (const chunk of body) {
+      o.signal?.throwIfAborted();
+      total += chunk.length;
+      if (total > o.maxBytes) throw new LogHistoryError(`the log history is larger than ${o.maxBytes} bytes`);
+      let data = carry.length ? Buffer.concat([carry, chunk]) : chunk;
+      let off = 0;
+      while (data.length - off >= HDR) {
+        const stream = data[off]!;
+        const len = data.readUInt32BE(off + 4);
+        if ((stream !== 1 && stream !== 2) || len > RECORD_MAX) throw new LogHistoryError(`not a container log: a record at byte ${total - data.length + off} is malformed`);
+        if (data.length - off < HDR + len) break;
+        off += HDR + len;
+      }
+      carry = Buffer.from(data.subarray(off));
+      data = data.subarray(0, off);
+      if (data.length) await fh.write(data);
+    }
+    if (carry.length) throw new LogHistoryError(`not a container log: it ends in the middle of a record (${carry.length} bytes left)`);
+    await fh.close();
+    await rename(tmp, path);
+    return total;
+  } catch (e) {
+    await fh.close().catch(() => undefined);
+    await rm(tmp, { force: true });
+    throw e;
+  }
+}
+
 function rotatedFiles(path: string): string[] {
   const out: string[] = [];
   for (let i = 1; existsSync(`${path}.${i}`); i++) out.push(`${path}.${i}`);

@@ -10,6 +10,7 @@
  *   HEAD /volumes/{name}/archive     X-Pier-Volume-Empty: 1 | 0
  *   PUT  /volumes/{name}/archive     a tar into the volume's data
  *   PUT  /containers/{id}/rwlayer    a layer tar into a stopped container's writable layer
+ *   PUT  /containers/{id}/log-history the source's log records, before the container first starts
  */
 import { lazyStream, type Router } from '../server.js';
 import { guardedBody } from '../body.js';
@@ -19,7 +20,7 @@ import type { ImageArchives } from '../../engine/archives.js';
 import type { VolumeService } from '../../engine/volumes.js';
 import type { JsonMessage } from '../../engine/progress.js';
 import { connectTarget, copyImage, type RemoteTarget } from '../../engine/image-copy.js';
-import { applyWritableLayer, type ContainerMover } from '../../engine/move.js';
+import { applyWritableLayer, importLogHistory, type ContainerMover } from '../../engine/move.js';
 
 export function migrateRoutes(r: Router, containers: ContainerService, archives: ImageArchives, volumes: VolumeService, mover: ContainerMover): void {
   r.post('/containers/{id}/move', async (req, res) => {
@@ -61,6 +62,17 @@ export function migrateRoutes(r: Router, containers: ContainerService, archives:
     const upload = guardedBody(req.raw);
     try {
       await volumes.putArchive(req.params[0]!, upload.body, { signal: req.signal });
+    } catch (e) {
+      await upload.drain();
+      throw e;
+    }
+    res.noContent();
+  });
+
+  r.put('/containers/{id}/log-history', async (req, res) => {
+    const upload = guardedBody(req.raw);
+    try {
+      await importLogHistory(containers, req.params[0]!, upload.body, req.signal);
     } catch (e) {
       await upload.drain();
       throw e;

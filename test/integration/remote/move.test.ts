@@ -3,7 +3,7 @@
  * with a veth between them, the source reaching the target over mTLS
  * (test/harness/remote.ts): a running container with a named volume, an
  * anonymous volume and changes in its writable layer ends up running there
- * with all of it and nothing is left here; refusals (a name taken there, host
+ * with all of it (and its log history) and nothing is left here; refusals (a name taken there, host
  * binds, bad or expired certificates, no daemon at the address) change
  * nothing; and a target killed in the middle of the transfer leaves the
  * container here intact, running and usable (and held meanwhile: no client
@@ -59,7 +59,8 @@ describe('container move', { skip }, () => {
   // `sleep` as PID 1 ignores SIGTERM: --stop-timeout 1 keeps the cold stop short.
   it('moves a running container with its volumes and writable layer, through a context, and leaves nothing here', async () => {
     ok(p.a, 'network', 'create', 'appnet');
-    ok(p.a, 'run', '-d', '--stop-timeout', '1', '--name', 'web', '--network', 'appnet', '--network-alias', 'api', '-v', 'appdata:/data', '-v', '/anon', '--restart', 'unless-stopped', 'busybox', 'sleep', '100000');
+    ok(p.a, 'run', '-d', '--stop-timeout', '1', '--name', 'web', '--network', 'appnet', '--network-alias', 'api', '-v', 'appdata:/data', '-v', '/anon', '--restart', 'unless-stopped', 'busybox', 'sh', '-c', 'echo started-once; exec sleep 100000');
+    await waitFor('its first log line', () => ok(p.a, 'logs', 'web') === 'started-once\n');
     ok(p.a, 'exec', 'web', 'sh', '-c', 'echo hello-volume > /data/f && mkdir -p /data/sub && echo deep > /data/sub/g && echo anon-data > /anon/a && echo rw > /root/layer && rm /etc/group');
     // The context store of the CLI holds b's address and the client certificate.
     ok(p.a, 'context', 'create', 'target-b', '--docker', `host=${p.b.tcp},ca=${p.certs.ca},cert=${p.certs.client.cert},key=${p.certs.client.key}`);
@@ -86,6 +87,15 @@ describe('container move', { skip }, () => {
     const ps = p.pierInA([...tls, 'ps', '--format', '{{.Names}} {{.Status}}']);
     assert.equal(ps.code, 0, ps.stderr);
     assert.match(ps.stdout, /^web Up/m);
+    // Its log came along: the line it wrote here, then the same line from its start there.
+    await waitFor('the log there', () => ok(p.b, 'logs', 'web') === 'started-once\nstarted-once\n');
+    const late = await api(p.b.sock, 'PUT', '/containers/web/log-history', Buffer.from('junk'));
+    assert.equal(late.status, 409, 'a container that ran takes no log history');
+    ok(p.b, 'create', '--name', 'fresh', 'busybox', 'true');
+    const junk = await api(p.b.sock, 'PUT', '/containers/fresh/log-history', Buffer.from('this is no container log'));
+    assert.equal(junk.status, 400, junk.text());
+    assert.match(junk.text(), /not a container log/);
+    ok(p.b, 'rm', 'fresh');
 
     // Here: nothing left: not the container, not its volumes.
     assert.equal(await state(p.a, 'web'), undefined);
