@@ -12,6 +12,7 @@
  *   PUT  /containers/{id}/rwlayer    a layer tar into a stopped container's writable layer
  *   PUT  /containers/{id}/log-history the source's log records, before the container first starts
  */
+import type { Readable } from 'node:stream';
 import { lazyStream, type Router } from '../server.js';
 import { guardedBody } from '../body.js';
 import { invalid } from '../../base/errdefs.js';
@@ -58,37 +59,21 @@ export function migrateRoutes(r: Router, containers: ContainerService, archives:
     res.text('', 200);
   });
 
-  r.put('/volumes/{name}/archive', async (req, res) => {
-    const upload = guardedBody(req.raw);
-    try {
-      await volumes.putArchive(req.params[0]!, upload.body, { signal: req.signal });
-    } catch (e) {
-      await upload.drain();
-      throw e;
-    }
-    res.noContent();
-  });
-
-  r.put('/containers/{id}/log-history', async (req, res) => {
-    const upload = guardedBody(req.raw);
-    try {
-      await importLogHistory(containers, req.params[0]!, upload.body, req.signal);
-    } catch (e) {
-      await upload.drain();
-      throw e;
-    }
-    res.noContent();
-  });
-
-  r.put('/containers/{id}/rwlayer', async (req, res) => {
-    const upload = guardedBody(req.raw);
-    try {
-      await applyWritableLayer(containers, req.params[0]!, upload.body, req.signal);
-    } catch (e) {
-      await upload.drain();
-      throw e;
-    }
-    res.noContent();
-  });
+  // Uploads: the body goes to the engine; should it fail, the rest of the body is read and dropped
+  // before the error answers (a client still sending would otherwise see a reset, not the error).
+  const upload = (path: string, take: (id: string, body: Readable, signal: AbortSignal) => Promise<unknown>) =>
+    r.put(path, async (req, res) => {
+      const u = guardedBody(req.raw);
+      try {
+        await take(req.params[0]!, u.body, req.signal);
+      } catch (e) {
+        await u.drain();
+        throw e;
+      }
+      res.noContent();
+    });
+  upload('/volumes/{name}/archive', (name, body, signal) => volumes.putArchive(name, body, { signal }));
+  upload('/containers/{id}/log-history', (id, body, signal) => importLogHistory(containers, id, body, signal));
+  upload('/containers/{id}/rwlayer', (id, body, signal) => applyWritableLayer(containers, id, body, signal));
 }
 
