@@ -177,7 +177,6 @@ export class ContainerService {
     return this.live.get(c.id)?.monitor;
   }
 
-  /** Runs fn with the container's lifecycle lock held. */
   /**
    * Hold a container for an operation that must not be raced (a move stops it,
    * sends it away, removes it): start, restart, remove, rename, pause, unpause
@@ -198,6 +197,7 @@ export class ContainerService {
     if (h && h !== mine) throw conflict(`cannot ${verb} container ${c.name}: it ${h.why}; wait for that to finish`);
   }
 
+  /** Runs fn with the container's lifecycle lock held. */
   private locked<T>(id: string, fn: () => Promise<T>): Promise<T> {
     const l = this.liveOf(id);
     const run = l.lock.then(fn, fn);
