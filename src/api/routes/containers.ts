@@ -4,7 +4,6 @@ import { pipeline } from 'node:stream/promises';
 import type { Res, Router } from '../server.js';
 import { conflict, invalid, messageOf, notImplemented } from '../../base/errdefs.js';
 import { parseFilters } from '../../engine/filters.js';
-import { parseTimestamp } from '../../engine/images.js';
 import type { ContainerService } from '../../engine/containers/service.js';
 import type { ExecService, ExecConfig } from '../../engine/containers/exec.js';
 import { attach, logs, parseDetachKeys } from '../../engine/containers/io.js';
@@ -16,20 +15,8 @@ import { top } from '../../runtime/top.js';
 import { encodePathStat } from '../../archive/copy.js';
 import type { ContainerConfig, HostConfig } from '../../runtime/container-config.js';
 import type { EndpointConfig } from '../../network/types.js';
+import { logQuery, MUX, RAW, sendLogStream } from '../logs.js';
 import { versionBefore } from '../version.js';
-
-const MUX = 'application/vnd.docker.multiplexed-stream';
-const RAW = 'application/vnd.docker.raw-stream';
-
-/** Docker's `since`/`until` for logs: seconds (with fraction) or a timestamp; as ns. */
-function timeQuery(v: string | undefined): bigint | undefined {
-  if (!v) return undefined;
-  // "seconds.nanoseconds" as the CLI sends it: exact to the nanosecond, no float on the way.
-  const m = /^(\d+)(?:\.(\d{1,9}))?$/.exec(v);
-  if (m) return BigInt(m[1]!) * 1_000_000_000n + BigInt((m[2] ?? '').padEnd(9, '0'));
-  const s = parseTimestamp(v);
-  return s ? BigInt(Math.round(s * 1e6)) * 1000n : undefined;
-}
 
 export function containerRoutes(r: Router, svc: ContainerService, execs: ExecService): void {
   r.get('/containers/json', async (req, res) => {
@@ -124,24 +111,10 @@ export function containerRoutes(r: Router, svc: ContainerService, execs: ExecSer
 
   r.get('/containers/{id}/logs', async (req, res) => {
     const c = svc.find(req.params[0]!);
-    const q = req.query;
-    const stdout = q.bool('stdout') ?? false;
-    const stderr = q.bool('stderr') ?? false;
+    const { stdout, stderr, follow, timestamps, since, until, tail } = logQuery(req.query);
     if (!stdout && !stderr) throw invalid('Bad parameters: you must choose at least one stream');
-    const tailRaw = q.str('tail');
-    const tail = !tailRaw || tailRaw === 'all' ? undefined : Number(tailRaw);
-    if (tail !== undefined && (!Number.isInteger(tail))) throw invalid(`invalid value for tail: ${tailRaw}`);
     if (c.hostConfig.LogConfig?.Type === 'none') throw notImplemented('configured logging driver does not support reading');
-    const out = res.raw(c.config.Tty || versionBefore(req.version, '1.42') ? RAW : MUX) as NodeJS.WritableStream & { flushHeaders?: () => void };
-    out.flushHeaders?.();
-    try {
-      await logs(svc, c, {
-        stdout, stderr, follow: q.bool('follow') ?? false, timestamps: q.bool('timestamps') ?? false,
-        since: timeQuery(q.str('since')), until: timeQuery(q.str('until')), tail: tail !== undefined && tail >= 0 ? tail : undefined,
-      }, out as never, req.signal);
-    } finally {
-      out.end();
-    }
+    await sendLogStream(req, res, !!c.config.Tty, (out) => logs(svc, c, { stdout, stderr, follow, timestamps, since, until, tail }, out as never, req.signal));
   });
 
   r.get('/containers/{id}/top', async (req, res) => {

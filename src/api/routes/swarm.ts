@@ -5,14 +5,10 @@
  */
 import { invalid } from '../../base/errdefs.js';
 import { parseFilters } from '../../engine/filters.js';
-import { parseTimestamp } from '../../engine/images.js';
-import type { InitRequest, LogOptions, SwarmService } from '../../engine/services.js';
+import type { InitRequest, SwarmService } from '../../engine/services.js';
 import type { Node, ServiceSpec, SwarmSpec } from '../../service/types.js';
-import type { Query, Req, Res, Router } from '../server.js';
-import { versionBefore } from '../version.js';
-
-const MUX = 'application/vnd.docker.multiplexed-stream';
-const RAW = 'application/vnd.docker.raw-stream';
+import type { Query, Req, Router } from '../server.js';
+import { logQuery, sendLogStream } from '../logs.js';
 
 /** ?version=N of the update endpoints: required, a non-negative integer (dockerd's message otherwise). */
 function versionOf(q: Query, what: string): number {
@@ -26,29 +22,6 @@ async function body<T>(req: Req, what: string): Promise<T> {
   const b = await req.json<T>();
   if (b === undefined || b === null || typeof b !== 'object' || Array.isArray(b)) throw invalid(`the request body must be a JSON object: ${what}`);
   return b;
-}
-
-/** since: seconds (with fraction) or a timestamp, as ns. */
-function sinceOf(v: string | undefined): bigint | undefined {
-  if (!v) return undefined;
-  const m = /^(\d+)(?:\.(\d{1,9}))?$/.exec(v);
-  if (m) return BigInt(m[1]!) * 1_000_000_000n + BigInt((m[2] ?? '').padEnd(9, '0'));
-  return BigInt(Math.round(parseTimestamp(v) * 1e6)) * 1000n;
-}
-
-function logOptions(q: Query): LogOptions {
-  const tailRaw = q.str('tail');
-  const tail = !tailRaw || tailRaw === 'all' ? undefined : Number(tailRaw);
-  if (tail !== undefined && !Number.isInteger(tail)) throw invalid(`invalid value for tail: ${tailRaw}`);
-  return {
-    stdout: q.bool('stdout') ?? false,
-    stderr: q.bool('stderr') ?? false,
-    follow: q.bool('follow') ?? false,
-    timestamps: q.bool('timestamps') ?? false,
-    details: q.bool('details') ?? false,
-    since: sinceOf(q.str('since')),
-    tail: tail !== undefined && tail >= 0 ? tail : undefined,
-  };
 }
 
 export function swarmRoutes(r: Router, s: SwarmService): void {
@@ -118,8 +91,8 @@ export function swarmRoutes(r: Router, s: SwarmService): void {
     res.text('', 200);
   });
   r.get('/services/{id}/logs', async (req, res) => {
-    const l = await s.logs('service', req.params[0]!, logOptions(req.query));
-    await writeLogs(req, res, l);
+    const l = await s.logs('service', req.params[0]!, logQuery(req.query));
+    await sendLogStream(req, res, l.tty, (out) => l.write(out as never, req.signal));
   });
 
   // ---- tasks ----
@@ -130,17 +103,8 @@ export function swarmRoutes(r: Router, s: SwarmService): void {
     res.json(await s.getTask(req.params[0]!));
   });
   r.get('/tasks/{id}/logs', async (req, res) => {
-    const l = await s.logs('task', req.params[0]!, logOptions(req.query));
-    await writeLogs(req, res, l);
+    const l = await s.logs('task', req.params[0]!, logQuery(req.query));
+    await sendLogStream(req, res, l.tty, (out) => l.write(out as never, req.signal));
   });
 }
 
-async function writeLogs(req: Req, res: Res, l: Awaited<ReturnType<SwarmService['logs']>>): Promise<void> {
-  const out = res.raw(l.tty || versionBefore(req.version, '1.42') ? RAW : MUX) as NodeJS.WritableStream & { flushHeaders?: () => void };
-  out.flushHeaders?.();
-  try {
-    await l.write(out as never, req.signal);
-  } finally {
-    out.end();
-  }
-}
