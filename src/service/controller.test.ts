@@ -177,7 +177,7 @@ describe('service controller', () => {
     assert.equal(t2.Status.Err, 'No such image: nginx');
   });
 
-  it('scales 3 → 5 → 1: adds slots 4 and 5, then drains and stops the highest slots (balancer first)', async () => {
+  it('scales 3 → 5 → 1: adds slots 4 and 5, then drains, stops and removes the newest slots (balancer first)', async () => {
     const { c, exec, lb, journal } = await setup();
     lb.applyDelayMs = 20; // the balancer takes a while: the stop must wait for it
     let svc = await c.createService(spec('web', { replicas: 3 }));
@@ -191,13 +191,12 @@ describe('service controller', () => {
     await c.updateService(svc.ID, svc.Version.Index, spec('web', { replicas: 1 }));
     const one = await converged(c, svc.ID, 1);
     assert.equal(one[0]!.ID, five[0]!.ID, 'slot 1 keeps its task');
-    await until('slots 2-5 stopped', async () => (await tasksOf(c, svc.ID)).filter((t) => t.Status.State === 'shutdown').length === 4);
+    // Removed, as swarm's task reaper does once they have stopped: the tasks and their containers.
+    await until('slots 2-5 removed', async () => (await tasksOf(c, svc.ID)).length === 1);
     for (const t of five.slice(1)) {
-      const now = await c.getTask(t.ID);
-      assert.equal(now.Status.State, 'shutdown');
-      assert.equal(now.Status.Message, 'shutdown');
-      assert.equal(now.DesiredState, 'shutdown');
-      assert.equal(exec.containerOf(t.ID)?.running, false);
+      await assert.rejects(c.getTask(t.ID), kind('not-found'));
+      assert.equal(exec.containerOf(t.ID), undefined);
+      assert.ok(journal.index(`remove ${t.ID}`) > journal.index(`stop ${t.ID}`), `task ${t.Slot} was stopped, then removed`);
       // drained: the last balancer state before its stop no longer has it
       const stopAt = journal.index(`stop ${t.ID}`);
       assert.ok(stopAt > 0, `task ${t.Slot} was stopped`);
@@ -205,6 +204,37 @@ describe('service controller', () => {
       assert.ok(lastApply && !lastApply.includes(t.ID), `slot ${t.Slot} left the balancer before its stop (${lastApply})`);
     }
     assert.equal(exec.running().length, 1);
+  });
+
+  it('scale-down removes the least settled tasks: not running first, then the newest; slot numbers are reused', async () => {
+    const { c, exec } = await setup();
+    let svc = await c.createService(spec('web', { replicas: 3 }));
+    const three = await converged(c, svc.ID, 3);
+    // Slot 1's task dies and is replaced: slot 1 now runs the newest task.
+    exec.kill(exec.containerOf(three[0]!.ID)!.id, 1);
+    const again = await until('slot 1 replaced', async () => (await running(c, svc.ID)).find((t) => t.Slot === 1 && t.ID !== three[0]!.ID));
+    svc = await c.getService(svc.ID);
+    await c.updateService(svc.ID, svc.Version.Index, spec('web', { replicas: 2 }));
+    await until('slot 1 given up', async () => (await running(c, svc.ID)).length === 2 && (await tasksOf(c, svc.ID)).every((t) => t.Slot !== 1 || t.DesiredState !== 'running'));
+    assert.deepEqual(slotsOf(await running(c, svc.ID)), [2, 3], 'the newest task (slot 1) went, the older ones stayed');
+    assert.equal(exec.containerOf(again.ID)?.running ?? false, false);
+    // Back to 3: the lowest free slot number is taken again.
+    svc = await c.getService(svc.ID);
+    await c.updateService(svc.ID, svc.Version.Index, spec('web', { replicas: 3 }));
+    assert.deepEqual(slotsOf(await converged(c, svc.ID, 3)), [1, 2, 3]);
+  });
+
+  it('scale-down prefers a task that is not running (here: pending, its node drained) to a running one', async () => {
+    const { keptSlots } = await import('./controller.js');
+    const t = (slot: number, state: Task['Status']['State'], created: string, desired: Task['DesiredState'] = 'running') =>
+      ({ ID: `t${slot}${state}`, Slot: slot, DesiredState: desired, CreatedAt: created, Status: { State: state } }) as unknown as Task;
+    // slot 1 is the oldest but pending; 2 and 3 run; the newest of those (3) goes next.
+    const tasks = [t(1, 'pending', '2026-01-01T00:00:00Z'), t(2, 'running', '2026-01-02T00:00:00Z'), t(3, 'running', '2026-01-03T00:00:00Z')];
+    assert.deepEqual([...keptSlots(tasks, 2)].sort(), [2, 3]);
+    assert.deepEqual([...keptSlots(tasks, 1)], [2]);
+    // A slot whose task is being replaced (desired shutdown, still running) stays taken; one being removed is not free yet.
+    const replacing = [t(1, 'running', '2026-01-01T00:00:00Z', 'shutdown'), t(2, 'running', '2026-01-01T00:00:00Z', 'remove')];
+    assert.deepEqual([...keptSlots(replacing, 2)].sort(), [1, 3]);
   });
 
   it('restart policy none: an exited task is not replaced; the slot is complete', async () => {
@@ -453,7 +483,7 @@ describe('service controller', () => {
     await until('2 backends', () => lb.backends('web').length === 2);
     open = 3; // three connections in flight, one finishing per look
     await c.updateService(svc.ID, (await c.getService(svc.ID)).Version.Index, spec('web', { replicas: 1, more: { EndpointSpec: { Ports: [{ TargetPort: 80, PublishedPort: 8095 }] } } }));
-    await until('slot 2 stopped', async () => (await c.getTask(two[1]!.ID)).Status.State === 'shutdown');
+    await until('slot 2 stopped', () => journal.index(`stop ${two[1]!.ID}`) >= 0);
     const stopAt = journal.index(`stop ${two[1]!.ID}`);
     const looks = journal.entries.slice(0, stopAt).filter((e) => e.startsWith('connections '));
     assert.deepEqual(looks, ['connections 3', 'connections 2', 'connections 1', 'connections 0'], 'looked until none were left, then stopped');

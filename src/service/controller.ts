@@ -5,9 +5,10 @@
  * does, so `docker service ps` reads the same.
  *
  * Parts:
- *   - reconcile (per service, serialised): fills slots 1..Replicas with
- *     tasks, decides restarts by the restart policy, scales down from the
- *     highest slot, trims task history;
+ *   - reconcile (per service, serialised): keeps Replicas slots filled with
+ *     tasks (keptSlots), decides restarts by the restart policy, scales down
+ *     by removing the least settled tasks (not running, then the newest),
+ *     trims task history;
  *   - agent (per task, serialised): runs a task whose DesiredState is
  *     running through the TaskExecutor (new → pending → assigned → accepted →
  *     preparing → starting → running), notices its end (complete / failed /
@@ -143,6 +144,40 @@ async function procConnections(pid: number, ports: number[]): Promise<number> {
     }
   }
   return n;
+}
+
+/**
+ * The slots a replicated service keeps, n at most. A slot is taken while a
+ * task holds it or while its task is being replaced (desired shutdown, still
+ * live). With more taken slots than replicas (a scale-down), the ones given up
+ * are those whose task is least settled — not running first (pending,
+ * starting, unhealthy), then the newest — as Kubernetes and swarm prefer; with
+ * fewer, a slot whose task is being replaced is refilled first, then the
+ * lowest free numbers are taken (a slot being removed is not free until its
+ * task has ended).
+ */
+export function keptSlots(tasks: readonly Task[], n: number): Set<number> {
+  const live = (t: Task) => !isEnded(t.Status.State);
+  const bySlot = new Map<number, Task[]>();
+  for (const t of tasks) bySlot.set(t.Slot, [...(bySlot.get(t.Slot) ?? []), t]);
+  const taken: { slot: number; running: boolean; created: string }[] = [];
+  const refill: number[] = [];
+  const busy = new Set<number>();
+  for (const [slot, ts] of bySlot) {
+    const holders = ts.filter(holdsSlot);
+    const replaced = ts.filter((t) => t.DesiredState === 'shutdown');
+    if (holders.length || replaced.some(live)) {
+      const newest = [...(holders.length ? holders : replaced)].sort((a, b) => b.CreatedAt.localeCompare(a.CreatedAt))[0]!;
+      taken.push({ slot, running: holders.some((t) => t.Status.State === 'running'), created: newest.CreatedAt });
+    } else if (ts.some(live)) busy.add(slot); // being removed
+    else if (replaced.length && !ts.some((t) => t.DesiredState === 'remove')) refill.push(slot);
+  }
+  // Keep the running ones, then the oldest, then the lowest slot numbers.
+  taken.sort((a, b) => Number(b.running) - Number(a.running) || a.created.localeCompare(b.created) || a.slot - b.slot);
+  const keep = new Set(taken.slice(0, n).map((x) => x.slot));
+  for (const slot of refill.sort((a, b) => a - b)) if (keep.size < n) keep.add(slot);
+  for (let slot = 1; keep.size < n; slot++) if (!keep.has(slot) && !busy.has(slot) && !bySlot.get(slot)?.some((t) => t.DesiredState === 'remove' && live(t))) keep.add(slot);
+  return keep;
 }
 
 interface SlotHistory {
@@ -696,13 +731,15 @@ export class Controller {
     const node = this.nodeView();
     // A global service has a task on each node that meets its constraints and does not drain.
     const globalHere = global && !mustLeave(svc.Spec.TaskTemplate, node);
-    const inRange = (slot: number) => (global ? slot === 0 && globalHere : slot >= 1 && slot <= n);
     const tasks = this.tasksOf(serviceId).map((t) => structuredClone(t));
+    const kept = global ? new Set(globalHere ? [0] : []) : keptSlots(tasks, n);
+    const inRange = (slot: number) => kept.has(slot);
     const bySlot = new Map<number, Task[]>();
     for (const t of tasks) bySlot.set(t.Slot, [...(bySlot.get(t.Slot) ?? []), t]);
-    const slots = new Set<number>(bySlot.keys());
-    if (global) slots.add(0);
-    else for (let s = 1; s <= n; s++) slots.add(s);
+    const slots = new Set<number>([...bySlot.keys(), ...kept]);
+    // A replicated task given up by a scale-down is to be removed (swarm's desired state "remove"):
+    // it drains and stops, and then goes with its container.
+    const gone: TaskState = global ? 'shutdown' : 'remove';
 
     const ops: Op[] = [];
     const changed = new Set<Task>();
@@ -719,7 +756,7 @@ export class Controller {
         if (!isEnded(t.Status.State) || !isLiveDesired(t.DesiredState)) continue;
         const other = ts.some((x) => x !== t && live(x) && x.DesiredState === 'running');
         if (!inRange(slot) || other) {
-          t.DesiredState = 'shutdown';
+          t.DesiredState = other ? 'shutdown' : gone;
           changed.add(t);
           continue;
         }
@@ -738,11 +775,11 @@ export class Controller {
         if (d.delayMs > 0) delays.push([fresh.ID, d.delayMs]);
         this.log.info({ service: svc.Spec.Name, slot, task: fresh.ID, replaces: t.ID, delayMs: d.delayMs, state: t.Status.State }, 'restarting task');
       }
-      // 2. scale down: the slot is gone; its task drains and stops (agentSync)
+      // 2. scale down: the slot is given up; its task drains and stops (agentSync)
       if (!inRange(slot)) {
         for (const t of ts) {
-          if (holdsSlot(t)) {
-            t.DesiredState = 'shutdown';
+          if (holdsSlot(t) || (t.DesiredState === 'shutdown' && !isEnded(t.Status.State) && !global)) {
+            t.DesiredState = gone;
             changed.add(t);
           }
         }
@@ -833,14 +870,19 @@ export class Controller {
     this.delayTimers.set(taskId, timer);
   }
 
-  /** Keeps at most historyLimit ended tasks per slot; older ones go with their containers. */
+  /**
+   * Keeps at most historyLimit ended tasks per slot; older ones go with their
+   * containers, and so do the tasks a scale-down removed once they have
+   * stopped (swarm's task reaper).
+   */
   private async trimHistory(svc: Service): Promise<void> {
     const bySlot = new Map<number, Task[]>();
+    const old: Task[] = [];
     for (const t of this.tasksOf(svc.ID)) {
       if (!isEnded(t.Status.State) || holdsSlot(t)) continue;
-      bySlot.set(t.Slot, [...(bySlot.get(t.Slot) ?? []), t]);
+      if (t.DesiredState === 'remove') old.push(t);
+      else bySlot.set(t.Slot, [...(bySlot.get(t.Slot) ?? []), t]);
     }
-    const old: Task[] = [];
     for (const ts of bySlot.values()) {
       if (ts.length <= this.historyLimit) continue;
       ts.sort((a, b) => a.CreatedAt.localeCompare(b.CreatedAt) || a.Version.Index - b.Version.Index);
