@@ -8,7 +8,8 @@ import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { EngineError, type ErrorKind } from '../base/errdefs.js';
 import { sys } from '../base/sys.js';
-import { archiveFromRoot, encodePathStat, exportRoot, extractToRoot, goFileMode, rfc3339Nano, statInRoot, type ExtractOpts } from './copy.js';
+import { archiveFromRoot, encodePathStat, exportRoot, extractToRoot, goFileMode, statInRoot, type ExtractOpts } from './copy.js';
+import { goJsonTime as rfc3339Nano } from '../base/time.js';
 import { encodeHeader, type TarEntry } from './diff.js';
 import { collect, listTar, makeTar, snapshotTree, streamOf, tempDir, type Listed, type TarSpec } from './fixtures.test.js';
 

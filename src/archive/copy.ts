@@ -58,6 +58,7 @@ const drain = async (body: Body): Promise<void> => {
 import { decompress } from './compression.js';
 import { encodeHeader, type TarEntry } from './diff.js';
 import { at, containerPath, type Dir, O_PATH, openDir, RootDir, ScopeError, slash } from './resolve.js';
+import { goJsonTime } from '../base/time.js';
 
 /** Docker's ContainerPathStat, carried base64(JSON) in the X-Docker-Container-Path-Stat header. */
 export interface PathStat {
@@ -274,15 +275,8 @@ export function goFileMode(m: number): number {
   return (GO_TYPE[m & S_IFMT] ?? 0) + (m & 0o4000 ? 2 ** 23 : 0) + (m & 0o2000 ? 2 ** 22 : 0) + (m & 0o1000 ? 2 ** 20 : 0) + (m & 0o777);
 }
 
-/** Nanoseconds since the epoch as Go's RFC3339Nano in UTC: "2006-01-02T15:04:05.999999999Z". */
-export function rfc3339Nano(ns: bigint): string {
-  const frac = ((ns % 1_000_000_000n) + 1_000_000_000n) % 1_000_000_000n;
-  const date = new Date(Number((ns - frac) / 1_000_000_000n) * 1000).toISOString().slice(0, 19);
-  return `${date}${frac ? `.${frac.toString().padStart(9, '0').replace(/0+$/, '')}` : ''}Z`;
-}
-
 const pathStat = (name: string, st: fs.BigIntStats, linkTarget: string): PathStat => ({
-  name, size: Number(st.size), mode: goFileMode(Number(st.mode)), mtime: rfc3339Nano(st.mtimeNs), linkTarget,
+  name, size: Number(st.size), mode: goFileMode(Number(st.mode)), mtime: goJsonTime(st.mtimeNs), linkTarget,
 });
 
 // ---------------------------------------------------------------- reading

@@ -22,7 +22,8 @@ import os from 'node:os';
 import type { Writable } from 'node:stream';
 import { conflict, invalid, isKind, messageOf, notFound, notImplemented, unavailable } from '../base/errdefs.js';
 import type { Logger } from '../base/log.js';
-import { streamLog, rfc3339Nano } from '../runtime/logfile.js';
+import { streamLog } from '../runtime/logfile.js';
+import { rfc3339NanoFixed } from '../base/time.js';
 import type { ClusterStore, Op, StoreEvent } from '../service/cluster-store.js';
 import { Controller } from '../service/controller.js';
 import { checkLabels, taskSpecsDiffer } from '../service/spec.js';
@@ -842,7 +843,7 @@ async function readLines(containers: ContainerService, id: string, o: LogOptions
   let waiting = false;
   const line = (stream: 1 | 2, raw: Buffer) => {
     const sp = raw.indexOf(0x20);
-    const ts = sp > 0 ? raw.subarray(0, sp).toString() : rfc3339Nano(BigInt(Date.now()) * 1000000n);
+    const ts = sp > 0 ? raw.subarray(0, sp).toString() : rfc3339NanoFixed(BigInt(Date.now()) * 1000000n);
     const r = onLine({ stream, ts, text: sp > 0 ? raw.subarray(sp + 1) : raw });
     if (r instanceof Promise) {
       pending = pending.then(() => r);

@@ -10,7 +10,8 @@ import { Logger } from '../base/log.js';
 import { LocalDriver } from '../volume/local/local.js';
 import { EventBus, type EngineEvent } from './events.js';
 import { parseFilters } from './filters.js';
-import { ANONYMOUS_LABEL, rfc3339, VolumeService } from './volumes.js';
+import { ANONYMOUS_LABEL, VolumeService } from './volumes.js';
+import { rfc3339Local as rfc3339 } from '../base/time.js';
 import { matchKVList } from './filters.js';
 
 const quiet = new Logger({ write: () => undefined }, 'fatal');

@@ -24,6 +24,7 @@ import type { Readable } from 'node:stream';
 import { archiveFromRoot, extractToRoot } from '../archive/copy.js';
 import type { EventBus } from './events.js';
 import { matchKVList, type Filters } from './filters.js';
+import { rfc3339Local } from '../base/time.js';
 
 export const ANONYMOUS_LABEL = 'com.docker.volume.anonymous';
 export const DEFAULT_DRIVER = 'local';
@@ -61,23 +62,13 @@ export function randomId(): string {
   }
 }
 
-/** Go's time.Format(time.RFC3339) in the local zone (seconds, "Z" for UTC). */
-export function rfc3339(ns: number): string {
-  const d = new Date(Math.floor(ns / 1e6));
-  const off = -d.getTimezoneOffset();
-  const local = new Date(d.getTime() + off * 60_000).toISOString().slice(0, 19);
-  if (off === 0) return `${local}Z`;
-  const p = (n: number) => String(Math.floor(n)).padStart(2, '0');
-  return `${local}${off < 0 ? '-' : '+'}${p(Math.abs(off) / 60)}:${p(Math.abs(off) % 60)}`;
-}
-
 /** Keys sorted, as Go encodes a map. */
 const sorted = (m: Record<string, string> | null): Record<string, string> | null =>
   m && Object.fromEntries(Object.entries(m).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 
 export function volumeView(v: Volume): VolumeView {
   return {
-    CreatedAt: rfc3339(v.createdNs), Driver: v.driver, Labels: sorted(v.labels), Mountpoint: v.mountpoint, Name: v.name,
+    CreatedAt: rfc3339Local(v.createdNs), Driver: v.driver, Labels: sorted(v.labels), Mountpoint: v.mountpoint, Name: v.name,
     Options: sorted(v.options), Scope: v.scope,
   };
 }

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, appendFileSync, renameSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { LogHistoryError, logFiles, readLogHistory, rfc3339Nano, streamLog, writeLogHistory, type LogReadOptions } from './logfile.js';
+import { rfc3339NanoFixed as rfc3339Nano } from '../base/time.js';
+import { LogHistoryError, logFiles, readLogHistory, streamLog, writeLogHistory, type LogReadOptions } from './logfile.js';
 
 /** A record as pier-monitor writes it. */
 function rec(stream: number, ts: bigint, text: string, partial = false): Buffer {

@@ -9,6 +9,7 @@
 import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { createReadStream, existsSync, watch } from 'node:fs';
 import { Readable } from 'node:stream';
+import { rfc3339NanoFixed } from '../base/time.js';
 
 export interface LogReadOptions {
   stdout: boolean;
@@ -29,13 +30,6 @@ export interface LogReadOptions {
 const HDR = 16;
 const CHUNK = 1 << 20;
 const FRAME_MAX = 64 << 10;
-
-/** RFC 3339 with 9 fractional digits, as Docker prints log timestamps. */
-export function rfc3339Nano(ns: bigint): string {
-  const ms = Number(ns / 1000000n);
-  const frac = (ns % 1000000000n).toString().padStart(9, '0');
-  return new Date(ms).toISOString().slice(0, 19) + '.' + frac + 'Z';
-}
 
 /**
  * Writes the log to `write` (which returns false when the consumer wants a
@@ -175,7 +169,7 @@ async function streamFile(
     const emit = (out: Buffer[], stream: number, ts: bigint, partial: boolean, data: Buffer) => {
       let payload = data;
       if (o.timestamps) {
-        if (atLineStart[stream]) payload = Buffer.concat([Buffer.from(rfc3339Nano(ts) + ' '), data]);
+        if (atLineStart[stream]) payload = Buffer.concat([Buffer.from(rfc3339NanoFixed(ts) + ' '), data]);
         atLineStart[stream] = !partial;
       }
       if (o.multiplexed) {

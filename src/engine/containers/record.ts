@@ -7,6 +7,7 @@
 import type { ContainerConfig, HostConfig } from '../../runtime/container-config.js';
 import type { MountPoint } from './mounts.js';
 import { nowNs } from '../../base/clock.js';
+import { goJsonTime } from '../../base/time.js';
 import type { ContainerNetwork, PortMapping } from '../../network/types.js';
 
 export type Status = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
@@ -127,11 +128,4 @@ export function statusText(s: State, now = Date.now()): string {
   }
 }
 
-/** Go's time.Time JSON text with nanoseconds, from ns since the epoch. */
-export function isoNano(ns: number | bigint): string {
-  const n = BigInt(ns);
-  const frac = (n % 1000000000n).toString().padStart(9, '0').replace(/0+$/, '');
-  return new Date(Number(n / 1000000n)).toISOString().slice(0, 19) + (frac ? '.' + frac : '') + 'Z';
-}
-
-export const nowIso = (): string => isoNano(nowNs());
+export const nowIso = (): string => goJsonTime(nowNs());

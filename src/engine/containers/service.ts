@@ -40,7 +40,8 @@ import { ContainerCgroup, type CgroupMode } from '../../runtime/cgroups.js';
 import type { EventBus } from '../events.js';
 import type { ImageService } from '../images.js';
 import type { ImageConfig } from '../../image/oci.js';
-import { initialState, isoNano, nowIso, type ContainerRecord } from './record.js';
+import { initialState, nowIso, type ContainerRecord } from './record.js';
+import { goJsonTime } from '../../base/time.js';
 import { ContainerStore } from './store.js';
 import { generateName, validateName } from './names.js';
 import { writeContainerFiles } from './files.js';
@@ -513,7 +514,7 @@ export class ContainerService {
     const ranMs = Date.now() - Date.parse(c.state.StartedAt);
     c.state = {
       ...c.state, Status: 'exited', Running: false, Paused: false, Restarting: false, Pid: 0,
-      ExitCode: exit.code, OOMKilled: oom, FinishedAt: isoNano(exit.finishedAt),
+      ExitCode: exit.code, OOMKilled: oom, FinishedAt: goJsonTime(exit.finishedAt),
     };
     if (c.state.Health) c.state.Health.Status = 'unhealthy';
     delete c.pid;

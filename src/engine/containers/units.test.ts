@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildEnv, mergeConfig, DEFAULT_PATH } from './service.js';
-import { humanDuration, statusText, initialState, isoNano } from './record.js';
+import { humanDuration, statusText, initialState } from './record.js';
+import { goJsonTime as isoNano } from '../../base/time.js';
 import { parseSignal } from './signals.js';
 import { validateName, generateName } from './names.js';
 import { parseDetachKeys } from './io.js';
