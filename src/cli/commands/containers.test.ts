@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { ContainerListItem } from '../../client/types.js';
 import { formatRows } from '../formatter.js';
 import { containerFormat, containerHeaders, containerRows, displayablePorts, naturalLess } from './containers.js';
-import { docker, dockerize, FakeEngine, frame, haveDocker, pier, type Recorded } from './fake-engine.js';
+import { docker, dockerize, FakeEngine, frame, haveDocker, pier, type Recorded, requestShapes } from './fake-engine.js';
 import {
   calculateCPUPercentUnix, calculateMemUsageUnixNoCache, formatPercentage, liveFrame, renderStats, statsEntry,
 } from './stats.js';
@@ -170,7 +170,7 @@ describe('container commands against the docker CLI', { skip: !haveDocker() && '
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const shape = (rs: Recorded[]) => rs.map((r) => `${r.method} ${r.path}${[...r.query].length ? '?' + [...r.query].sort().map(([k, v]) => `${k}=${v}`).join('&') : ''}`);
+  const shape = (rs: Recorded[]) => requestShapes(rs, { anyQueryOrder: true });
 
   async function compare(args: string[], o: { stdin?: string; bodies?: boolean; ignoreRequests?: boolean; unordered?: boolean } = {}) {
     let n = engine.requests.length;

@@ -3,6 +3,7 @@
 // the tests run the real docker CLI and `pier` against the same daemon and
 // compare what each sent and printed.
 
+import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import * as http from 'node:http';
@@ -181,6 +182,39 @@ export async function pier(host: string, args: string[], o: { stdin?: string | B
 
 /** pier's messages say "pier" where docker's say "docker". */
 export const dockerize = (s: string) => s.replaceAll('pier', 'docker');
+
+/** "METHOD /path?k=v&…" of each request: what a CLI asked, to compare with what the other asked. */
+export const requestShapes = (rs: Recorded[], o: { anyQueryOrder?: boolean } = {}) =>
+  rs.map((r) => {
+    const q = [...r.query];
+    if (o.anyQueryOrder) q.sort();
+    return `${r.method} ${r.path}${q.length ? '?' + q.map(([k, v]) => `${k}=${v}`).join('&') : ''}`;
+  });
+
+/** A request's JSON body ('' when it has none). */
+export const requestBody = (r: Recorded) => (r.body.length ? JSON.parse(r.body.toString()) : '');
+
+/**
+ * Runs the docker CLI, then pier, with the same arguments against the engine,
+ * each against a fresh handler, and asserts they printed the same (pier's name
+ * read as docker's), exited the same and sent the same requests and bodies
+ * (`normalize` evens out what docker itself sends in varying order).
+ */
+export async function compareWithDocker(engine: FakeEngine, args: string[], fresh: () => Handler, normalize: (body: unknown) => unknown = (b) => b): Promise<void> {
+  engine.handler = fresh();
+  let n = engine.requests.length;
+  const d = await docker(engine.host, args);
+  const dreqs = engine.since(n);
+  engine.handler = fresh();
+  n = engine.requests.length;
+  const p = await pier(engine.host, args);
+  const preqs = engine.since(n);
+  assert.equal(dockerize(p.out), d.out, 'stdout');
+  assert.equal(dockerize(p.err), d.err, 'stderr');
+  assert.equal(p.code, d.code, 'exit code');
+  assert.deepEqual(requestShapes(preqs), requestShapes(dreqs));
+  assert.deepEqual(preqs.map(requestBody).map(normalize), dreqs.map(requestBody).map(normalize));
+}
 
 // --- a fake swarm (service, node and swarm commands) ----------------------------------------------
 

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NetworkSummary } from '../../client/types.js';
 import { formatRows } from '../formatter.js';
-import { docker, dockerize, FakeEngine, haveDocker, pier, type Recorded } from './fake-engine.js';
+import { docker, dockerize, FakeEngine, haveDocker, pier, type Recorded, requestBody, requestShapes } from './fake-engine.js';
 import { consolidateIpam, goTimeString, networkFormat, networkHeaders, networkRows, parseCIDR, parseIP } from './networks.js';
 
 const NID = 'f2de39df4171b0dc801e8002d1d999b77256983dfc63041c0f34ab4041a8ac09';
@@ -66,9 +66,8 @@ function handler(r: Recorded) {
   return undefined;
 }
 
-const shape = (rs: Recorded[]) =>
-  rs.map((r) => `${r.method} ${r.path}${[...r.query].length ? '?' + [...r.query].map(([k, v]) => `${k}=${v}`).join('&') : ''}`);
-const bodyOf = (r: Recorded) => (r.body.length ? JSON.parse(r.body.toString()) : '');
+const shape = (rs: Recorded[]) => requestShapes(rs);
+const bodyOf = requestBody;
 
 describe('network helpers', () => {
   it('parses addresses and prefixes as Go does', () => {

@@ -2,12 +2,11 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { SwarmNode } from '../../client/types.js';
 import { formatRows } from '../formatter.js';
-import { docker, dockerize, FakeEngine, FakeSwarm, haveDocker, pier, type Recorded } from './fake-engine.js';
+import { compareWithDocker, FakeEngine, FakeSwarm, haveDocker, pier, type Recorded, requestBody, requestShapes } from './fake-engine.js';
 import { nodeFormat, nodeHeaders, nodeRows, prettyNode } from './nodes.js';
 
-const shape = (rs: Recorded[]) =>
-  rs.map((r) => `${r.method} ${r.path}${[...r.query].length ? '?' + [...r.query].map(([k, v]) => `${k}=${v}`).join('&') : ''}`);
-const bodyOf = (r: Recorded) => (r.body.length ? JSON.parse(r.body.toString()) : '');
+const shape = (rs: Recorded[]) => requestShapes(rs);
+const bodyOf = requestBody;
 
 const node = (id: string, host: string, o: Partial<SwarmNode> = {}): SwarmNode => ({
   ID: id, Version: { Index: 1 }, Spec: { Role: 'worker', Availability: 'active' }, Description: { Hostname: host, Engine: { EngineVersion: '28.0.0' } },
@@ -105,19 +104,7 @@ describe('node commands against the docker CLI', { skip: !haveDocker() && 'docke
   ]) {
     it(args.join(' '), async () => {
       const now = Math.floor(Date.now() / 1000) * 1000 - 877; // Go trims trailing zeros of the times it re-encodes
-      engine.handler = new FakeSwarm(now).handler;
-      let n = engine.requests.length;
-      const d = await docker(engine.host, args);
-      const dreqs = engine.since(n);
-      engine.handler = new FakeSwarm(now).handler;
-      n = engine.requests.length;
-      const p = await pier(engine.host, args);
-      const preqs = engine.since(n);
-      assert.equal(dockerize(p.out), d.out, 'stdout');
-      assert.equal(dockerize(p.err), d.err, 'stderr');
-      assert.equal(p.code, d.code, 'exit code');
-      assert.deepEqual(shape(preqs), shape(dreqs));
-      assert.deepEqual(preqs.map(bodyOf), dreqs.map(bodyOf));
+      await compareWithDocker(engine, args, () => new FakeSwarm(now).handler);
     });
   }
 });

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Demultiplexer, EscapeDetector, parseDetachKeys, streamHijacked } from '../hijack.js';
 import { reportError, startErrorStatus } from './run.js';
-import { docker, dockerize, FakeEngine, frame, haveDocker, pier, type Recorded } from './fake-engine.js';
+import { docker, dockerize, FakeEngine, frame, haveDocker, pier, type Recorded, requestShapes } from './fake-engine.js';
 
 const ID = 'c'.repeat(64);
 const EXEC = 'e'.repeat(64);
@@ -167,7 +167,7 @@ describe('run, start, attach and exec against the docker CLI', { skip: !haveDock
   });
   after(() => engine.stop());
 
-  const shape = (rs: Recorded[]) => rs.map((r) => `${r.method} ${r.path}${[...r.query].length ? '?' + [...r.query].sort().map(([k, v]) => `${k}=${v}`).join('&') : ''}`);
+  const shape = (rs: Recorded[]) => requestShapes(rs, { anyQueryOrder: true });
 
   async function compare(args: string[], s: Scenario, o: { stdin?: string } = {}) {
     sc = s;

@@ -6,15 +6,14 @@ import { join } from 'node:path';
 import type { SwarmService, SwarmTask } from '../../client/types.js';
 import { parseFlags, FlagError } from '../flags.js';
 import { formatRows } from '../formatter.js';
-import { docker, dockerize, FakeEngine, FakeSwarm, haveDocker, pier, type Recorded } from './fake-engine.js';
+import { compareWithDocker, FakeEngine, FakeSwarm, haveDocker, pier, type Recorded, requestBody, requestShapes } from './fake-engine.js';
 import { IDResolver, LogLineFormatter, parseLogDetails, servicePorts, serviceHeaders, serviceListFormat, serviceRows, taskFormat, taskHeaders, taskRows } from './services.js';
 import { applyUpdate, createFlags, createSpec, parsePortOpt, serviceEnv, shlexSplit, updateFlags, updatePorts } from './services-opts.js';
 import type { Client } from '../../client/client.js';
 import { serviceProgress, truncError } from './services-progress.js';
 
-const shape = (rs: Recorded[]) =>
-  rs.map((r) => `${r.method} ${r.path}${[...r.query].length ? '?' + [...r.query].map(([k, v]) => `${k}=${v}`).join('&') : ''}`);
-const bodyOf = (r: Recorded) => (r.body.length ? JSON.parse(r.body.toString()) : '');
+const shape = (rs: Recorded[]) => requestShapes(rs);
+const bodyOf = requestBody;
 
 const create = (argv: string[], env: Record<string, string> = {}) => {
   const f = parseFlags(argv, createFlags, { interspersed: false });
@@ -405,19 +404,7 @@ describe('service commands against the docker CLI', { skip: !haveDocker() && 'do
   async function compare(args: string[]) {
     // (a time whose milliseconds end in no 0: docker re-encodes times the way Go trims them, pier prints the daemon's text)
     const now = Math.floor(Date.now() / 1000) * 1000 - 877;
-    engine.handler = new FakeSwarm(now).handler;
-    let n = engine.requests.length;
-    const d = await docker(engine.host, args);
-    const dreqs = engine.since(n);
-    engine.handler = new FakeSwarm(now).handler;
-    n = engine.requests.length;
-    const p = await pier(engine.host, args);
-    const preqs = engine.since(n);
-    assert.equal(dockerize(p.out), d.out, 'stdout');
-    assert.equal(dockerize(p.err), d.err, 'stderr');
-    assert.equal(p.code, d.code, 'exit code');
-    assert.deepEqual(shape(preqs), shape(dreqs));
-    assert.deepEqual(preqs.map(bodyOf).map(normalize), dreqs.map(bodyOf).map(normalize));
+    await compareWithDocker(engine, args, () => new FakeSwarm(now).handler, normalize);
   }
 
   // docker expands a port range through a Go map: its order varies, so compare ports sorted.

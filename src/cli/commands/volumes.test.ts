@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { docker, dockerize, FakeEngine, haveDocker, pier, type Recorded } from './fake-engine.js';
+import { docker, dockerize, FakeEngine, haveDocker, pier, type Recorded, requestShapes } from './fake-engine.js';
 import { volumeDocument, volumeFormat, volumeRows } from './volumes.js';
 
 const vol = (name: string, o: object = {}) => ({
@@ -62,7 +62,7 @@ describe('volume commands against a fake daemon, pier and docker side by side', 
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const shape = (rs: Recorded[]) => rs.map((r) => `${r.method} ${r.path}${[...r.query].length ? '?' + [...r.query].sort().map(([k, v]) => `${k}=${v}`).join('&') : ''}`);
+  const shape = (rs: Recorded[]) => requestShapes(rs, { anyQueryOrder: true });
 
   async function compare(args: string[], o: { stdin?: string; env?: Record<string, string>; ignoreRequests?: boolean } = {}) {
     let n = engine.requests.length;
