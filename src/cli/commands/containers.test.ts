@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { ContainerListItem } from '../../client/types.js';
 import { formatRows } from '../formatter.js';
 import { containerFormat, containerHeaders, containerRows, displayablePorts, naturalLess } from './containers.js';
-import { docker, dockerize, FakeEngine, frame, haveDocker, pier, type Recorded, requestShapes } from './fake-engine.js';
+import { compareWithDocker, docker, FakeEngine, frame, haveDocker, pier } from './fake-engine.js';
 import {
   calculateCPUPercentUnix, calculateMemUsageUnixNoCache, formatPercentage, liveFrame, renderStats, statsEntry,
 } from './stats.js';
@@ -170,24 +170,9 @@ describe('container commands against the docker CLI', { skip: !haveDocker() && '
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const shape = (rs: Recorded[]) => requestShapes(rs, { anyQueryOrder: true });
-
-  async function compare(args: string[], o: { stdin?: string; bodies?: boolean; ignoreRequests?: boolean; unordered?: boolean } = {}) {
-    let n = engine.requests.length;
-    const d = await docker(engine.host, args, o);
-    const dreqs = engine.since(n);
-    n = engine.requests.length;
-    const p = await pier(engine.host, args, o);
-    const preqs = engine.since(n);
-    assert.equal(p.out, d.out, 'stdout');
-    assert.equal(dockerize(p.err), d.err, 'stderr');
-    assert.equal(p.code, d.code, 'exit code');
-    // docker runs some operations in parallel: their requests come in any order.
-    const order = (l: string[]) => (o.unordered ? [...l].sort() : l);
-    if (!o.ignoreRequests) assert.deepEqual(order(shape(preqs)), order(shape(dreqs)));
-    if (o.bodies) assert.deepEqual(preqs.map((r) => (r.body.length ? JSON.parse(r.body.toString()) : '')), dreqs.map((r) => (r.body.length ? JSON.parse(r.body.toString()) : '')));
-    return p;
-  }
+  // docker runs some operations in parallel (unordered: their requests come in any order).
+  const compare = (args: string[], o: { stdin?: string; bodies?: boolean; ignoreRequests?: boolean; unordered?: boolean } = {}) =>
+    compareWithDocker(engine, args, { ...o, bodies: o.bodies ?? false, anyQueryOrder: true });
 
   for (const args of [
     ['ps'], ['ps', '-a', '-s'], ['ps', '-q'], ['ps', '--no-trunc'], ['ps', '-n', '2', '-f', 'status=exited', '-f', 'label=a=b'], ['ps', '-l'],

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NetworkSummary } from '../../client/types.js';
 import { formatRows } from '../formatter.js';
-import { docker, dockerize, FakeEngine, haveDocker, pier, type Recorded, requestBody, requestShapes } from './fake-engine.js';
+import { compareWithDocker, docker, dockerize, FakeEngine, haveDocker, pier, type Recorded, requestBody, requestShapes } from './fake-engine.js';
 import { consolidateIpam, goTimeString, networkFormat, networkHeaders, networkRows, parseCIDR, parseIP } from './networks.js';
 
 const NID = 'f2de39df4171b0dc801e8002d1d999b77256983dfc63041c0f34ab4041a8ac09';
@@ -278,20 +278,7 @@ describe('network commands against the docker CLI', { skip: !haveDocker() && 'do
     return b;
   };
 
-  async function compare(args: string[], o: { stdin?: string } = {}) {
-    let n = engine.requests.length;
-    const d = await docker(engine.host, args, o);
-    const dreqs = engine.since(n);
-    n = engine.requests.length;
-    const p = await pier(engine.host, args, o);
-    const preqs = engine.since(n);
-    assert.equal(p.out, d.out, 'stdout');
-    assert.equal(dockerize(p.err), d.err, 'stderr');
-    assert.equal(p.code, d.code, 'exit code');
-    assert.deepEqual(shape(preqs), shape(dreqs));
-    assert.deepEqual(preqs.map((r) => normalize(bodyOf(r))), dreqs.map((r) => normalize(bodyOf(r))));
-    return p;
-  }
+  const compare = (args: string[], o: { stdin?: string } = {}) => compareWithDocker(engine, args, { ...o, normalize });
 
   for (const args of [
     ['network', 'create', 'n1'],

@@ -404,7 +404,7 @@ describe('service commands against the docker CLI', { skip: !haveDocker() && 'do
   async function compare(args: string[]) {
     // (a time whose milliseconds end in no 0: docker re-encodes times the way Go trims them, pier prints the daemon's text)
     const now = Math.floor(Date.now() / 1000) * 1000 - 877;
-    await compareWithDocker(engine, args, () => new FakeSwarm(now).handler, normalize);
+    await compareWithDocker(engine, args, { fresh: () => new FakeSwarm(now).handler, dockerizeOut: true, normalize });
   }
 
   // docker expands a port range through a Go map: its order varies, so compare ports sorted.

@@ -110,7 +110,7 @@ describe('swarm commands against the docker CLI', { skip: !haveDocker() && 'dock
   ]) {
     it(args.join(' '), async () => {
       const now = Math.floor(Date.now() / 1000) * 1000 - 877; // Go trims trailing zeros of the times it re-encodes
-      await compareWithDocker(engine, args, () => new FakeSwarm(now).handler);
+      await compareWithDocker(engine, args, { fresh: () => new FakeSwarm(now).handler, dockerizeOut: true });
     });
   }
 });

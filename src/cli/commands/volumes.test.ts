@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { docker, dockerize, FakeEngine, haveDocker, pier, type Recorded, requestShapes } from './fake-engine.js';
+import { compareWithDocker, docker, dockerize, FakeEngine, haveDocker, pier } from './fake-engine.js';
 import { volumeDocument, volumeFormat, volumeRows } from './volumes.js';
 
 const vol = (name: string, o: object = {}) => ({
@@ -62,24 +62,8 @@ describe('volume commands against a fake daemon, pier and docker side by side', 
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const shape = (rs: Recorded[]) => requestShapes(rs, { anyQueryOrder: true });
-
-  async function compare(args: string[], o: { stdin?: string; env?: Record<string, string>; ignoreRequests?: boolean } = {}) {
-    let n = engine.requests.length;
-    const d = await docker(engine.host, args, o);
-    const dreqs = engine.since(n);
-    n = engine.requests.length;
-    const p = await pier(engine.host, args, o);
-    const preqs = engine.since(n);
-    assert.equal(p.out, d.out, 'stdout');
-    assert.equal(dockerize(p.err), d.err, 'stderr');
-    assert.equal(p.code, d.code, 'exit code');
-    if (!o.ignoreRequests) {
-      assert.deepEqual(shape(preqs), shape(dreqs));
-      assert.deepEqual(preqs.map((r) => (r.body.length ? JSON.parse(r.body.toString()) : '')), dreqs.map((r) => (r.body.length ? JSON.parse(r.body.toString()) : '')), 'request bodies');
-    }
-    return p;
-  }
+  const compare = (args: string[], o: { stdin?: string; env?: Record<string, string>; ignoreRequests?: boolean } = {}) =>
+    compareWithDocker(engine, args, { ...o, anyQueryOrder: true });
 
   for (const args of [
     ['volume', 'create'], ['volume', 'create', 'data'], ['volume', 'create', '--name', 'data2'], ['volume', 'create', '--name', 'a', 'b'],
