@@ -144,6 +144,29 @@ export function indentJSON(raw: string, indent = '    '): string {
   return out;
 }
 
+/** Go's json.Compact: whitespace outside strings dropped, every value kept as written. */
+export function compactJSON(raw: string): string {
+  let out = '';
+  let inString = false;
+  let escaped = false;
+  for (const c of raw) {
+    if (inString) {
+      if (escaped) escaped = false;
+      else if (c === '\\') escaped = true;
+      else if (c === '"') inString = false;
+    } else if (c === ' ' || c === '\t' || c === '\n' || c === '\r') continue;
+    else if (c === '"') inString = true;
+    out += c;
+  }
+  return out;
+}
+
+/** `inspect -f json`: docker's JSON inspector prints the daemon's documents compacted, in one array. */
+export function writeInspectJson(out: (s: string) => void, raws: readonly string[], errs: readonly string[]): void {
+  out(`[${raws.map(compactJSON).join(',')}]\n`);
+  if (errs.length) throw new StatusError(1, errs.join('\n'));
+}
+
 /**
  * What `inspect` prints: each daemon document through the template, or all of
  * them as one indented JSON array; then the errors (exit 1), like docker's

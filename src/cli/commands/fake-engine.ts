@@ -304,7 +304,7 @@ export class FakeSwarm {
   node(): Record<string, unknown> {
     return {
       ID: FakeSwarm.NODE, Version: { Index: this.nodeVersion }, CreatedAt: '2024-01-01T12:00:00.5Z', UpdatedAt: this.ago(10), Spec: this.nodeSpec,
-      Description: { Hostname: 'host1', Platform: { Architecture: 'x86_64', OS: 'linux' }, Resources: { NanoCPUs: 4e9, MemoryBytes: 8e9 }, Engine: { EngineVersion: '28.2.2' } },
+      Description: { Hostname: 'host1', Platform: { Architecture: 'x86_64', OS: 'linux' }, Resources: { NanoCPUs: 4e9, MemoryBytes: 8e9 }, Engine: { EngineVersion: '28.2.2' }, TLSInfo: {} },
       Status: { State: 'ready', Addr: '127.0.0.1' }, ManagerStatus: { Leader: true, Reachability: 'reachable', Addr: '127.0.0.1:2377' },
     };
   }

@@ -8,7 +8,7 @@ import { ApiError, isNotFound } from '../../client/errors.js';
 import type { EndpointSettings, IPAMConfig, NetworkCreateRequest, NetworkSummary } from '../../client/types.js';
 import { formatHelp, goTime, StatusError, type CommandDef, type Ctx } from '../command.js';
 import { check, toFilters, validateFilter, type FlagSpec, type FlagType, type ParsedFlags } from '../flags.js';
-import { asStruct, formatRows, parseTemplate, truncateID, writeInspect } from '../formatter.js';
+import { asStruct, formatRows, parseTemplate, truncateID, writeInspect, writeInspectJson } from '../formatter.js';
 import { TemplateError, type Template } from '../format/template.js';
 import { naturalLess } from './containers.js';
 import { kvMap, validateLabel, validateLink } from './container-opts.js';
@@ -383,31 +383,9 @@ async function runInspect(ctx: Ctx, f: ParsedFlags): Promise<number> {
       errs.push(e instanceof ApiError ? e.toString() : e.message);
     }
   }
-  if (format === 'json') {
-    // docker's JSON inspector: the daemon's documents, compacted, in one array.
-    ctx.out(`[${raws.map(compactJSON).join(',')}]\n`);
-    if (errs.length) throw new StatusError(1, errs.join('\n'));
-    return 0;
-  }
-  writeInspect(ctx.out, tmpl, raws, errs);
+  if (format === 'json') writeInspectJson(ctx.out, raws, errs);
+  else writeInspect(ctx.out, tmpl, raws, errs);
   return 0;
-}
-
-/** Go's json.Compact: whitespace outside strings dropped, every value kept as written. */
-function compactJSON(raw: string): string {
-  let out = '';
-  let inString = false;
-  let escaped = false;
-  for (const c of raw) {
-    if (inString) {
-      if (escaped) escaped = false;
-      else if (c === '\\') escaped = true;
-      else if (c === '"') inString = false;
-    } else if (c === ' ' || c === '\t' || c === '\n' || c === '\r') continue;
-    else if (c === '"') inString = true;
-    out += c;
-  }
-  return out;
 }
 
 // --- rm, prune ------------------------------------------------------------------------------

@@ -98,7 +98,7 @@ describe('node commands against the docker CLI', { skip: !haveDocker() && 'docke
   });
 
   for (const args of [
-    ['node', 'ls'], ['node', 'ls', '-q'], ['node', 'list', '--format', '{{json .}}'], ['node', 'inspect', '--pretty', 'self'], ['node', 'inspect', '-f', '{{.ID}} {{.Spec.Role}}', 'host1'],
+    ['node', 'ls'], ['node', 'ls', '-q'], ['node', 'list', '--format', '{{json .}}'], ['node', 'inspect', '--pretty', 'self'], ['node', 'inspect', '-f', 'json', 'self'], ['node', 'inspect', '-f', '{{.ID}} {{.Spec.Role}}', 'host1'],
     ['node', 'inspect', 'nope'], ['node', 'update', '--availability', 'pause', '--label-add', 'a=b', 'host1'], ['node', 'rm', 'host1'], ['node', 'rm', '-f', 'host1', 'nope'],
     ['node', 'ps'], ['node', 'ps', 'host1'], ['node', 'promote', 'host1'], ['node', 'demote', 'host1', 'nope'], ['node', '--help'], ['node', 'ps', '--no-trunc', '-f', 'desired-state=running', 'self'],
   ]) {

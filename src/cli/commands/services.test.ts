@@ -426,7 +426,7 @@ describe('service commands against the docker CLI', { skip: !haveDocker() && 'do
     ['service', 'ls'], ['service', 'ls', '-q'], ['service', 'list', '--format', '{{json .}}'], ['service', 'ls', '--format', 'table {{.Name}}\t{{.Replicas}}'],
     ['service', 'ps', 'web'], ['service', 'ps', '--no-trunc', 'web'], ['service', 'ps', '-q', 'web'], ['service', 'ps', '-f', 'desired-state=running', 'svc1'],
     ['service', 'ps', '--format', '{{json .}}', 'web'], ['service', 'ps', '-f', 'node=self', 'web'], ['service', 'ps', '-f', 'node=host1', '--format', 'raw', 'web'],
-    ['service', 'ls', '--format', 'raw'], ['service', 'inspect', '--pretty', '-f', '{{.ID}}', 'web'], ['service', 'ps', '--no-resolve', 'web'], ['service', 'ps', 'nope'], ['service', 'ps', 'web', 'nope'],
+    ['service', 'ls', '--format', 'raw'], ['service', 'inspect', '-f', 'json', 'web'], ['service', 'inspect', '--format', 'json', 'web', 'nope'], ['service', 'inspect', '--pretty', '-f', '{{.ID}}', 'web'], ['service', 'ps', '--no-resolve', 'web'], ['service', 'ps', 'nope'], ['service', 'ps', 'web', 'nope'],
     ['service', 'inspect', 'web'], ['service', 'inspect', '--pretty', 'web'], ['service', 'inspect', '-f', '{{.Spec.Name}} {{.Version.Index}}', 'web'], ['service', 'inspect', 'nope', 'web'], ['service', 'inspect', '--pretty', 'nope'],
     ['service', 'scale', 'web=3'], ['service', 'scale', '-d', 'web=3', 'nope=2'], ['service', 'scale', 'web'],
     ['service', 'update', 'web'], ['service', 'update', '-d', '--env-add', 'X=1', '--label-add', 'l=1', '--label-rm', 'none', '--replicas', '4', '--publish-add', '9090:90',

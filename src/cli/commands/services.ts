@@ -10,7 +10,7 @@ import type { ServiceSpec, SwarmPortConfig, SwarmService, SwarmTask } from '../.
 import { familiar, parseReference, trimNamed, withTag } from '../../image/reference.js';
 import { formatHelp, StatusError, type CommandDef, type Ctx } from '../command.js';
 import { toFilters, validateFilter, type ParsedFlags } from '../flags.js';
-import { ellipsis, formatRows, parseTemplate, truncateID, writeInspect } from '../formatter.js';
+import { ellipsis, formatRows, parseTemplate, truncateID, writeInspect, writeInspectJson } from '../formatter.js';
 import { bytesSize, goDuration, humanDuration } from '../units.js';
 import { naturalLess } from './containers.js';
 import { getTimestamp } from './events.js';
@@ -493,8 +493,8 @@ export async function runSwarmInspect(
     ctx.out(await pretty(raws));
     return 0;
   }
-  if (format === 'json') format = '';
-  writeInspect(ctx.out, format ? parseTemplate(format) : undefined, raws, errs);
+  if (format === 'json') writeInspectJson(ctx.out, raws, errs);
+  else writeInspect(ctx.out, format ? parseTemplate(format) : undefined, raws, errs);
   return 0;
 }
 

@@ -7,7 +7,7 @@ import type { Client } from '../../client/client.js';
 import type { SwarmInitRequest, SwarmSpec } from '../../client/types.js';
 import { formatHelp, StatusError, type CommandDef, type Ctx } from '../command.js';
 import { check, type FlagSpec, type ParsedFlags } from '../flags.js';
-import { parseTemplate, writeInspect } from '../formatter.js';
+import { parseTemplate, writeInspect, writeInspectJson } from '../formatter.js';
 import { parseDurationNs } from './container-opts.js';
 import { parseUint } from './services-opts.js';
 
@@ -109,10 +109,10 @@ async function runInit(ctx: Ctx, f: ParsedFlags): Promise<number> {
 // --- inspect, update, leave ---------------------------------------------------------------------
 
 async function runInspect(ctx: Ctx, f: ParsedFlags): Promise<number> {
-  let format = f.values['format'] as string;
-  if (format === 'json') format = '';
+  const format = f.values['format'] as string;
   const raw = (await ctx.client().text('GET', '/swarm')).trim();
-  writeInspect(ctx.out, format ? parseTemplate(format) : undefined, [raw], []);
+  if (format === 'json') writeInspectJson(ctx.out, [raw], []);
+  else writeInspect(ctx.out, format ? parseTemplate(format) : undefined, [raw], []);
   return 0;
 }
 
