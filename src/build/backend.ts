@@ -6,7 +6,7 @@
  * (build sits below engine in the layering).
  *
  * Lifecycle of a step: create → (start and stream its output → exit code) or
- * putArchive → commit → remove. A config-only step (ENV, LABEL, CMD, …) is one
+ * files (look and put, one mount) → commit → remove. A config-only step (ENV, LABEL, CMD, …) is one
  * `configOnly` call: same layers, new config and history entry.
  */
 import type { Readable } from 'node:stream';
@@ -27,8 +27,6 @@ export interface BuildBackend {
   create(image: string, config: ContainerConfig, host: HostConfig): Promise<string>;
   /** Starts it, streams its combined output, resolves with the exit code once it exited. */
   run(container: string, output: (chunk: Buffer) => void, signal?: AbortSignal): Promise<number>;
-  /** Extracts a tar at `path` inside the container's file system (scoped: nothing lands outside). */
-  putArchive(container: string, path: string, tar: Readable): Promise<void>;
   /** A new image from the container's changes over its image, with `config` and a history line. */
   commit(container: string, config: ContainerConfig, createdBy: string): Promise<string>;
   /** A new image with the parent's layers and a new config (history marks it empty_layer). */
@@ -36,12 +34,23 @@ export interface BuildBackend {
   remove(container: string): Promise<void>;
   /** Runs fn with the container's root file system mounted on the host (COPY --from reads it there). */
   withRootfs<T>(container: string, fn: (dir: string) => Promise<T>): Promise<T>;
-  /** --chown's user and group, looked up in the container's /etc/passwd and /etc/group. */
-  chownIds(container: string, spec: string): Promise<{ uid: number; gid: number }>;
+  /**
+   * Runs fn with the container's file system open once (one mount for all of
+   * a COPY, ADD or WORKDIR step's looks and writes).
+   */
+  files<T>(container: string, fn: (f: ContainerFiles) => Promise<T>): Promise<T>;
   /** FROM scratch's first layer: fn runs with a container of an empty file system; its commit is the stage's first image. */
   fromScratch(config: ContainerConfig, fn: (container: string) => Promise<string>): Promise<string>;
 
   tag(image: string, ref: string): void;
-  /** Which of these absolute paths are directories in the container's file system (one look at it for all). */
-  dirs(container: string, paths: string[]): Promise<Set<string>>;
+}
+
+/** A container's file system, open for one step (BuildBackend.files). */
+export interface ContainerFiles {
+  /** --chown's user and group, looked up in the container's /etc/passwd and /etc/group. */
+  ids(spec: string): Promise<{ uid: number; gid: number }>;
+  /** Which of these absolute paths are directories. */
+  dirs(paths: string[]): Promise<Set<string>>;
+  /** Extracts a tar at `path` (scoped: nothing lands outside the root). */
+  put(path: string, tar: Readable): Promise<void>;
 }

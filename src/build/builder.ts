@@ -250,10 +250,13 @@ export class Builder {
           // The directory is made (root-owned, 0755) only when missing: a layer then, else just the config.
           this.withContainer(st, ['true'], async (id) => {
             const wanted = parentsOf(`${dir}/x`);
-            const existing = await this.backend.dirs(id, wanted);
-            if (existing.has(dir)) return this.backend.configOnly(st.image, cfg, createdBy);
-            await this.backend.putArchive(id, '/', dirTar(wanted.filter((d) => !existing.has(d)), { uid: 0, gid: 0 }));
-            return this.backend.commit(id, cfg, createdBy);
+            const made = await this.backend.files(id, async (f) => {
+              const existing = await f.dirs(wanted);
+              if (existing.has(dir)) return false;
+              await f.put('/', dirTar(wanted.filter((d) => !existing.has(d)), { uid: 0, gid: 0 }));
+              return true;
+            });
+            return made ? this.backend.commit(id, cfg, createdBy) : this.backend.configOnly(st.image, cfg, createdBy);
           }),
         );
         return;
@@ -305,27 +308,29 @@ export class Builder {
     const destAbs = posix.resolve(cfg.WorkingDir || '/', ins.dest);
     const createdBy = nop(`${ins.kind} ${sourcesText(sum, sources.some((x) => x.info.type === 'dir'))} in ${destAbs} `);
     const key = { parent: st.image, instruction: `${ins.kind} ${ins.flags.join(' ')} ${ins.sources.join(' ')} ${ins.dest}`.replace(/\s+/g, ' '), args: [], sources: sum };
+    const wild = ins.sources.some((s) => /[*?[]/.test(s));
+    const multi = sources.length > 1 || ins.sources.length > 1 || ins.heredocs.length > 1;
+    if (multi && !ins.dest.endsWith('/')) throw invalid(`When using ${ins.kind} with more than one source file, the destination must be a directory and end with a /`);
+    // The container's file system is opened once for the step: the owner, the directories on the way, the files.
     const work = async (id: string) => {
-      const owner = ins.chown ? await this.backend.chownIds(id, ins.chown) : { uid: 0, gid: 0 };
-      const wild = ins.sources.some((s) => /[*?[]/.test(s));
-      const multi = sources.length > 1 || ins.sources.length > 1 || ins.heredocs.length > 1;
-      if (multi && !ins.dest.endsWith('/')) throw invalid(`When using ${ins.kind} with more than one source file, the destination must be a directory and end with a /`);
-      // One look at the container's file system: which directories on the way exist (the destination too).
-      const existing = await this.backend.dirs(id, parentsOf(`${destAbs}/x`));
-      let destIsDir = ins.dest.endsWith('/') || multi || wild;
-      if (!destIsDir && sources.length === 1 && sources[0]!.info.type !== 'dir') destIsDir = existing.has(destAbs);
-      // Only missing directories are made (0755, owned like the files with --chown); existing ones stay as they are.
-      const missing = new Set(parentsOf(destIsDir ? `${destAbs}/x` : destAbs).filter((d) => !existing.has(d)).map((d) => d.replace(/^\/+/, '')));
-      if (ins.heredocs.length) {
-        await this.backend.putArchive(id, '/', heredocTar(ins.heredocs, destAbs, destIsDir, owner, chmod, missing));
-      } else if (ins.kind === 'ADD' && sources.length === 1 && sources[0]!.info.type === 'file' && (await isArchive(cfs.open(sources[0]!.rel)))) {
-        // ADD of a local archive: unpacked at the destination, scoped to the container's root.
-        const dirs = parentsOf(`${destAbs}/x`).filter((d) => !existing.has(d));
-        if (dirs.length) await this.backend.putArchive(id, '/', dirTar(dirs, owner));
-        await this.backend.putArchive(id, destAbs, cfs.open(sources[0]!.rel));
-      } else {
-        await this.backend.putArchive(id, '/', copyTar(cfs, sources, { dest: destAbs, destIsDir, uid: owner.uid, gid: owner.gid, mode: chmod, missing }));
-      }
+      await this.backend.files(id, async (f) => {
+        const owner = ins.chown ? await f.ids(ins.chown) : { uid: 0, gid: 0 };
+        const existing = await f.dirs(parentsOf(`${destAbs}/x`));
+        let destIsDir = ins.dest.endsWith('/') || multi || wild;
+        if (!destIsDir && sources.length === 1 && sources[0]!.info.type !== 'dir') destIsDir = existing.has(destAbs);
+        // Only missing directories are made (0755, owned like the files with --chown); existing ones stay as they are.
+        const missing = new Set(parentsOf(destIsDir ? `${destAbs}/x` : destAbs).filter((d) => !existing.has(d)).map((d) => d.replace(/^\/+/, '')));
+        if (ins.heredocs.length) {
+          await f.put('/', heredocTar(ins.heredocs, destAbs, destIsDir, owner, chmod, missing));
+        } else if (ins.kind === 'ADD' && sources.length === 1 && sources[0]!.info.type === 'file' && (await isArchive(cfs.open(sources[0]!.rel)))) {
+          // ADD of a local archive: unpacked at the destination, scoped to the container's root.
+          const dirs = parentsOf(`${destAbs}/x`).filter((d) => !existing.has(d));
+          if (dirs.length) await f.put('/', dirTar(dirs, owner));
+          await f.put(destAbs, cfs.open(sources[0]!.rel));
+        } else {
+          await f.put('/', copyTar(cfs, sources, { dest: destAbs, destIsDir, uid: owner.uid, gid: owner.gid, mode: chmod, missing }));
+        }
+      });
       return this.backend.commit(id, cfg, createdBy);
     };
     if (!st.image) {

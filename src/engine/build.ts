@@ -6,14 +6,14 @@
  */
 import type { Readable } from 'node:stream';
 import { invalid, isKind, notFound } from '../base/errdefs.js';
-import type { BuildBackend, BuildImage } from '../build/backend.js';
+import type { BuildBackend, BuildImage, ContainerFiles } from '../build/backend.js';
 import type { ContainerConfig, HostConfig } from '../runtime/container-config.js';
 import { hostPlatform, MediaType, type ImageConfig } from '../image/oci.js';
 import { familiar, parseReference, withDefaultTag } from '../image/reference.js';
 import type { DistributionService } from '../distribution/service.js';
 import type { ContainerService } from './containers/service.js';
-import { commit, putArchive, withRootfs } from './containers/filesystem.js';
-import { statInRoot } from '../archive/copy.js';
+import { commit, withRootfs } from './containers/filesystem.js';
+import { extractToRoot, statInRoot } from '../archive/copy.js';
 import { resolveUser } from '../runtime/user.js';
 import { findSources, receiveContext } from '../build/context.js';
 import type { TarFS } from '../build/contextfs.js';
@@ -95,9 +95,6 @@ export class EngineBuildBackend implements BuildBackend {
     }
   }
 
-  async putArchive(container: string, path: string, tar: Readable): Promise<void> {
-    await putArchive(this.containers, this.containers.find(container), path, tar, { noOverwriteDirNonDir: false, copyUIDGID: false });
-  }
 
   async commit(container: string, config: ContainerConfig, createdBy: string): Promise<string> {
     // The committed config is the step's, not the container's (which has the RUN command as Cmd).
@@ -133,13 +130,25 @@ export class EngineBuildBackend implements BuildBackend {
     return withRootfs(this.containers, this.containers.find(container), fn);
   }
 
-  async chownIds(container: string, spec: string): Promise<{ uid: number; gid: number }> {
-    return withRootfs(this.containers, this.containers.find(container), async (dir) => {
-      const u = await resolveUser(dir, spec).catch((e: unknown) => {
-        throw invalid(`unable to convert uid/gid chown string to host mapping: ${(e as Error).message}`);
-      });
-      return { uid: u.uid, gid: u.gid };
-    });
+  files<T>(container: string, fn: (f: ContainerFiles) => Promise<T>): Promise<T> {
+    const c = this.containers.find(container);
+    return withRootfs(this.containers, c, (root) =>
+      fn({
+        ids: async (spec) => {
+          const u = await resolveUser(root, spec).catch((e: unknown) => {
+            throw invalid(`unable to convert uid/gid chown string to host mapping: ${(e as Error).message}`);
+          });
+          return { uid: u.uid, gid: u.gid };
+        },
+        dirs: async (paths) => {
+          const out = new Set<string>();
+          for (const p of paths) if ((await statInRoot(root, p).catch(() => undefined))?.mode! & 0x80000000) out.add(p);
+          return out;
+        },
+        // As `docker cp` extracts, scoped to the root, but owners kept as the tar says (the builder sets them).
+        put: (path, tar) => extractToRoot(root, path, tar, { noOverwriteDirNonDir: false, copyUIDGID: false, what: c.name }),
+      }),
+    );
   }
 
   async fromScratch(config: ContainerConfig, fn: (container: string) => Promise<string>): Promise<string> {
@@ -152,14 +161,6 @@ export class EngineBuildBackend implements BuildBackend {
     } finally {
       await this.remove(id).catch(() => undefined);
     }
-  }
-
-  async dirs(container: string, paths: string[]): Promise<Set<string>> {
-    return withRootfs(this.containers, this.containers.find(container), async (root) => {
-      const out = new Set<string>();
-      for (const p of paths) if ((await statInRoot(root, p).catch(() => undefined))?.mode! & 0x80000000) out.add(p);
-      return out;
-    });
   }
 }
 
