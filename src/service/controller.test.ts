@@ -489,6 +489,21 @@ describe('service controller', () => {
     assert.deepEqual(looks, ['connections 3', 'connections 2', 'connections 1', 'connections 0'], 'looked until none were left, then stopped');
   });
 
+  it("the drain counts the host's tracked connections DNATed to the task (a SYN on its way) as its own", async () => {
+    const { countConntrack } = await import('./controller.js');
+    const text = [
+      'ipv4     2 tcp      6 118 SYN_SENT src=10.99.0.2 dst=10.99.0.1 sport=40000 dport=31000 [UNREPLIED] src=172.18.0.3 dst=10.99.0.2 sport=80 dport=40000 mark=0 zone=0 use=2',
+      'ipv4     2 tcp      6 431999 ESTABLISHED src=10.99.0.2 dst=10.99.0.1 sport=40002 dport=31000 src=172.18.0.3 dst=10.99.0.2 sport=80 dport=40002 [ASSURED] mark=0 zone=0 use=2',
+      'ipv4     2 tcp      6 110 TIME_WAIT src=10.99.0.2 dst=10.99.0.1 sport=40004 dport=31000 src=172.18.0.3 dst=10.99.0.2 sport=80 dport=40004 [ASSURED] mark=0 zone=0 use=2',
+      'ipv4     2 tcp      6 118 SYN_SENT src=10.99.0.2 dst=10.99.0.1 sport=40006 dport=31000 [UNREPLIED] src=172.18.0.4 dst=10.99.0.2 sport=80 dport=40006 mark=0 zone=0 use=2',
+      'ipv4     2 udp      17 20 src=10.99.0.2 dst=172.18.0.3 sport=5353 dport=80 [UNREPLIED] src=172.18.0.3 dst=10.99.0.2 sport=80 dport=5353 mark=0 zone=0 use=2',
+      'ipv4     2 tcp      6 118 SYN_SENT src=172.18.0.3 dst=10.0.0.9 sport=80 dport=80 [UNREPLIED] src=10.0.0.9 dst=172.18.0.3 sport=80 dport=80 mark=0 zone=0 use=2',
+    ].join('\n');
+    assert.equal(countConntrack(text, ['172.18.0.3'], [80]), 2, 'the SYN on its way and the established one; not TIME_WAIT, not UDP, not another backend, not its own outgoing one');
+    assert.equal(countConntrack(text, ['172.18.0.3'], [8080]), 0);
+    assert.equal(countConntrack(text, [], [80]), 0);
+  });
+
   it('records the task states in the order swarm does, with messages', async () => {
     const { c, store } = await setup();
     const seen: string[] = [];

@@ -63,11 +63,13 @@ export interface ControllerOptions {
   /** ms between full passes over every service and task, the safety net under the event-driven work (default 1000). */
   resyncMs?: number;
   /**
-   * Connections a task's process has open on the given local ports (TCP,
-   * established or being accepted), read in its network namespace; the
-   * drain waits for them before SIGTERM. Default: /proc/<pid>/net/tcp{,6}.
+   * Connections a task still has on the given ports (TCP, not yet finished:
+   * being set up, open, or closing with data unacknowledged); the drain waits
+   * for them before SIGTERM. Default: its sockets (/proc/<pid>/net/tcp{,6},
+   * in its namespace) and the daemon's connection tracking toward its
+   * addresses (a SYN DNATed to it that has not reached it yet).
    */
-  connections?: (pid: number, ports: number[]) => Promise<number>;
+  connections?: (pid: number, ports: number[], ips: string[]) => Promise<number>;
 }
 
 /** Swarm's object IDs: 128 random bits in base 36, 25 characters of [a-z0-9]. */
@@ -118,14 +120,61 @@ async function tcpProbe(ip: string, port: number): Promise<boolean> {
  * before (a SYN already DNATed to it, a request being answered) get time to
  * finish before SIGTERM, which many servers answer by dropping everything.
  * DRAIN_SETTLE_MS covers a SYN in flight; then the controller waits while
- * the task has connections on the service's ports, at most DRAIN_MAX_MS
+ * the task has connections on the service's ports — its own sockets, and
+ * for published ports the host's conntrack entries DNATed to it (a SYN still
+ * on its way, which a busy host may hold longer than the settle time: sent
+ * to a stopped container it would get no answer at all), at most DRAIN_MAX_MS
  * (less when the stop grace period is shorter): idle keep-alive connections
  * would otherwise hold a stop forever.
  */
 const DRAIN_SETTLE_MS = 100;
 const DRAIN_MAX_MS = 2_000;
 
-/** TCP sockets in states ESTABLISHED (01) or SYN_RECV (03) on the local ports, from the namespace of `pid`. */
+/** The task's open connections: its sockets, and the host's tracked connections DNATed to it. */
+async function liveConnections(pid: number, ports: number[], ips: string[]): Promise<number> {
+  return (await procConnections(pid, ports)) + (await conntrackToward(ips, ports));
+}
+
+/**
+ * Tracked TCP connections of this network namespace (the daemon's: where
+ * published ports are DNATed) whose reply comes from one of `ips` on one of
+ * `ports`, and that are being set up or established.
+ */
+async function conntrackToward(ips: string[], ports: number[]): Promise<number> {
+  if (!ips.length) return 0;
+  let text: string;
+  try {
+    text = await readFile('/proc/net/nf_conntrack', 'utf8');
+  } catch {
+    return 0; // no conntrack here
+  }
+  return countConntrack(text, ips, ports);
+}
+
+/** In /proc/net/nf_conntrack's text: TCP entries not yet finished (set up, open or closing) whose reply comes from ips:ports. */
+export function countConntrack(text: string, ips: string[], ports: number[]): number {
+  let n = 0;
+  for (const line of text.split('\n')) {
+    if (!/ tcp /.test(line) || !/ (SYN_SENT|SYN_RECV|ESTABLISHED|FIN_WAIT|CLOSE_WAIT|LAST_ACK) /.test(line)) continue;
+    // The second src=/sport= pair is the reply direction: the backend's address and port.
+    const src = [...line.matchAll(/ src=(\S+)/g)][1]?.[1];
+    const sport = [...line.matchAll(/ sport=(\d+)/g)][1]?.[1];
+    if (src && sport && ips.includes(src) && ports.includes(Number(sport))) n++;
+  }
+  return n;
+}
+
+/**
+ * /proc/net/tcp states of a connection the task still owes something: being
+ * set up (SYN_RECV 03), open (ESTABLISHED 01, CLOSE_WAIT 08), or closed by
+ * the server with its last data or FIN not yet acknowledged (FIN_WAIT1 04,
+ * CLOSING 0B, LAST_ACK 09). A task stopped then could take the answer with
+ * it: packets still queued toward the bridge are dropped when its veth goes,
+ * and the client would hear nothing at all. FIN_WAIT2 and TIME_WAIT are done.
+ */
+const OWING = new Set([0x01, 0x03, 0x04, 0x08, 0x09, 0x0b]);
+
+/** TCP sockets on the local ports that still owe their client something (OWING), from the namespace of `pid`. */
 async function procConnections(pid: number, ports: number[]): Promise<number> {
   let n = 0;
   for (const f of ['tcp', 'tcp6']) {
@@ -140,7 +189,7 @@ async function procConnections(pid: number, ports: number[]): Promise<number> {
       if (cols.length < 4) continue;
       const port = parseInt(cols[1]!.split(':').pop()!, 16);
       const st = parseInt(cols[3]!, 16);
-      if ((st === 1 || st === 3) && ports.includes(port)) n++;
+      if (OWING.has(st) && ports.includes(port)) n++;
     }
   }
   return n;
@@ -982,9 +1031,10 @@ export class Controller {
     if (!ports.length || !obs.pid || !this.ready.has(t.ID)) return; // never took connections
     const until = Date.now() + Math.min(DRAIN_MAX_MS, stopGraceOf(t.Spec) / 1e6);
     await sleep(Math.min(DRAIN_SETTLE_MS, Math.max(0, until - Date.now())));
-    const count = this.o.connections ?? procConnections;
+    const count = this.o.connections ?? liveConnections;
+    const ips = Object.values(obs.addresses).map(ipOf);
     while (!this.closed && Date.now() < until) {
-      const n = await count(obs.pid, ports).catch(() => 0);
+      const n = await count(obs.pid, ports, ips).catch(() => 0);
       if (n === 0) return;
       await sleep(50);
     }

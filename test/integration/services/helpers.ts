@@ -216,7 +216,8 @@ export function requestLoop(c: Client, port: number): { stop(): Promise<string[]
       req.on('timeout', () => req.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })));
       req.on('error', (e) => res('fail ' + (e.code || e.message)));
     });
-    (async () => { while (!stopping) { console.log(await once()); await new Promise((r) => setTimeout(r, 20)); } })();`;
+    // A failure says when its request started and how long it took (to line it up with the daemon's log).
+    (async () => { while (!stopping) { const t0 = Date.now(); const r = await once(); console.log(r.startsWith('ok') ? r : r + ' at=' + t0 + ' took=' + (Date.now() - t0)); await new Promise((r) => setTimeout(r, 20)); } })();`;
   const p = spawn('ip', ['netns', 'exec', c.netns, process.execPath, '-e', js], { stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
