@@ -5,6 +5,7 @@
  */
 import { invalid } from '../base/errdefs.js';
 import { parseTimestamp } from '../engine/images.js';
+import type { LogOptions } from '../engine/services.js';
 import type { Query, Req, Res } from './server.js';
 import { versionBefore } from './version.js';
 
@@ -20,16 +21,10 @@ export function logTime(v: string | undefined): bigint | undefined {
   return BigInt(Math.round(parseTimestamp(v) * 1e6)) * 1000n;
 }
 
-export interface LogQuery {
-  stdout: boolean;
-  stderr: boolean;
-  follow: boolean;
-  timestamps: boolean;
-  details: boolean;
-  since?: bigint;
+/** A logs endpoint's query: the service logs' options, and `until` (containers' logs). */
+export interface LogQuery extends LogOptions {
+  /** ns since the epoch; later lines are left out. */
   until?: bigint;
-  /** The last n lines; undefined for all ("all", or a negative number, as Docker). */
-  tail?: number;
 }
 
 export function logQuery(q: Query): LogQuery {
