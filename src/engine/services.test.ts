@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { EngineError, notFound, type ErrorKind } from '../base/errdefs.js';
+import { notFound } from '../base/errdefs.js';
+import { engineError } from '../base/errdefs.test-support.js';
 import { Logger } from '../base/log.js';
 import { MemoryClusterStore } from '../service/memory-store.js';
 import type { LoadBalancer } from '../service/lb/balancer.js';
@@ -13,13 +14,7 @@ import { isUpToDate, NOT_MANAGER, parseAddr, serviceSpecWithDefaults, SwarmServi
 
 const quiet = new Logger({ write: () => undefined }, 'fatal');
 const f = (o: Record<string, string[]> = {}) => parseFilters(JSON.stringify(o));
-const fails = (kind: ErrorKind, message: string | RegExp) => (e: unknown) => {
-  assert.ok(e instanceof EngineError, String(e));
-  assert.equal(e.kind, kind);
-  if (typeof message === 'string') assert.equal(e.message, message);
-  else assert.match(e.message, message);
-  return true;
-};
+const fails = engineError;
 
 const lb: LoadBalancer = {
   reservePorts: async (_id, ports) => ports,

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { openDb, type Db } from '../base/db.js';
-import { EngineError, type ErrorKind } from '../base/errdefs.js';
+import { engineError } from '../base/errdefs.test-support.js';
 import { NodeHost } from '../base/host.js';
 import { Logger } from '../base/log.js';
 import { LocalDriver } from '../volume/local/local.js';
@@ -16,13 +16,7 @@ import { matchKVList } from './filters.js';
 
 const quiet = new Logger({ write: () => undefined }, 'fatal');
 const f = (o: Record<string, string[]> = {}) => parseFilters(JSON.stringify(o));
-const fails = (kind: ErrorKind, message: string | RegExp) => (e: unknown) => {
-  assert.ok(e instanceof EngineError, String(e));
-  assert.equal(e.kind, kind);
-  if (typeof message === 'string') assert.equal(e.message, message);
-  else assert.match(e.message, message);
-  return true;
-};
+const fails = engineError;
 
 describe('VolumeService', () => {
   let root: string;

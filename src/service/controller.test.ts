@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
 import { openDb } from '../base/db.js';
-import { EngineError, type ErrorKind } from '../base/errdefs.js';
+import { engineError } from '../base/errdefs.test-support.js';
 import { nullLogger } from '../base/log.js';
 import type { ClusterStore } from './cluster-store.js';
 import { Controller } from './controller.js';
@@ -13,12 +13,7 @@ import { MemoryClusterStore } from './memory-store.js';
 import { SqliteClusterStore } from './sqlite-store.js';
 import type { Node, ServiceSpec, Task, TaskSpec } from './types.js';
 
-const kind = (k: ErrorKind, msg?: RegExp) => (e: unknown) => {
-  assert.ok(e instanceof EngineError, `an EngineError, got ${String(e)}`);
-  assert.equal(e.kind, k, e.message);
-  if (msg) assert.match(e.message, msg);
-  return true;
-};
+const kind = engineError;
 
 async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, ms = 5000): Promise<T> {
   const end = Date.now() + ms;
