@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { api, PIER, startDaemon, type TestDaemon } from '../test/harness/daemon.js';
 import { freePort, startRegistry } from '../test/harness/docker-registry.js';
 import { dockerArchive, tarOf } from '../test/harness/tars.js';
-import { makeCerts } from '../test/harness/remote.js';
+import { generateCerts } from '../test/harness/certs.js';
 import { metric, type Bench } from './report.js';
 import { drain, hrnow, median, rotation, secondsSince } from './stats.js';
 import type { Subjects } from './subjects.js';
@@ -55,17 +55,17 @@ export const imageCopyBench: Bench<Subjects> = {
     let src: TestDaemon | undefined;
     let dst: TestDaemon | undefined;
     try {
-      const certs = makeCerts(join(work, 'certs'), ['127.0.0.1']);
+      const certs = generateCerts(join(work, 'certs'));
       const tcp = `tcp://127.0.0.1:${await freePort()}`;
       src = await startDaemon();
-      dst = await startDaemon({ args: ['-H', tcp, '--tlsverify', '--tlscacert', certs.ca, '--tlscert', certs.server.cert, '--tlskey', certs.server.key] });
+      dst = await startDaemon({ args: ['-H', tcp, '--tlsverify', '--tlscacert', certs.ca, '--tlscert', certs.serverCert, '--tlskey', certs.serverKey] });
       const layers = await Promise.all(Array.from({ length: 4 }, (_, i) => tarOf([{ name: `layer${i}.bin`, content: randomBytes(64 * MiB) }])));
       const imageMiB = layers.reduce((n, l) => n + l.length, 0) / MiB;
       const { tar } = await dockerArchive({ layers, repoTags: [TAG] });
       const load = await api(src.sock, 'POST', '/images/load?quiet=1', tar, { 'Content-Type': 'application/x-tar' });
       if (load.status !== 200 || load.text().includes('error')) throw new Error(`load: ${load.text()}`);
       o.progress(`image: 4 layers, ${imageMiB.toFixed(0)} MiB`);
-      const to = ['--to', tcp, '--to-tlscacert', certs.ca, '--to-tlscert', certs.client.cert, '--to-tlskey', certs.client.key];
+      const to = ['--to', tcp, '--to-tlscacert', certs.ca, '--to-tlscert', certs.cert, '--to-tlskey', certs.key];
       const samples: Record<string, number[]> = { 'image copy': [], 'push + pull': [], push: [], pull: [] };
       const sent: number[] = [];
       for (let round = 0; round < rounds; round++) {
