@@ -30,3 +30,6 @@ export class StreamError extends Error {
 }
 
 export const isNotFound = (e: unknown): boolean => e instanceof ApiError && e.status === 404;
+
+/** What the CLI prints for a failed call: an API error as docker words it ("Error response from daemon: …"), else the message. */
+export const errText = (e: unknown): string => (e instanceof ApiError ? e.toString() : (e as Error).message);

@@ -7,7 +7,7 @@ import { rename as fsRename, rm as fsRm } from 'node:fs/promises';
 import { once } from 'node:events';
 import { basename, dirname, join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { ApiError, isNotFound } from '../../client/errors.js';
+import { ApiError, errText, isNotFound } from '../../client/errors.js';
 import type { ContainerListItem, ContainerUpdateRequest, PortSummary } from '../../client/types.js';
 import { familiar, parseReference, trimNamed, name as refName, withDefaultTag } from '../../image/reference.js';
 import { formatHelp, goTime, StatusError, type CommandDef, type Ctx } from '../command.js';
@@ -216,7 +216,7 @@ async function eachContainer(ctx: Ctx, names: readonly string[], op: (name: stri
     if (e === undefined) ctx.out(`${n}\n`);
     else if (!onError?.(n, e)) {
       if (!(e instanceof Error)) throw e;
-      errs.push(e instanceof ApiError ? e.toString() : e.message);
+      errs.push(errText(e));
     }
   });
   if (errs.length) throw new StatusError(1, errs.join('\n'));

@@ -4,7 +4,7 @@
 // with docker's messages; everything else is the daemon's to judge.
 
 import { readFileSync } from 'node:fs';
-import { ApiError, isNotFound } from '../../client/errors.js';
+import { errText, isNotFound } from '../../client/errors.js';
 import type { EndpointSettings, IPAMConfig, NetworkCreateRequest, NetworkSummary } from '../../client/types.js';
 import { formatHelp, goTime, StatusError, type CommandDef, type Ctx } from '../command.js';
 import { check, toFilters, validateFilter, type FlagSpec, type FlagType, type ParsedFlags } from '../flags.js';
@@ -380,7 +380,7 @@ async function runInspect(ctx: Ctx, f: ParsedFlags): Promise<number> {
       raws.push((await client.networkInspectRaw(ref, { verbose: f.values['verbose'] === true })).trim());
     } catch (e) {
       if (!(e instanceof Error)) throw e;
-      errs.push(e instanceof ApiError ? e.toString() : e.message);
+      errs.push(errText(e));
     }
   }
   if (format === 'json') writeInspectJson(ctx.out, raws, errs);
@@ -412,7 +412,7 @@ async function runRm(ctx: Ctx, f: ParsedFlags): Promise<number> {
     } catch (e) {
       if (!(e instanceof Error)) throw e;
       if (force && isNotFound(e)) continue;
-      ctx.err(`${e instanceof ApiError ? e.toString() : e.message}\n`);
+      ctx.err(`${errText(e)}\n`);
       failed = true;
       continue;
     }

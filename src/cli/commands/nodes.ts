@@ -10,7 +10,8 @@ import { formatRows } from '../formatter.js';
 import { bytesSize } from '../units.js';
 import { validateLabel, kvMap } from './container-opts.js';
 import { goTimeString } from './networks.js';
-import { configFormat, errText, natural, prettyPrint, printTasks, psFlags, runSwarmInspect } from './services.js';
+import { configFormat, natural, prettyPrint, printTasks, psFlags, runSwarmInspect } from './services.js';
+import { errText } from '../../client/errors.js';
 import { check } from '../flags.js';
 import { selfNodeID } from './swarm.js';
 

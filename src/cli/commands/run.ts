@@ -8,7 +8,7 @@
 
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
-import { ApiError } from '../../client/errors.js';
+import { ApiError, errText } from '../../client/errors.js';
 import type { HijackedResponse } from '../../client/http.js';
 import type { ContainerCreateRequest, ContainerWaitResponse } from '../../client/types.js';
 import { familiar, name as refName, parseAnyReference, withDefaultTag, type Reference } from '../../image/reference.js';
@@ -48,7 +48,6 @@ export function clientConfig(env: Ctx['io']['env']): { detachKeys?: string; psFo
 /** --detach-keys, else the config file's detachKeys, else '' (the default ctrl-p,ctrl-q). */
 export const detachKeysOf = (ctx: Ctx, f: ParsedFlags) => (f.values['detach-keys'] as string) || clientConfig(ctx.io.env).detachKeys || '';
 
-const errText = (e: unknown) => (e instanceof ApiError ? e.toString() : (e as Error).message);
 
 function validatePull(v: string): string | undefined {
   if (['always', 'missing', 'never', ''].includes(v)) return undefined;

@@ -4,7 +4,7 @@
 // services-progress.ts; the task table here is shared with `node ps`.
 
 import { readFileSync } from 'node:fs';
-import { ApiError, isNotFound } from '../../client/errors.js';
+import { ApiError, errText, isNotFound } from '../../client/errors.js';
 import type { Client } from '../../client/client.js';
 import type { ServiceSpec, SwarmPortConfig, SwarmService, SwarmTask } from '../../client/types.js';
 import { familiar, parseReference, trimNamed, withTag } from '../../image/reference.js';
@@ -82,7 +82,6 @@ export function displayImage(image: string): string {
 }
 
 /** An error as the CLI prints it: a daemon's as "Error response from daemon: …", any other its message. */
-export const errText = (e: unknown) => (e instanceof ApiError ? e.toString() : (e as Error).message);
 
 /** The Warnings of a create/update response go to stderr, one a line. */
 function printWarnings(ctx: Ctx, w: readonly string[] | null | undefined): void {

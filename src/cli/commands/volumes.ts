@@ -2,7 +2,7 @@
 // flags, requests and output.
 
 import { readFileSync } from 'node:fs';
-import { ApiError } from '../../client/errors.js';
+import { errText } from '../../client/errors.js';
 import type { VolumeCreateRequest, VolumeSummary } from '../../client/types.js';
 import { formatHelp, StatusError, type CommandDef, type Ctx } from '../command.js';
 import { toFilters, validateFilter, type ParsedFlags } from '../flags.js';
@@ -178,7 +178,7 @@ async function runInspect(ctx: Ctx, f: ParsedFlags): Promise<number> {
       raws.push(volumeDocument(await client.volumeInspectRaw(name)));
     } catch (e) {
       if (!(e instanceof Error)) throw e;
-      errs.push(e instanceof ApiError ? e.toString() : e.message);
+      errs.push(errText(e));
     }
   }
   writeInspect(ctx.out, tmpl, raws, errs);
@@ -196,7 +196,7 @@ async function runRm(ctx: Ctx, f: ParsedFlags): Promise<number> {
       ctx.out(`${name}\n`);
     } catch (e) {
       if (!(e instanceof Error)) throw e;
-      errs.push(e instanceof ApiError ? e.toString() : e.message);
+      errs.push(errText(e));
     }
   }
   if (errs.length) throw new StatusError(1, errs.join('\n'));
