@@ -25,7 +25,7 @@ import { conflict, EngineError, invalid, notFound, notImplemented } from '../bas
 import type { Logger } from '../base/log.js';
 import type { EventBus } from './events.js';
 import { parseTimestamp } from './images.js';
-import { labelMatches, pruneLabelsMatch, type Filters } from './filters.js';
+import { matchKVList, pruneLabelsMatch, type Filters } from './filters.js';
 import type { ContainerStore } from './containers/store.js';
 import type { ContainerRecord } from './containers/record.js';
 import type { HostConfig } from '../runtime/container-config.js';
@@ -173,7 +173,7 @@ export class NetworkService implements BalancerNetworks {
       if (f.get('name').length && !f.get('name').some((p) => n.name.includes(p))) return false;
       if (f.get('scope').length && !f.get('scope').includes('local')) return false;
       if (f.get('type').length && !f.get('type').includes(n.predefined ? 'builtin' : 'custom')) return false;
-      if (f.get('label').length && !f.get('label').every((l) => labelMatches(n.labels, l))) return false;
+      if (!matchKVList(f.get('label'), n.labels)) return false;
       if (dangling !== undefined && dangling !== (!n.predefined && this.endpointsOf(n).length === 0)) return false;
       return true;
     });

@@ -16,7 +16,6 @@
  *   const nodeId = await swarm.init({ ListenAddr: '0.0.0.0:2377' });
  *   const { ID } = await swarm.createService(spec);
  */
-import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import os from 'node:os';
 import type { Writable } from 'node:stream';
@@ -25,14 +24,15 @@ import type { Logger } from '../base/log.js';
 import { streamLog } from '../runtime/logfile.js';
 import { rfc3339NanoFixed } from '../base/time.js';
 import type { ClusterStore, Op, StoreEvent } from '../service/cluster-store.js';
-import { Controller } from '../service/controller.js';
-import { checkLabels, taskSpecsDiffer } from '../service/spec.js';
+import { Controller, newId, randomBase36 } from '../service/controller.js';
+import { KeyedLock } from '../base/keyed-lock.js';
+import { checkLabels, DEFAULT_STOP_GRACE, taskSpecsDiffer, UPDATE_DEFAULTS } from '../service/spec.js';
 import type { LoadBalancer } from '../service/lb/balancer.js';
-import type { NetworkAttachmentConfig, Node, Service, ServiceSpec, Swarm, SwarmSpec, Task, UpdateConfig } from '../service/types.js';
+import { isEnded, type NetworkAttachmentConfig, type Node, type Service, type ServiceSpec, type Swarm, type SwarmSpec, type Task, type UpdateConfig } from '../service/types.js';
 import type { DistributionService } from '../distribution/service.js';
 import type { ContainerService } from './containers/service.js';
 import type { EventBus } from './events.js';
-import { labelMatches, type Filters } from './filters.js';
+import { matchKVList, type Filters } from './filters.js';
 import type { NetworkService } from './networks.js';
 import { ContainerExecutor, TASK_LABELS } from './task-executor.js';
 import { PIER_VERSION } from './system.js';
@@ -91,7 +91,8 @@ export class SwarmService {
   /** Last seen services and nodes, for the old/new attributes of update events. */
   private readonly seen = new Map<string, Service | Node>();
   private unwatch?: () => void;
-  private op: Promise<unknown> = Promise.resolve();
+  /** Swarm-wide changes (init, join, leave, update, node updates) one at a time. */
+  private readonly ops = new KeyedLock();
   private closed = false;
   /** Why the controller of an existing swarm did not start (shown by /info). */
   private error = '';
@@ -116,7 +117,7 @@ export class SwarmService {
     let node = nodes.find((n) => n.ManagerStatus?.Leader) ?? nodes[0];
     if (!node) {
       this.d.log.warn({ swarm: swarm.ID }, 'the swarm has no node record: making this node again');
-      node = await this.d.store.put('node', this.newNode(randomId(), { host: '127.0.0.1', port: MANAGER_PORT }, 'active'), { expect: 0 });
+      node = await this.d.store.put('node', this.newNode(newId(), { host: '127.0.0.1', port: MANAGER_PORT }, 'active'), { expect: 0 });
     } else {
       // What this machine is may have changed since (memory, CPUs, Pier's version).
       node = await this.d.store.put('node', { ...node, Description: this.description(), Status: { ...node.Status, State: 'ready' } }, { expect: node.Version.Index });
@@ -207,14 +208,14 @@ export class SwarmService {
       if (!['active', 'pause', 'drain'].includes(availability)) throw invalid(`invalid availability "${availability}": use active, pause or drain`);
       const spec = swarmSpecWithDefaults(req.Spec ?? {});
       const now = new Date().toISOString();
-      const fingerprint = base36(randomBytes(32), 50);
+      const fingerprint = randomBase36(32, 50);
       const swarm: Swarm = {
-        ID: randomId(), Version: { Index: 0 }, CreatedAt: now, UpdatedAt: now, Spec: spec,
+        ID: newId(), Version: { Index: 0 }, CreatedAt: now, UpdatedAt: now, Spec: spec,
         TLSInfo: { TrustRoot: '', CertIssuerSubject: '', CertIssuerPublicKey: '' },
         RootRotationInProgress: false, DefaultAddrPool: pools, SubnetSize: subnetSize, DataPathPort: dataPathPort,
         JoinTokens: { Worker: joinToken(fingerprint), Manager: joinToken(fingerprint) },
       };
-      const node = this.newNode(randomId(), addr, availability);
+      const node = this.newNode(newId(), addr, availability);
       // Anything left of an earlier swarm (a leave interrupted by a crash) goes with the new one's creation.
       await this.d.store.txn([...(await this.deleteAll()), { op: 'put', kind: 'swarm', obj: swarm, expect: 0 }, { op: 'put', kind: 'node', obj: node, expect: 0 }]);
       this.swarm = await this.d.store.get('swarm', swarm.ID);
@@ -249,7 +250,7 @@ export class SwarmService {
       if (!spec || typeof spec !== 'object') throw invalid('the request body must be a swarm spec');
       checkSwarmSpec(spec);
       if (spec.EncryptionConfig?.AutoLockManagers) throw notImplemented(NO_AUTOLOCK);
-      const fingerprint = cur.JoinTokens.Worker.split('-')[2] ?? base36(randomBytes(32), 50);
+      const fingerprint = cur.JoinTokens.Worker.split('-')[2] ?? randomBase36(32, 50);
       const next: Swarm = {
         ...cur,
         Spec: swarmSpecWithDefaults(spec),
@@ -321,8 +322,8 @@ export class SwarmService {
       if (f.get('name').length && !f.get('name').some((p) => (n.Spec.Name || n.Description.Hostname).startsWith(p) || n.Description.Hostname.startsWith(p))) return false;
       if (f.get('role').length && !f.get('role').includes(n.Spec.Role)) return false;
       if (f.get('membership').length && !f.get('membership').includes('accepted')) return false;
-      if (f.get('node.label').length && !f.get('node.label').every((l) => labelMatches(n.Spec.Labels, l))) return false;
-      if (f.get('label').length && !f.get('label').every((l) => labelMatches(n.Description.Engine.Labels ?? {}, l))) return false;
+      if (!matchKVList(f.get('node.label'), n.Spec.Labels)) return false;
+      if (!matchKVList(f.get('label'), n.Description.Engine.Labels)) return false;
       return true;
     });
   }
@@ -374,22 +375,13 @@ export class SwarmService {
     const out = all.filter((s) => {
       if (f.get('id').length && !f.get('id').some((p) => s.ID.startsWith(p))) return false;
       if (f.get('name').length && !f.get('name').some((p) => s.Spec.Name.startsWith(p))) return false;
-      if (f.get('label').length && !f.get('label').every((l) => labelMatches(s.Spec.Labels ?? {}, l))) return false;
+      if (!matchKVList(f.get('label'), s.Spec.Labels)) return false;
       if (f.get('mode').length && !f.get('mode').includes(s.Spec.Mode?.Global ? 'global' : 'replicated')) return false;
       return true;
     });
     if (!withStatus) return out;
-    const withCounts = await Promise.all(
-      out.map(async (s) => {
-        try {
-          return { ...s, ServiceStatus: await ctl.status(s.ID) };
-        } catch (e) {
-          if (isKind(e, 'not-found')) return undefined; // removed since it was listed
-          throw e;
-        }
-      }),
-    );
-    return withCounts.filter((s): s is Service & { ServiceStatus: NonNullable<Service['ServiceStatus']> } => !!s);
+    const counts = await ctl.statuses(out);
+    return out.map((s) => ({ ...s, ServiceStatus: counts.get(s.ID)! }));
   }
 
   async createService(spec: ServiceSpec | undefined): Promise<{ ID: string; Warnings: string[] }> {
@@ -445,7 +437,7 @@ export class SwarmService {
         if (t.Name) names.push(t.Name);
         if (!f.get('name').some((p) => names.some((n) => n.startsWith(p)))) return false;
       }
-      if (f.get('label').length && !f.get('label').every((l) => labelMatches(t.Labels ?? {}, l))) return false;
+      if (!matchKVList(f.get('label'), t.Labels)) return false;
       if (f.get('desired-state').length && !f.get('desired-state').some((d) => desiredStateMatches(t, d))) return false;
       if (upToDate && (!svc || !isUpToDate(t, svc))) return false;
       return true;
@@ -553,9 +545,7 @@ export class SwarmService {
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.op.then(fn, fn);
-    this.op = run.catch(() => undefined);
-    return run;
+    return this.ops.run('swarm', fn);
   }
 
   private async startController(): Promise<void> {
@@ -695,14 +685,16 @@ export function serviceSpecWithDefaults(spec: ServiceSpec): ServiceSpec {
   const s = structuredClone(spec);
   const t = (s.TaskTemplate ??= { ContainerSpec: { Image: '' } });
   const cs = (t.ContainerSpec ??= { Image: '' });
-  cs.StopGracePeriod ??= 10e9;
+  cs.StopGracePeriod ??= DEFAULT_STOP_GRACE;
   cs.DNSConfig ??= {};
   t.Resources ??= {};
   t.Resources.Limits ??= {};
   t.Resources.Reservations ??= {};
   t.RestartPolicy = { Condition: 'any', Delay: 5e9, MaxAttempts: 0, ...defined(t.RestartPolicy) };
   t.Placement ??= {};
-  const upd = (u: UpdateConfig | undefined): UpdateConfig => ({ Parallelism: 1, FailureAction: 'pause', Monitor: 5e9, MaxFailureRatio: 0, Order: 'stop-first', ...defined(u) });
+  // swarm's defaults, but Delay (0) is left out when unset, as swarmkit shows it
+  const { Delay: _zero, ...shown } = UPDATE_DEFAULTS;
+  const upd = (u: UpdateConfig | undefined): UpdateConfig => ({ ...shown, ...defined(u) });
   s.UpdateConfig = upd(s.UpdateConfig);
   s.RollbackConfig = upd(s.RollbackConfig);
   s.EndpointSpec = { Mode: 'vip', ...defined(s.EndpointSpec) };
@@ -731,8 +723,8 @@ function nonZero<T extends object>(o: T | undefined): Partial<T> {
 }
 
 function desiredStateMatches(t: Task, want: string): boolean {
-  if (want === 'running') return ['new', 'allocated', 'pending', 'assigned', 'accepted', 'preparing', 'ready', 'starting', 'running'].includes(t.DesiredState);
-  if (want === 'shutdown') return ['shutdown', 'complete', 'failed', 'rejected', 'remove', 'orphaned'].includes(t.DesiredState);
+  if (want === 'running') return !isEnded(t.DesiredState);
+  if (want === 'shutdown') return isEnded(t.DesiredState);
   return t.DesiredState === want;
 }
 
@@ -771,15 +763,8 @@ function diff(attrs: Record<string, string>, key: string, before: string, after:
 
 // ---- identities and addresses ----------------------------------------------------------------
 
-function base36(b: Buffer, width: number): string {
-  return BigInt('0x' + b.toString('hex')).toString(36).padStart(width, '0');
-}
-
-/** Swarm's object IDs: 128 random bits in base 36, 25 characters. */
-export const randomId = (): string => base36(randomBytes(16), 25);
-
 /** SWMTKN-1-<the swarm's fingerprint>-<secret>, the form `docker swarm join --token` takes. */
-const joinToken = (fingerprint: string): string => `SWMTKN-1-${fingerprint}-${randomId()}`;
+const joinToken = (fingerprint: string): string => `SWMTKN-1-${fingerprint}-${newId()}`;
 
 const isUnspecified = (h: string) => h === '0.0.0.0' || h === '::' || h === '';
 

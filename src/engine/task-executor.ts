@@ -25,6 +25,7 @@ import type { Service, Task } from '../service/types.js';
 import type { ContainerService } from './containers/service.js';
 import type { ContainerRecord } from './containers/record.js';
 import { noProgress } from './progress.js';
+import { DEFAULT_STOP_GRACE } from '../service/spec.js';
 
 export const TASK_LABELS = {
   nodeId: 'com.docker.swarm.node.id',
@@ -185,7 +186,7 @@ export function containerFor(task: Task, service: Service): { name: string; conf
   if (cs.User) config.User = cs.User;
   if (cs.Hostname) config.Hostname = expand(cs.Hostname);
   if (cs.StopSignal) config.StopSignal = cs.StopSignal;
-  config.StopTimeout = Math.ceil((cs.StopGracePeriod ?? 10e9) / 1e9);
+  config.StopTimeout = Math.ceil((cs.StopGracePeriod ?? DEFAULT_STOP_GRACE) / 1e9);
   if (cs.Healthcheck) config.Healthcheck = { ...cs.Healthcheck };
 
   const hc: HostConfig = { RestartPolicy: { Name: 'no' } };

@@ -48,16 +48,14 @@ import {
   isGlobal, networksOf, normalizeSpec, replicasOf, restartPolicyOf, stopGraceOf, taskSpecsDiffer, validateSpec,
 } from './spec.js';
 import { OUT_OF_SEQUENCE } from './store-common.js';
-import { TASK_STATES, type Node, type PortConfig, type Service, type ServiceSpec, type Task, type TaskState } from './types.js';
-import { holdsSlot, isEnded, isLiveDesired, Updater, type UpdaterHost } from './updater.js';
+import { isEnded, stateIndex, type Node, type PortConfig, type Service, type ServiceSpec, type Task, type TaskState } from './types.js';
+import { holdsSlot, isLiveDesired, Updater, type UpdaterHost } from './updater.js';
 
 export interface ControllerOptions {
   nodeId: string;
   log: Logger;
   /** swarm's TaskHistoryRetentionLimit (default 5): ended tasks kept per slot. */
   historyLimit?: number;
-  /** A name for a service created without one (swarm makes one up); default `service_<random>`. */
-  randomName?: () => string;
   /** The readiness gate's check that ip:port accepts a TCP connection (default: node:net connect, 250 ms timeout). */
   probe?: (ip: string, port: number) => Promise<boolean>;
   /** ms between full passes over every service and task, the safety net under the event-driven work (default 1000). */
@@ -72,14 +70,12 @@ export interface ControllerOptions {
   connections?: (pid: number, ports: number[], ips: string[]) => Promise<number>;
 }
 
-/** Swarm's object IDs: 128 random bits in base 36, 25 characters of [a-z0-9]. */
-export function newId(): string {
-  let n = 0n;
-  for (const b of randomBytes(16)) n = (n << 8n) | BigInt(b);
-  return n.toString(36).padStart(25, '0');
-}
+/** `bytes` random bytes in base 36, padded to `width` characters of [a-z0-9] (swarm's IDs and token parts). */
+export const randomBase36 = (bytes: number, width: number): string => BigInt('0x' + randomBytes(bytes).toString('hex')).toString(36).padStart(width, '0');
 
-const IDX = (s: TaskState) => TASK_STATES.indexOf(s);
+/** Swarm's object IDs: 128 random bits in base 36, 25 characters. */
+export const newId = (): string => randomBase36(16, 25);
+
 const now = () => new Date().toISOString();
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref?.());
 
@@ -305,7 +301,7 @@ export class Controller {
       if (cid && !t.Status.ContainerStatus?.ContainerID) {
         // Died between creating the container and recording it: record it now.
         await this.mutateTask(t.ID, (x) => ({ ...x, Status: { ...x.Status, ContainerStatus: { ContainerID: cid, PID: 0, ExitCode: 0 } } }));
-      } else if (!cid && IDX(t.Status.State) >= IDX('starting')) {
+      } else if (!cid && stateIndex(t.Status.State) >= stateIndex('starting')) {
         await this.endTask(t.ID, 'failed', { err: 'task: container removed' });
       }
       const obs = cid ? this.exec.observe(cid) : undefined;
@@ -366,7 +362,7 @@ export class Controller {
 
   /** Validates, checks name, image, ports and VIPs, stores the service and starts its tasks. */
   async createService(input: ServiceSpec): Promise<Service> {
-    const named = input && typeof input === 'object' && !input.Name ? { ...input, Name: this.o.randomName?.() ?? `service_${newId().slice(0, 10)}` } : input;
+    const named = input && typeof input === 'object' && !input.Name ? { ...input, Name: `service_${newId().slice(0, 10)}` } : input;
     validateSpec(named);
     const spec = normalizeSpec(named);
     return this.createLock.run('create', async () => {
@@ -572,16 +568,23 @@ export class Controller {
     throw notFound(`task ${ref} not found`);
   }
 
-  /** For `service ls`: running tasks, desired tasks, completed tasks. */
+  /** One service's running, desired and completed tasks. */
   async status(serviceId: string): Promise<{ RunningTasks: number; DesiredTasks: number; CompletedTasks: number }> {
     const svc = await this.store.get('service', serviceId);
     if (!svc) throw notFound(`service ${serviceId} not found`);
-    const tasks = (await this.store.list('task')).filter((t) => t.ServiceID === serviceId);
-    return {
-      RunningTasks: tasks.filter((t) => t.Status.State === 'running' && t.DesiredState === 'running').length,
-      DesiredTasks: replicasOf(svc.Spec),
-      CompletedTasks: tasks.filter((t) => t.DesiredState === 'complete' && t.Status.State === 'complete').length,
-    };
+    return (await this.statuses([svc])).get(svc.ID)!;
+  }
+
+  /** For `service ls`: each service's running, desired and completed tasks, from one read of the tasks. */
+  async statuses(services: readonly Service[]): Promise<Map<string, { RunningTasks: number; DesiredTasks: number; CompletedTasks: number }>> {
+    const out = new Map(services.map((s) => [s.ID, { RunningTasks: 0, DesiredTasks: replicasOf(s.Spec), CompletedTasks: 0 }]));
+    for (const t of await this.store.list('task')) {
+      const c = out.get(t.ServiceID);
+      if (!c) continue;
+      if (t.Status.State === 'running' && t.DesiredState === 'running') c.RunningTasks++;
+      if (t.DesiredState === 'complete' && t.Status.State === 'complete') c.CompletedTasks++;
+    }
+    return out;
   }
 
   // ---------------------------------------------------------------- cache and events
@@ -705,7 +708,7 @@ export class Controller {
   /** Moves the task's observed state forward (never back), with message and extras. */
   private async advance(id: string, state: TaskState, message: string, extra: Partial<Task['Status']> = {}, more: Partial<Task> = {}): Promise<Task | undefined> {
     return this.mutateTask(id, (t) => {
-      if (IDX(state) <= IDX(t.Status.State)) return undefined;
+      if (stateIndex(state) <= stateIndex(t.Status.State)) return undefined;
       return { ...t, ...more, Status: { ...t.Status, ...extra, State: state, Message: message, Timestamp: now() } };
     });
   }
@@ -836,7 +839,7 @@ export class Controller {
         // 3. a task the node no longer takes (drain, constraints no longer met) leaves it;
         //    its replacement waits, pending, until the node takes it
         for (const t of ts) {
-          if (t.DesiredState === 'running' && live(t) && IDX(t.Status.State) >= IDX('assigned') && mustLeave(t.Spec, node)) {
+          if (t.DesiredState === 'running' && live(t) && stateIndex(t.Status.State) >= stateIndex('assigned') && mustLeave(t.Spec, node)) {
             t.DesiredState = 'shutdown';
             changed.add(t);
             this.log.info({ service: svc.Spec.Name, slot, task: t.ID, availability: node.Spec.Availability }, 'the node no longer takes this task: shutting it down');
@@ -1197,11 +1200,17 @@ export class Controller {
 
   private balanced(): BalancedService[] {
     const out: BalancedService[] = [];
+    const backendTasks = new Map<string, Task[]>();
+    for (const t of this.tasks.values()) {
+      if (!this.isBackend(t)) continue;
+      const list = backendTasks.get(t.ServiceID);
+      if (list) list.push(t);
+      else backendTasks.set(t.ServiceID, [t]);
+    }
     for (const s of this.services.values()) {
       if (this.removing.has(s.ID)) continue;
       const backends: Backend[] = [];
-      for (const t of this.tasksOf(s.ID)) {
-        if (!this.isBackend(t)) continue;
+      for (const t of backendTasks.get(s.ID) ?? []) {
         const cid = t.Status.ContainerStatus!.ContainerID;
         const addrs = this.exec.observe(cid)?.addresses ?? {};
         backends.push({ taskId: t.ID, containerId: cid, ips: Object.fromEntries(Object.entries(addrs).map(([n, a]) => [n, ipOf(a)])) });

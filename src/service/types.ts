@@ -156,6 +156,10 @@ export const TASK_STATES = [
   'complete', 'shutdown', 'failed', 'rejected', 'remove', 'orphaned',
 ] as const;
 export type TaskState = (typeof TASK_STATES)[number];
+/** A state's place in TASK_STATES: tasks only move forward. */
+export const stateIndex = (s: TaskState): number => TASK_STATES.indexOf(s);
+/** Past running: complete, shutdown, failed, rejected, remove, orphaned. */
+export const isEnded = (s: TaskState): boolean => stateIndex(s) > stateIndex('running');
 
 export interface TaskStatus {
   Timestamp: string;

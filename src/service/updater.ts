@@ -23,10 +23,8 @@
  */
 import type { Logger } from '../base/log.js';
 import { taskSpecsDiffer, updateConfigOf } from './spec.js';
-import { TASK_STATES, type Service, type Task, type TaskState } from './types.js';
+import { isEnded, type Service, type Task, type TaskState } from './types.js';
 
-const IDX = (s: TaskState) => TASK_STATES.indexOf(s);
-export const isEnded = (s: TaskState): boolean => IDX(s) > IDX('running');
 /** Desired states of a task that holds its slot: starting, running, or waiting out a restart delay. */
 export const isLiveDesired = (s: TaskState): boolean => s === 'running' || s === 'ready';
 /** A task that keeps its slot from being filled again: live, or done for good (a completed task of restart policy none/on-failure). */
