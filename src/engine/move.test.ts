@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createBody } from './move.js';
+import { createBody, imageRefOnTarget } from './move.js';
 import { remoteError } from './image-copy.js';
 import { ApiError } from '../client/errors.js';
 import { EngineError } from '../base/errdefs.js';
@@ -30,7 +30,16 @@ describe('container move: the create request for the target', () => {
     assert.deepEqual(b.NetworkingConfig.EndpointsConfig, { front: { Aliases: ['api'], IPAMConfig: { IPv4Address: '10.9.0.5' } } });
   });
 
-  it('names the image by ID when the target knows the name as another image', () => {
+  it('names the image by ID when the target knows the name as another image, or not at all', async () => {
+    const target = (images: Record<string, string>) => ({
+      imageInspect: async (ref: string) => {
+        if (!(ref in images)) throw new ApiError(404, `No such image: ${ref}`);
+        return { Id: images[ref]! } as never;
+      },
+    });
+    assert.equal(await imageRefOnTarget(rec, target({ 'app:1': 'sha256:abc' })), 'app:1', 'the same image there: its name');
+    assert.equal(await imageRefOnTarget(rec, target({ 'app:1': 'sha256:other' })), 'sha256:abc', 'another image there: the ID');
+    assert.equal(await imageRefOnTarget(rec, target({})), 'sha256:abc', 'not there: the ID');
     assert.equal(createBody(rec, 'sha256:abc').Image, 'sha256:abc');
     assert.equal(rec.config.Image, 'app:1', 'the record is not changed');
   });

@@ -102,7 +102,7 @@ export class ContainerMover {
       const img = await copyImage(this.svc.images, this.archives, target, c.image, progress, { log });
       sent.Image = img.bytes;
       step(`Image sent: ${img.layersSent} of ${img.layersTotal} layers, ${img.bytes} bytes`, { bytes: img.bytes });
-      const imageRef = await this.imageRefOnTarget(c, target);
+      const imageRef = await imageRefOnTarget(c, target);
 
       for (const n of plan.createNetworks) {
         const id = await this.createNetwork(target, n);
@@ -256,12 +256,6 @@ export class ContainerMover {
   // ---- parts ---------------------------------------------------------------------------------
 
   /** The name the container's image has on the target: the one it was created with when that means the same image there. */
-  private async imageRefOnTarget(c: ContainerRecord, target: Client): Promise<string> {
-    const asGiven = c.config.Image ?? c.imageName;
-    const there = await target.imageInspect(asGiven).catch(() => undefined);
-    return there?.Id === c.image ? asGiven : c.image;
-  }
-
   /** Makes a user-defined network there like this one; with the same subnet when it can, else the target's choice. */
   private async createNetwork(target: Client, name: string): Promise<string> {
     const n = this.svc.o.networks.inspect(name) as { Driver?: string; Internal?: boolean; Attachable?: boolean; EnableIPv6?: boolean; Options?: Record<string, string>; Labels?: Record<string, string>; IPAM?: { Driver?: string; Config?: object[]; Options?: Record<string, string> | null } };
@@ -365,6 +359,17 @@ export function createBody(c: ContainerRecord, image: string): ContainerConfig &
     };
   }
   return { ...c.config, Image: image, HostConfig: { ...c.hostConfig }, NetworkingConfig: { EndpointsConfig: endpoints } };
+}
+
+/**
+ * The image reference for the create on the target: the name the container
+ * was made with when that name means the same image there, else the image's
+ * ID (the name may be another image on the target, or not there at all).
+ */
+export async function imageRefOnTarget(c: Pick<ContainerRecord, 'config' | 'imageName' | 'image'>, target: Pick<Client, 'imageInspect'>): Promise<string> {
+  const asGiven = c.config.Image ?? c.imageName;
+  const there = await target.imageInspect(asGiven).catch(() => undefined);
+  return there?.Id === c.image ? asGiven : c.image;
 }
 
 /**

@@ -87,6 +87,10 @@ describe('contexts, shared with the docker CLI', { skip }, () => {
     assert.match(ok(pier(['context', 'ls']), 'ls'), /^NAME\s+DESCRIPTION\s+DOCKER ENDPOINT\s+ERROR\n(.*\n)*docker-tls \*\s+tcp:\/\/127\.0\.0\.1:\d+/);
     // -H (and PIER_HOST/DOCKER_HOST) override the context; -H with --context is refused, as docker.
     assert.equal(ok(pier(['-H', d.host, 'version', '--format', '{{.Client.Version}}']), '-H over context').trim().length > 0, true);
+    // …and it is -H that is used, not the context: an address nobody answers fails, naming it.
+    const dead = pier(['-H', 'tcp://127.0.0.1:1', 'ps']);
+    assert.equal(dead.code, 1);
+    assert.match(dead.stderr, /127\.0\.0\.1:1\b/);
     const both = pier(['-H', d.host, '--context', 'docker-tls', 'ps']);
     assert.equal(both.code, 1);
     assert.equal(both.stderr, 'conflicting options: cannot specify both --host and --context\n');

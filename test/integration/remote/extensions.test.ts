@@ -8,7 +8,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { startDaemon, api, type TestDaemon } from '../../harness/daemon.js';
 import { busyboxImage, containerSkip, create } from '../../harness/containers.js';
 import { dockerArchive, sha, tarOf } from '../../harness/tars.js';
@@ -71,9 +71,12 @@ describe('daemon-to-daemon extensions (target side)', { skip }, () => {
 
     // A symlink out of the volume, then a file through it: resolved inside the volume.
     const evil = await tarOf([{ name: 'esc', type: 'symlink', linkname: outside }, { name: 'esc/pwned', content: 'x' }, { name: '../../../../pwned2', content: 'y' }]);
-    await put('/volumes/extvol/archive', evil);
+    const evilPut = await put('/volumes/extvol/archive', evil);
     assert.equal(existsSync(join(outside, 'pwned')), false, 'a tar entry wrote outside the volume');
-    assert.equal(existsSync('/pwned2'), false);
+    // Where "../../../../pwned2" would land if it were not kept inside: four levels above the volume's data.
+    assert.equal(existsSync(resolve(mp, '../../../../pwned2')), false, 'a tar entry climbed out of the volume');
+    assert.equal(evilPut.status, 400, 'the climbing entry is refused');
+    assert.match(evilPut.text(), /"\.\.\/\.\.\/\.\.\/\.\.\/pwned2\\?" is outside of/);
     assert.equal((await put('/volumes/nosuchvol/archive', good)).status, 404);
   });
 
