@@ -16,11 +16,12 @@ import { createHash } from 'node:crypto';
 import { existsSync, promises as fs, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { DEFAULT_HOST } from '../client/client.js';
 
 export type Env = Record<string, string | undefined>;
 
 export const DEFAULT_CONTEXT = 'default';
-export const DEFAULT_HOST = 'unix:///run/pier/pier.sock';
+export { DEFAULT_HOST };
 export const DEFAULT_DESCRIPTION = 'Current DOCKER_HOST based configuration';
 /** docker's context name rule. */
 export const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.+-]+$/;

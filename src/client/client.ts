@@ -17,7 +17,7 @@ import type {
   ExecInspect, FilesystemChange, Filters, HistoryItem, ImageDeleteItem, ImageInspect, ImagesPruneReport,
   ImageSummary, Info, JSONMessage, PathStat, Ping, ServerVersion,
 } from './types.js';
-import type { VolumeCreateRequest, VolumeListResponse, VolumeSummary, VolumesPruneReport } from './types.js';
+import type { RemoteTarget, VolumeCreateRequest, VolumeListResponse, VolumeSummary, VolumesPruneReport } from './types.js';
 import type { NetworkConnectRequest, NetworkCreateRequest, NetworkCreateResponse, NetworkSummary, NetworksPruneReport } from './types.js';
 import type {
   NodeSpec, ServiceCreateResponse, ServiceSpec, ServiceUpdateResponse, SwarmInfo, SwarmInitRequest, SwarmNode, SwarmService, SwarmSpec, SwarmTask,
@@ -621,11 +621,11 @@ export class Client {
 
   // --- daemon to daemon (Pier extensions): JSON message streams; the daemon sends to Target itself
 
-  containerMove(id: string, body: { Target: object; Force?: boolean }): Promise<HttpResponse> {
+  containerMove(id: string, body: { Target: RemoteTarget; Force?: boolean }): Promise<HttpResponse> {
     return this.request('POST', `${cpath(id)}/move`, { body });
   }
 
-  imageCopy(name: string, body: { Target: object }): Promise<HttpResponse> {
+  imageCopy(name: string, body: { Target: RemoteTarget }): Promise<HttpResponse> {
     return this.request('POST', `/images/${encodeName(name)}/copy`, { body });
   }
 

@@ -847,3 +847,11 @@ export interface SwarmInitRequest {
   DefaultAddrPool: string[];
   SubnetSize: number;
 }
+
+/** The target of a container move or image copy (Pier's extensions), as the API carries it: the CLI resolves a context to this. */
+export interface RemoteTarget {
+  /** tcp://IP:PORT (or unix:///path, for a daemon on this machine). */
+  Host: string;
+  /** PEM text; absent for a plain connection. */
+  TLS?: { CA?: string; Cert?: string; Key?: string; SkipVerify?: boolean } | null;
+}

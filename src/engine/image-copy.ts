@@ -23,23 +23,20 @@ import { EngineError, invalid, messageOf, unavailable } from '../base/errdefs.js
 import type { Logger } from '../base/log.js';
 import { Client, jsonMessages, readAll, type TlsOptions } from '../client/client.js';
 import { ApiError } from '../client/errors.js';
+import type { RemoteTarget } from '../client/types.js';
 import type { ImageArchives } from './archives.js';
 import type { ImageService } from './images.js';
 import { progressBar, throttled, type Progress } from './progress.js';
 
-/** The target of a copy or move as the API carries it (the CLI resolves a context to this). */
-export interface RemoteTarget {
-  /** tcp://IP:PORT (or unix:///path, for a daemon on this machine). */
-  Host: string;
-  /** PEM text; absent for a plain connection. */
-  TLS?: { CA?: string; Cert?: string; Key?: string; SkipVerify?: boolean } | null;
-}
+export type { RemoteTarget };
 
 const CONNECT_TIMEOUT_MS = 10_000;
 
 /** A client of the target daemon, once it has answered a ping (reachable, TLS accepted). */
 export async function connectTarget(t: RemoteTarget | undefined): Promise<Client> {
   if (!t || typeof t.Host !== 'string' || !t.Host) throw invalid('no target daemon given: set Target.Host (tcp://IP:PORT)');
+  // The daemon does not dial ssh on a client's say-so (it would run ssh as itself, with its own keys).
+  if (/^ssh:\/\//.test(t.Host)) throw invalid(`invalid target ${t.Host}: a daemon reaches another daemon over tcp:// (with TLS) or unix://, not ssh://`);
   let client: Client;
   try {
     const tls: TlsOptions | undefined = t.TLS ? { verify: !t.TLS.SkipVerify, ...(t.TLS.CA ? { ca: t.TLS.CA } : {}), ...(t.TLS.Cert ? { cert: t.TLS.Cert } : {}), ...(t.TLS.Key ? { key: t.TLS.Key } : {}) } : undefined;

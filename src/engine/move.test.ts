@@ -1,7 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createBody, imageRefOnTarget } from './move.js';
-import { remoteError } from './image-copy.js';
+import { connectTarget, remoteError } from './image-copy.js';
+import { throttled } from './progress.js';
+import { engineError } from '../base/errdefs.test-support.js';
 import { ApiError } from '../client/errors.js';
 import { EngineError } from '../base/errdefs.js';
 import type { ContainerRecord } from './containers/record.js';
@@ -83,5 +85,21 @@ describe('a transfer to a target that goes silent', () => {
     } finally {
       server.close();
     }
+  });
+});
+
+describe('the target address', () => {
+  it('is tcp:// or unix://: the daemon does not dial ssh:// for a client', async () => {
+    await assert.rejects(connectTarget({ Host: 'ssh://root@10.0.0.2' }), engineError('invalid', /not ssh:\/\//));
+    await assert.rejects(connectTarget({ Host: '' }), engineError('invalid', /no target daemon given/));
+  });
+});
+
+describe('progress while sending', () => {
+  it('of unknown size is throttled too (one message per interval)', () => {
+    const seen: number[] = [];
+    const report = throttled((m) => seen.push((m as { progressDetail: { current: number } }).progressDetail.current), 'Sending', 'x', 0, 60_000);
+    for (let n = 1; n <= 5; n++) report(n);
+    assert.deepEqual(seen, [1]);
   });
 });

@@ -35,7 +35,7 @@ import type { Readable } from 'node:stream';
 import { conflict, EngineError, invalid, isKind, messageOf } from '../base/errdefs.js';
 import type { Logger } from '../base/log.js';
 import type { Client } from '../client/client.js';
-import { ApiError } from '../client/errors.js';
+import { ApiError, isNotFound } from '../client/errors.js';
 import { writeDiff } from '../archive/diff.js';
 import { applyLayer } from '../archive/apply.js';
 import { LogHistoryError, logFiles, readLogHistory, writeLogHistory } from '../runtime/logfile.js';
@@ -46,7 +46,7 @@ import { ZERO_TIME, type ContainerRecord } from './containers/record.js';
 import { skipOf, withDiff, withRootfs } from './containers/filesystem.js';
 import type { ImageArchives } from './archives.js';
 import { connectTarget, copyImage, remoteError, sendTar, type RemoteTarget } from './image-copy.js';
-import { progressBar, type Progress } from './progress.js';
+import { throttled, type Progress } from './progress.js';
 
 const PREDEFINED_NETWORKS = new Set(['bridge', 'host', 'none', 'default']);
 
@@ -231,18 +231,18 @@ export class ContainerMover {
       if (other.Name === `/${c.name}`)
         throw conflict(`the target ${target.host} already has a container named ${c.name} (${other.Id.slice(0, 12)}): remove or rename it there first`);
     } catch (e) {
-      if (!(e instanceof ApiError && e.status === 404)) throw e instanceof EngineError ? e : remoteError(target.host, what, e);
+      if (!(isNotFound(e))) throw e instanceof EngineError ? e : remoteError(target.host, what, e);
     }
     for (const n of plan.networks) {
       const exists = await target.networkInspectRaw(n).then(() => true, (e: unknown) => {
-        if (e instanceof ApiError && e.status === 404) return false;
+        if (isNotFound(e)) return false;
         throw remoteError(target.host, what, e);
       });
       if (!exists) plan.createNetworks.push(n);
     }
     for (const v of plan.namedVolumes) {
       const exists = await target.volumeInspectRaw(v).then(() => true, (e: unknown) => {
-        if (e instanceof ApiError && e.status === 404) return false;
+        if (isNotFound(e)) return false;
         throw remoteError(target.host, what, e);
       });
       if (!exists) continue;
@@ -275,16 +275,9 @@ export class ContainerMover {
 
   /** Streams `tar` to the target with progress; returns the bytes sent. */
   private async send(target: Client, what: string, tar: Readable, method: string, path: string, progress: Progress, log: Logger): Promise<number> {
-    let last = 0;
-    const id = what.slice(0, 40);
     log.info({ what }, 'move: sending');
-    // The size is not known beforehand, so throttled()'s final-message rule (current ≥ total) cannot apply.
-    const bytes = await sendTar(target, `sending ${what}`, tar, method, path, (n) => {
-      const now = Date.now();
-      if (now - last < 200) return;
-      last = now;
-      progress({ status: 'Sending', id, progressDetail: { current: n, total: 0 }, progress: progressBar(n, 0) });
-    });
+    // The size is not known beforehand: total 0.
+    const bytes = await sendTar(target, `sending ${what}`, tar, method, path, throttled(progress, 'Sending', what.slice(0, 40), 0, 200));
     progress({ status: `Sent ${what}: ${bytes} bytes` });
     log.info({ what, bytes }, 'move: sent');
     return bytes;

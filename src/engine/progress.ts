@@ -28,12 +28,16 @@ export function progressBar(current: number, total: number): string {
   return `[${bar}] ${human(current).padStart(8)}/${human(total)}`;
 }
 
-/** A throttled per-item progress reporter (at most one message per interval per id). */
+/**
+ * A throttled per-item progress reporter: at most one message per interval
+ * per id, and always the one that reaches `total`. With a total of 0 (size
+ * not known beforehand) every message is throttled.
+ */
 export function throttled(p: Progress, status: string, id: string, total: number, everyMs = 100): (current: number) => void {
   let last = 0;
   return (current: number) => {
     const now = Date.now();
-    if (now - last < everyMs && current < total) return;
+    if (now - last < everyMs && (total <= 0 || current < total)) return;
     last = now;
     p({ status, id, progressDetail: { current, total }, progress: progressBar(current, total) });
   };

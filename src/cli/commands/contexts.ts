@@ -5,6 +5,7 @@
 import { createReadStream, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
+import { parseHost } from '../../client/client.js';
 import { formatHelp, StatusError, type CommandDef, type Ctx } from '../command.js';
 import { parseBool, type ParsedFlags } from '../flags.js';
 import { formatRows, goJSON, indentJSON, parseTemplate, writeInspect } from '../formatter.js';
@@ -51,11 +52,16 @@ export function parseDockerOpt(s: string): Record<string, string> {
   return out;
 }
 
-/** unix://, tcp://, ssh:// (docker's schemes; ssh only reaches a daemon through `pier system dial-stdio`). */
+/** unix://, tcp://, ssh:// (docker's schemes; ssh only reaches a daemon through `pier system dial-stdio`), as the client will read it. */
 function checkHost(h: string): string {
-  if (/^unix:\/\/.+/.test(h) || /^ssh:\/\/.+/.test(h)) return h;
-  if (/^tcp:\/\/(\[[0-9a-fA-F:.]+\]|[^:/\s]+)(:\d{1,5})?\/?$/.test(h)) return h;
-  throw new StatusError(1, `unable to create docker endpoint config: unable to parse docker host \`${h}\`: use unix:///path, tcp://HOST:PORT or ssh://[USER@]HOST`);
+  let ok = /^(unix|tcp|ssh):\/\/./.test(h);
+  try {
+    if (ok) parseHost(h);
+  } catch {
+    ok = false;
+  }
+  if (!ok) throw new StatusError(1, `unable to create docker endpoint config: unable to parse docker host \`${h}\`: use unix:///path, tcp://HOST:PORT or ssh://[USER@]HOST`);
+  return h;
 }
 
 const expandHome = (p: string) => (p.startsWith('~/') ? homedir() + p.slice(1) : p);

@@ -12,18 +12,9 @@ import { StatusError, type CommandDef, type Ctx } from '../command.js';
 import type { ParsedFlags } from '../flags.js';
 import { displayJSONMessages } from '../jsonmessage.js';
 import { loadContext } from '../contexts.js';
+import type { RemoteTarget } from '../../client/types.js';
 
-interface TargetTls {
-  CA?: string;
-  Cert?: string;
-  Key?: string;
-  SkipVerify: boolean;
-}
-
-interface Target {
-  Host: string;
-  TLS?: TargetTls;
-}
+type TargetTls = NonNullable<RemoteTarget['TLS']>;
 
 /** PEM text given either as such or as a file's path. */
 async function pem(v: string | Buffer | undefined, what: string): Promise<string | undefined> {
@@ -44,7 +35,7 @@ async function targetTls(ca: string | Buffer | undefined, cert: string | Buffer 
 }
 
 /** --to: a context's name, or a daemon address with its TLS files in the --to-tls* flags. */
-async function resolveTarget(ctx: Ctx, f: ParsedFlags): Promise<Target> {
+async function resolveTarget(ctx: Ctx, f: ParsedFlags): Promise<RemoteTarget> {
   const to = String(f.values['to'] ?? '').trim();
   if (!to) throw new StatusError(1, `"${ctx.path}" requires --to CONTEXT: the context (or tcp://HOST:PORT) of the daemon to send to`);
   if (to.includes('://')) {
@@ -58,7 +49,6 @@ async function resolveTarget(ctx: Ctx, f: ParsedFlags): Promise<Target> {
   } catch (e) {
     throw new StatusError(1, (e as Error).message);
   }
-  if (!c.host) throw new StatusError(1, `context "${to}" has no daemon address`);
   if (!c.tls) return { Host: c.host };
   return { Host: c.host, TLS: await targetTls(c.tls.ca, c.tls.cert, c.tls.key, !c.tls.verify) };
 }
