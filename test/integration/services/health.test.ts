@@ -3,29 +3,17 @@
  * passed yet ("starting") gets none of the requests through the published
  * port, and it joins the rotation once it turns healthy.
  */
-import { describe, it, before, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { cli, containerSkip, endAll, waitFor } from '../../harness/containers.js';
-import type { NetDaemon } from '../networks/helpers.js';
-import { clientNetns, freePort, hostnameOf, removeClients, REPLICA_ARGS, requests, startSwarmDaemon, taskContainers, uniqueName, type Client } from './helpers.js';
+import { containerSkip, waitFor } from '../../harness/containers.js';
+import { freePort, hostnameOf, REPLICA_ARGS, requests, swarmSuite, taskContainers, uniqueName } from './helpers.js';
 
 const skip = containerSkip({ docker: true });
 
 describe('service health and the balancer', { skip }, () => {
-  let d: NetDaemon;
-  let client: Client;
-  const { ok } = cli(() => d.host);
+  const swarm = swarmSuite({ client: true });
+  const { ok } = swarm;
   const health = (id: string) => ok('inspect', '-f', '{{.State.Health.Status}}', id).trim();
-
-  before(async () => {
-    d = await startSwarmDaemon();
-    client = clientNetns();
-  });
-  after(async () => {
-    removeClients();
-    await endAll();
-    await d?.cleanup();
-  });
 
   it('a replica still starting (healthcheck not passed) gets no requests; once healthy it gets its share', async () => {
     const web = uniqueName('ready');
@@ -37,7 +25,7 @@ describe('service health and the balancer', { skip }, () => {
       '-e', 'SLOT={{.Task.Slot}}', '--health-cmd', 'test -f /tmp/ready', '--health-interval', '200ms', '--health-retries', '3', '--health-start-period', '5m',
       '-p', `${port}:80`, 'busybox:latest', 'sh', '-c', script);
     const ids = await waitFor('two task containers', () => {
-      const l = taskContainers(d.host, web);
+      const l = taskContainers(swarm.d.host, web);
       return l.length === 2 ? l : undefined;
     }, 60_000, 250);
     const bySlot = new Map(ids.map((id) => [ok('inspect', '-f', '{{index .Config.Labels "com.docker.swarm.task.name"}}', id).trim().split('.')[1], id]));
@@ -46,20 +34,20 @@ describe('service health and the balancer', { skip }, () => {
     await waitFor('slot 1 healthy', () => health(ready) === 'healthy', 30_000, 100);
     assert.equal(health(later), 'starting');
 
-    await waitFor('the published port to answer', async () => ((await client.get(port)) !== undefined ? true : undefined), 15_000, 250);
-    const before = await requests(client, port, 12);
+    await waitFor('the published port to answer', async () => ((await swarm.client.get(port)) !== undefined ? true : undefined), 15_000, 250);
+    const before = await requests(swarm.client, port, 12);
     assert.equal(before.filter((a) => a === undefined).length, 0, `every request answered: ${JSON.stringify(before)}`);
-    assert.deepEqual([...new Set(before.map((a) => a!.host))], [hostnameOf(d.host, ready)], 'only the healthy replica answered');
+    assert.deepEqual([...new Set(before.map((a) => a!.host))], [hostnameOf(swarm.d.host, ready)], 'only the healthy replica answered');
 
     ok('exec', later, 'touch', '/tmp/ready');
     await waitFor('slot 2 healthy', () => health(later) === 'healthy', 30_000, 100);
     const hosts = await waitFor('both replicas to answer', async () => {
-      const seen = new Set((await requests(client, port, 6)).map((a) => a?.host));
+      const seen = new Set((await requests(swarm.client, port, 6)).map((a) => a?.host));
       return seen.size === 2 && !seen.has(undefined) ? seen : undefined;
     }, 30_000, 100);
-    assert.deepEqual([...hosts].sort(), [hostnameOf(d.host, ready), hostnameOf(d.host, later)].sort());
+    assert.deepEqual([...hosts].sort(), [hostnameOf(swarm.d.host, ready), hostnameOf(swarm.d.host, later)].sort());
 
     ok('service', 'rm', web);
-    await waitFor('the task containers to go', () => taskContainers(d.host, web, true).length === 0, 30_000, 250);
+    await waitFor('the task containers to go', () => taskContainers(swarm.d.host, web, true).length === 0, 30_000, 250);
   });
 });

@@ -10,10 +10,11 @@
  * by a process exit hook as a last resort, so a failed test leaves no netns or
  * veth behind.
  */
+import { after, before } from 'node:test';
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { api, type TestDaemon } from '../../harness/daemon.js';
-import { busyboxImage, cli, docker, waitFor } from '../../harness/containers.js';
+import { busyboxImage, cli, docker, endAll, waitFor } from '../../harness/containers.js';
 import { run, startNetDaemon, type NetDaemon } from '../networks/helpers.js';
 
 export { freePort, holdPort } from '../networks/helpers.js';
@@ -40,6 +41,42 @@ export async function startSwarmDaemon(o: { root?: string; net?: NetDaemon['net'
   }
 }
 
+/** A describe's swarm: its daemon (replaced by a test that restarts it), its client, and the docker CLI bound to the daemon. */
+export interface SwarmSuite {
+  d: NetDaemon;
+  client: Client;
+  ok: ReturnType<typeof cli>['ok'];
+  dk: ReturnType<typeof cli>['dk'];
+}
+
+/**
+ * Registers the hooks every service test file needs: before its tests a
+ * daemon in swarm mode (and with `client`, a client namespace); after them,
+ * even when they failed, `teardown`, then the clients, the CLIs still running
+ * and the daemon are gone.
+ *
+ *   const s = swarmSuite({ client: true });
+ *   it('…', async () => { s.ok('service', 'ls'); await requests(s.client, port, 3); });
+ */
+export function swarmSuite(o: { client?: boolean; teardown?: (s: SwarmSuite) => void } = {}): SwarmSuite {
+  const s = {} as SwarmSuite;
+  Object.assign(s, cli(() => s.d.host));
+  before(async () => {
+    s.d = await startSwarmDaemon();
+    if (o.client) s.client = clientNetns();
+  });
+  after(async () => {
+    try {
+      if (s.d) o.teardown?.(s);
+    } finally {
+      if (o.client) removeClients();
+      await endAll();
+      await s.d?.cleanup();
+    }
+  });
+  return s;
+}
+
 /** `docker swarm init` unless the daemon is a manager already. */
 export async function ensureSwarm(d: TestDaemon): Promise<void> {
   const info = (await api(d.sock, 'GET', `${V}/info`)).json<{ Swarm?: { LocalNodeState?: string; ControlAvailable?: boolean } }>();
@@ -55,6 +92,9 @@ export async function ensureSwarm(d: TestDaemon): Promise<void> {
  * "host=<hostname> version=<$VERSION or 1>" and writes "client=<REMOTE_ADDR>"
  * to the container's log (pid 1's stdout). SIGTERM ends it at once.
  */
+/** A task that idles and ends at once on SIGTERM (sleep as pid 1 would wait out the grace period). */
+export const IDLE = ['sh', '-c', 'trap "exit 0" TERM; sleep 600 & wait'];
+
 export const REPLICA_ARGS = [
   'sh', '-c',
   [

@@ -6,24 +6,22 @@
  * node that stops meeting it loses the tasks; a malformed constraint is
  * refused.
  */
-import { describe, it, before, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { cli, containerSkip, endAll, waitFor } from '../../harness/containers.js';
-import type { NetDaemon } from '../networks/helpers.js';
-import { converged, servicePs, startSwarmDaemon, taskContainers, uniqueName } from './helpers.js';
+import { containerSkip, waitFor } from '../../harness/containers.js';
+import { converged, IDLE, servicePs, type SwarmSuite, swarmSuite, taskContainers, uniqueName } from './helpers.js';
 
 const skip = containerSkip({ docker: true });
-const IDLE = ['sh', '-c', 'trap "exit 0" TERM; sleep 600 & wait'];
 
 describe('services: node availability and placement constraints', { skip }, () => {
-  let d: NetDaemon;
-  const { dk, ok } = cli(() => d.host);
+  const swarm = swarmSuite({ teardown: ({ ok }: SwarmSuite) => ok('node', 'update', '--availability', 'active', 'self') });
+  const { dk, ok } = swarm;
   /** The wanted tasks of a service once all of them are pending with this error. */
   const allPending = async (svc: string, n: number, err: string) => {
     let rows: ReturnType<typeof servicePs> = [];
     try {
       return await waitFor(`${n} pending tasks of ${svc} (${err})`, () => {
-        rows = servicePs(d.host, svc, ['--filter', 'desired-state=running']);
+        rows = servicePs(swarm.d.host, svc, ['--filter', 'desired-state=running']);
         return rows.length === n && rows.every((r) => r.current === 'Pending' && r.error === JSON.stringify(err)) && rows; // the CLI quotes the error
       }, 30_000, 200);
     } catch (e) {
@@ -31,30 +29,21 @@ describe('services: node availability and placement constraints', { skip }, () =
     }
   };
 
-  before(async () => {
-    d = await startSwarmDaemon();
-  });
-  after(async () => {
-    ok('node', 'update', '--availability', 'active', 'self');
-    await endAll();
-    await d?.cleanup();
-  });
-
   it('drain stops the tasks and holds their slots pending; active runs them again', async () => {
     const web = uniqueName('drain');
     ok('service', 'create', '--detach', '--no-resolve-image', '--name', web, '--replicas', '2', 'busybox:latest', ...IDLE);
-    await converged(d.host, web, 2);
+    await converged(swarm.d.host, web, 2);
     ok('node', 'update', '--availability', 'drain', 'self');
     assert.equal(ok('node', 'ls', '--format', '{{.Availability}}'), 'Drain\n');
     await allPending(web, 2, 'no suitable node (1 node not available for new tasks)');
-    await waitFor('no task container running', () => taskContainers(d.host, web).length === 0, 30_000, 200);
-    const shut = servicePs(d.host, web, ['--filter', 'desired-state=shutdown']);
+    await waitFor('no task container running', () => taskContainers(swarm.d.host, web).length === 0, 30_000, 200);
+    const shut = servicePs(swarm.d.host, web, ['--filter', 'desired-state=shutdown']);
     assert.equal(shut.filter((r) => r.current === 'Shutdown').length, 2, JSON.stringify(shut));
     assert.match(ok('service', 'ls', '--format', '{{.Name}} {{.Replicas}}', '--filter', `name=${web}`), / 0\/2\n$/);
 
     ok('node', 'update', '--availability', 'active', 'self');
-    assert.equal((await converged(d.host, web, 2)).length, 2);
-    const rows = servicePs(d.host, web, ['--filter', 'desired-state=running']);
+    assert.equal((await converged(swarm.d.host, web, 2)).length, 2);
+    const rows = servicePs(swarm.d.host, web, ['--filter', 'desired-state=running']);
     assert.deepEqual(rows.map((r) => [r.current, r.error]), [['Running', ''], ['Running', '']]);
     ok('service', 'rm', web);
   });
@@ -63,15 +52,15 @@ describe('services: node availability and placement constraints', { skip }, () =
     const zoned = uniqueName('zoned');
     ok('service', 'create', '--detach', '--no-resolve-image', '--name', zoned, '--replicas', '2', '--constraint', 'node.labels.zone==a', 'busybox:latest', ...IDLE);
     await allPending(zoned, 2, 'no suitable node (scheduling constraints not satisfied on 1 node)');
-    assert.deepEqual(taskContainers(d.host, zoned, true), [], 'no container for a task not scheduled');
+    assert.deepEqual(taskContainers(swarm.d.host, zoned, true), [], 'no container for a task not scheduled');
 
     ok('node', 'update', '--label-add', 'zone=a', 'self');
-    await converged(d.host, zoned, 2);
+    await converged(swarm.d.host, zoned, 2);
     ok('node', 'update', '--label-rm', 'zone', 'self');
     await allPending(zoned, 2, 'no suitable node (scheduling constraints not satisfied on 1 node)');
-    await waitFor('no task container running', () => taskContainers(d.host, zoned).length === 0, 30_000, 200);
+    await waitFor('no task container running', () => taskContainers(swarm.d.host, zoned).length === 0, 30_000, 200);
     ok('service', 'update', '--detach', '--constraint-rm', 'node.labels.zone==a', zoned);
-    await converged(d.host, zoned, 2);
+    await converged(swarm.d.host, zoned, 2);
     ok('service', 'rm', zoned);
   });
 

@@ -6,13 +6,14 @@
  * themselves. A host-mode port belongs to the task's container, and `service
  * ps` shows it.
  */
-import { describe, it, before, after } from 'node:test';
+import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { api } from '../../harness/daemon.js';
-import { cli, containerSkip, endAll, waitFor } from '../../harness/containers.js';
-import type { NetDaemon } from '../networks/helpers.js';
+import { containerSkip, waitFor } from '../../harness/containers.js';
 import { bodyAt } from '../networks/helpers.js';
-import { converged, freePort, loggedClients, parseWho, REPLICA_ARGS, startSwarmDaemon, taskContainers, uniqueName, V, WHO } from './helpers.js';
+import {
+  converged, freePort, loggedClients, parseWho, REPLICA_ARGS, swarmSuite, taskContainers, uniqueName, V, WHO,
+} from './helpers.js';
 
 const skip = containerSkip({ docker: true });
 
@@ -23,31 +24,26 @@ function answers(out: string): string[] {
 }
 
 describe('service names and VIPs inside the network', { skip }, () => {
-  let d: NetDaemon;
-  const { ok } = cli(() => d.host);
+  const swarm = swarmSuite();
+  const { ok } = swarm;
   const net = uniqueName('svcnet');
   let caller: string;
   let callerIp: string;
 
   before(async () => {
-    d = await startSwarmDaemon();
     ok('network', 'create', net);
     caller = ok('run', '-d', '--network', net, 'busybox:latest', 'sleep', '600').trim();
     callerIp = ok('inspect', '-f', `{{(index .NetworkSettings.Networks "${net}").IPAddress}}`, caller).trim();
   });
-  after(async () => {
-    await endAll();
-    await d?.cleanup();
-  });
 
   const taskIps = (svc: string) =>
-    taskContainers(d.host, svc).map((c) => ok('inspect', '-f', `{{(index .NetworkSettings.Networks "${net}").IPAddress}}`, c).trim()).sort();
+    taskContainers(swarm.d.host, svc).map((c) => ok('inspect', '-f', `{{(index .NetworkSettings.Networks "${net}").IPAddress}}`, c).trim()).sort();
 
   it('vip: the name is the VIP, tasks.<name> every replica; requests to the name reach all three, each seeing the caller\'s address', async () => {
     const web = uniqueName('web');
     ok('service', 'create', '--detach', '--no-resolve-image', '--name', web, '--replicas', '3', '--stop-grace-period', '1s', '--network', net, 'busybox:latest', ...REPLICA_ARGS);
-    const ids = await converged(d.host, web, 3);
-    const svc = (await api(d.sock, 'GET', `${V}/services/${web}`)).json();
+    const ids = await converged(swarm.d.host, web, 3);
+    const svc = (await api(swarm.d.sock, 'GET', `${V}/services/${web}`)).json();
     assert.equal(svc.Endpoint.VirtualIPs.length, 1);
     const [vip, prefix] = String(svc.Endpoint.VirtualIPs[0].Addr).split('/');
     assert.match(prefix!, /^\d+$/, 'the VIP is shown with its prefix length, as swarm shows it');
@@ -66,14 +62,14 @@ describe('service names and VIPs inside the network', { skip }, () => {
     // Nothing rewrote the source: every replica logged the calling container's own address.
     for (const c of ids) assert.deepEqual([...new Set(loggedClients(ok('logs', c)))], [callerIp]);
     ok('service', 'rm', web);
-    await waitFor('the task containers to go', () => taskContainers(d.host, web, true).length === 0, 30_000, 250);
+    await waitFor('the task containers to go', () => taskContainers(swarm.d.host, web, true).length === 0, 30_000, 250);
   });
 
   it('dnsrr: the name resolves to the replicas themselves, and there is no VIP', async () => {
     const rr = uniqueName('rr');
     ok('service', 'create', '--detach', '--no-resolve-image', '--name', rr, '--replicas', '2', '--stop-grace-period', '1s', '--endpoint-mode', 'dnsrr', '--network', net, 'busybox:latest', ...REPLICA_ARGS);
-    await converged(d.host, rr, 2);
-    const svc = (await api(d.sock, 'GET', `${V}/services/${rr}`)).json();
+    await converged(swarm.d.host, rr, 2);
+    const svc = (await api(swarm.d.sock, 'GET', `${V}/services/${rr}`)).json();
     assert.equal(svc.Endpoint.VirtualIPs ?? undefined, undefined);
     const want = taskIps(rr);
     await waitFor('the name to resolve to both replicas', () => JSON.stringify(answers(ok('exec', caller, 'nslookup', rr, '127.0.0.11'))) === JSON.stringify(want), 15_000, 100);
@@ -84,7 +80,7 @@ describe('service names and VIPs inside the network', { skip }, () => {
     const hp = uniqueName('hostport');
     const port = await freePort();
     ok('service', 'create', '--detach', '--no-resolve-image', '--name', hp, '--stop-grace-period', '1s', '--publish', `mode=host,target=80,published=${port}`, 'busybox:latest', ...REPLICA_ARGS);
-    const [id] = await converged(d.host, hp, 1);
+    const [id] = await converged(swarm.d.host, hp, 1);
     assert.equal(ok('port', id!).trim(), `80/tcp -> 0.0.0.0:${port}`);
     const body = await waitFor('the host port to answer', () => bodyAt(port, WHO), 15_000, 100);
     assert.equal(parseWho(body)?.host, ok('inspect', '-f', '{{.Config.Hostname}}', id!).trim());
