@@ -4,18 +4,21 @@
  * tcp://127.0.0.1:PORT --tlsverify, certificates from `pier tls generate`),
  * and `pier ps` and `pier run --rm busybox true` are timed through the CLI on
  * each transport, interleaved. The issue's goal: mTLS ≤ 1.2× the socket.
- * The docker CLI on both transports is a reference.
+ * The docker CLI on both transports is a reference. A last series times
+ * single API requests within one process (one Client per transport, its TLS
+ * session kept), which is what a program using the API pays per request.
  *
  * The "pier"/"docker" columns here are "mTLS"/"unix socket".
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { PIER, startDaemon, type TestDaemon } from '../test/harness/daemon.js';
+import { Client } from '../src/client/client.js';
 import { busyboxImage } from '../test/harness/containers.js';
 import { dockerCli } from '../test/harness/dockerd.js';
 import { freePort, generateCerts } from '../test/harness/certs.js';
 import { metric, type Bench } from './report.js';
-import { drain, median, percentile, rotation } from './stats.js';
+import { drain, hrnow, median, percentile, rotation, secondsSince } from './stats.js';
 import { runCmd } from './containers.js';
 import { cliEnv, type Subjects } from './subjects.js';
 
@@ -64,6 +67,22 @@ export const remoteBench: Bench<Subjects> = {
           await drain();
         }
       }
+      // Single requests in one process: GET /version, the transports alternating, after one untimed each.
+      const clients = {
+        'request @mTLS': new Client({ host: tcp, tls: { ca: readFileSync(certs.ca, 'utf8'), cert: readFileSync(certs.cert, 'utf8'), key: readFileSync(certs.key, 'utf8'), verify: true } }),
+        'request @unix': new Client({ host: d.host }),
+      };
+      for (const [name, c] of Object.entries(clients)) {
+        await c.serverVersion();
+        samples[name] = [];
+      }
+      for (let i = 0; i < rounds * 10; i++) {
+        for (const [name, c] of rotation(Object.entries(clients), i)) {
+          const t0 = hrnow();
+          await c.serverVersion();
+          samples[name]!.push(secondsSince(t0) * 1000);
+        }
+      }
       const med = (n: string) => median(samples[n]!);
       const p90 = (n: string) => percentile(samples[n]!, 90);
       o.progress(series.map((x) => `${x.name} ${med(x.name).toFixed(1)} ms`).join(', '));
@@ -75,9 +94,10 @@ export const remoteBench: Bench<Subjects> = {
           metric({ name: '`pier run --rm` median', unit: 'ms', ...labels, pier: med('pier run --rm @mTLS'), docker: med('pier run --rm @unix'), goal: { on: 'ratio', max: 1.2 } }),
           metric({ name: '`pier run --rm` p90', unit: 'ms', ...labels, pier: p90('pier run --rm @mTLS'), docker: p90('pier run --rm @unix') }),
           metric({ name: '`docker ps` median (reference)', unit: 'ms', ...labels, pier: med('docker ps @mTLS'), docker: med('docker ps @unix') }),
+          metric({ name: 'one API request (GET /version) in one process, median', unit: 'ms', ...labels, pier: med('request @mTLS'), docker: med('request @unix') }),
         ],
         samples,
-        notes: [`${rounds} interleaved rounds; one pierd listening on ${d.host} and ${tcp} (--tlsverify, EC P-256 certificates, TLS 1.3); each CLI run is a new process and a new TLS handshake`],
+        notes: [`${rounds} interleaved rounds; one pierd listening on ${d.host} and ${tcp} (--tlsverify, EC P-256 certificates, TLS 1.3); each CLI run is a new process and a new TLS handshake`, `${rounds * 10} single requests per transport from one Client each, alternating (the TLS session resumed)`],
       };
     } finally {
       await d?.cleanup();
