@@ -143,7 +143,7 @@ export class Daemon {
       cgroupMode: detectCgroupMode(),
       cgroupParent: cfg.cgroupParent,
       initPath: cfg.initPath,
-      liveRestore: cfg.liveRestore,
+      get liveRestore() { return cfg.liveRestore; }, // reloadable
       networks,
       volumes,
       // Read at each create, so that a reload's log-driver/log-opts reach new containers.
@@ -379,7 +379,6 @@ export class Daemon {
     }
     const c = this.cfg;
     this.log.setLevel(c.logLevel);
-    if (this.containers) this.containers.o.liveRestore = c.liveRestore;
     if (c.metricsAddr !== wasMetrics && this.metricsListener) {
       await this.metricsListener.stop();
       if (c.metricsAddr) {

@@ -611,7 +611,7 @@ export class NetworkService implements BalancerNetworks {
         const c = this.containers.get(id);
         if (c?.hostConfig.Dns?.length) return c.hostConfig.Dns;
         if (this.o.dns.length) return this.o.dns;
-        return hostResolvers();
+        return hostResolvConf().nameservers;
       },
     };
   }
@@ -817,9 +817,3 @@ function untilTime(v: string): number {
     throw invalid(`invalid filter 'until=${v}': use a timestamp or a duration such as 24h`);
   }
 }
-
-/** The host's name servers (loopback ones too: the embedded server forwards from the host). */
-export function hostResolvers(): string[] {
-  return hostResolvConf().nameservers;
-}
-
