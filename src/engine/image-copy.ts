@@ -54,6 +54,21 @@ export async function connectTarget(t: RemoteTarget | undefined): Promise<Client
   return client;
 }
 
+/**
+ * Which of these layers (indexes into diffIds) the target lacks, by Pier's
+ * POST /images/layers/missing; undefined when the target is not a Pier
+ * daemon (it does not know the extension).
+ */
+export async function missingLayers(target: Client, diffIds: readonly string[], what: string): Promise<number[] | undefined> {
+  try {
+    const r = await target.json<{ Missing: number[] }>('POST', '/images/layers/missing', { body: { DiffIds: diffIds } });
+    return Array.isArray(r?.Missing) ? r.Missing.filter((i) => Number.isInteger(i) && i >= 0 && i < diffIds.length) : diffIds.map((_, i) => i);
+  } catch (e) {
+    if (e instanceof ApiError && [404, 405, 501].includes(e.status)) return undefined;
+    throw remoteError(target.host, what, e);
+  }
+}
+
 /** An error the target answered, kept as its kind, worded as coming from there. */
 export function remoteError(host: string, what: string, e: unknown): EngineError {
   if (e instanceof ApiError) {
@@ -160,16 +175,9 @@ export async function copyImage(
   const diffIds = v.config.rootfs.diff_ids;
   const short = hexOf(rec.id).slice(0, 12);
   // Which layers the target lacks; a daemon without Pier's extension gets them all.
-  let missing: number[];
-  let partial = true;
-  try {
-    const r = await target.json<{ Missing: number[] }>('POST', '/images/layers/missing', { body: { DiffIds: diffIds } });
-    missing = Array.isArray(r?.Missing) ? r.Missing.filter((i) => Number.isInteger(i) && i >= 0 && i < diffIds.length) : diffIds.map((_, i) => i);
-  } catch (e) {
-    if (!(e instanceof ApiError) || ![404, 405, 501].includes(e.status)) throw remoteError(target.host, `copying image ${name}`, e);
-    missing = diffIds.map((_, i) => i);
-    partial = false;
-  }
+  const asked = await missingLayers(target, diffIds, `copying image ${name}`);
+  const partial = asked !== undefined;
+  const missing = asked ?? diffIds.map((_, i) => i);
   const need = new Set(missing);
   const omit = new Set<string>();
   let total = 0;

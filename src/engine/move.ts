@@ -35,7 +35,7 @@ import type { Readable } from 'node:stream';
 import { conflict, EngineError, invalid, isKind, messageOf } from '../base/errdefs.js';
 import type { Logger } from '../base/log.js';
 import type { Client } from '../client/client.js';
-import { ApiError, isNotFound } from '../client/errors.js';
+import { isNotFound } from '../client/errors.js';
 import { writeDiff } from '../archive/diff.js';
 import { applyLayer } from '../archive/apply.js';
 import { LogHistoryError, logFiles, readLogHistory, writeLogHistory } from '../runtime/logfile.js';
@@ -45,7 +45,7 @@ import type { ContainerHold, ContainerService } from './containers/service.js';
 import { ZERO_TIME, type ContainerRecord } from './containers/record.js';
 import { skipOf, withDiff, withRootfs } from './containers/filesystem.js';
 import type { ImageArchives } from './archives.js';
-import { connectTarget, copyImage, remoteError, sendTar, type RemoteTarget } from './image-copy.js';
+import { connectTarget, copyImage, missingLayers, remoteError, sendTar, type RemoteTarget } from './image-copy.js';
 import { throttled, type Progress } from './progress.js';
 
 const PREDEFINED_NETWORKS = new Set(['bridge', 'host', 'none', 'default']);
@@ -221,11 +221,8 @@ export class ContainerMover {
   private async preflight(c: ContainerRecord, target: Client, plan: Plan, force: boolean): Promise<void> {
     const what = `moving container ${c.name}`;
     // The volume and writable-layer uploads are Pier extensions: another daemon would fail halfway.
-    await target.json('POST', '/images/layers/missing', { body: { DiffIds: [] } }).catch((e: unknown) => {
-      if (e instanceof ApiError && [404, 405, 501].includes(e.status))
-        throw invalid(`the target ${target.host} is not a Pier daemon: moving a container needs Pier's extensions there (pier image copy works with any daemon)`);
-      throw remoteError(target.host, what, e);
-    });
+    if ((await missingLayers(target, [], what)) === undefined)
+      throw invalid(`the target ${target.host} is not a Pier daemon: moving a container needs Pier's extensions there (pier image copy works with any daemon)`);
     try {
       const other = await target.containerInspect(c.name);
       if (other.Name === `/${c.name}`)
