@@ -400,19 +400,14 @@ export class SwarmService {
     if (version === undefined) throw invalid('invalid service version: the version query parameter is required');
     if (o.rollback && o.rollback !== 'previous') throw invalid(`unrecognized rollback option ${o.rollback}`);
     if (o.registryAuthFrom && !['spec', 'previous-spec'].includes(o.registryAuthFrom)) throw invalid(`unsupported registryAuthFrom value: ${o.registryAuthFrom}`);
-    const cur = await ctl.getService(ref);
     const rollback = o.rollback === 'previous';
-    if (rollback && !cur.PreviousSpec) throw invalid(`service ${cur.Spec.Name} does not have a previous spec`);
-    // A rollback goes back to the previous spec whatever the body says (the CLI sends the current one).
-    const next = rollback ? cur.PreviousSpec! : this.prepare(spec);
-    const r = await ctl.updateService(cur.ID, version, next, { rollback });
+    // A rollback goes back to the previous spec whatever the body says (the CLI sends the current one): the controller takes it.
+    const r = await ctl.updateService(ref, version, rollback ? ({} as ServiceSpec) : this.prepare(spec), { rollback });
     return { Warnings: r.Warnings ?? [] };
   }
 
   async removeService(ref: string): Promise<void> {
-    const ctl = this.ctl();
-    const s = await ctl.getService(ref);
-    await ctl.removeService(s.ID);
+    await this.ctl().removeService(ref);
   }
 
   // ---- /tasks --------------------------------------------------------------------------------

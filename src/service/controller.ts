@@ -404,13 +404,13 @@ export class Controller {
   }
 
   /**
-   * `version` is the Version.Index the client read (stale: conflict "update
+   * `ref` is an ID, name or ID prefix; `version` is the Version.Index the client read (stale: conflict "update
    * out of sequence"). With rollback the previous spec comes back (and the
    * current one becomes the previous). A change of replicas alone scales;
    * a change to the task template starts a rolling update.
    */
-  async updateService(id: string, version: number, input: ServiceSpec, o: { rollback?: boolean } = {}): Promise<{ Warnings: string[] }> {
-    const svc = await this.getService(id);
+  async updateService(ref: string, version: number, input: ServiceSpec, o: { rollback?: boolean } = {}): Promise<{ Warnings: string[] }> {
+    const svc = await this.getService(ref);
     if (this.removing.has(svc.ID)) throw conflict(`service ${svc.Spec.Name} is being removed`);
     if (svc.Version.Index !== version) throw conflict(OUT_OF_SEQUENCE);
     let spec: ServiceSpec;
