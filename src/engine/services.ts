@@ -26,7 +26,7 @@ import { rfc3339NanoFixed } from '../base/time.js';
 import type { ClusterStore, Op, StoreEvent } from '../service/cluster-store.js';
 import { Controller, newId, randomBase36 } from '../service/controller.js';
 import { KeyedLock } from '../base/keyed-lock.js';
-import { checkLabels, DEFAULT_STOP_GRACE, taskSpecsDiffer, UPDATE_DEFAULTS } from '../service/spec.js';
+import { checkLabels, DEFAULT_STOP_GRACE, networksOf, taskSpecsDiffer, UPDATE_DEFAULTS } from '../service/spec.js';
 import type { LoadBalancer } from '../service/lb/balancer.js';
 import { isEnded, type NetworkAttachmentConfig, type Node, type Service, type ServiceSpec, type Swarm, type SwarmSpec, type Task, type UpdateConfig } from '../service/types.js';
 import type { DistributionService } from '../distribution/service.js';
@@ -566,7 +566,7 @@ export class SwarmService {
     for (const [what, v] of [['TaskTemplate.Networks', spec.TaskTemplate.Networks], ['Networks', spec.Networks]] as const)
       if (v !== undefined && v !== null && !Array.isArray(v)) throw invalid(`${what} must be a list of network attachments ({"Target": "<network>"})`);
     const out: ServiceSpec = { ...spec, TaskTemplate: { ...spec.TaskTemplate } };
-    const nets = spec.TaskTemplate.Networks?.length ? spec.TaskTemplate.Networks : (spec.Networks ?? []);
+    const nets = networksOf(spec);
     delete out.Networks;
     if (nets.length) out.TaskTemplate.Networks = this.resolveNetworks(nets);
     else delete out.TaskTemplate.Networks;
